@@ -1,0 +1,172 @@
+/**
+ * The command line: commander wiring only. Each command is one function in src/commands/; the
+ * engine is imported lazily so that list, show and dry-runs start fast.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { createRequire } from 'node:module';
+import { EXIT, RunbookError } from './errors.js';
+import { createContext, type CommandContext, type GlobalOptions } from './commands/context.js';
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+const examples = `
+Examples:
+  $ runbook list
+  $ runbook show vcd-db-upgrade
+  $ runbook validate src/runbooks/ my-runbooks/
+  $ runbook exec vcd-db-upgrade --dry-run -i fixtures/inventories/vcd-db-upgrade.yaml
+  $ runbook plan horizon-daas-db-failover -i site.yaml -p primary_reachable=false -o plan.json
+  $ runbook check opengauss-cm-upgrade -i cluster.yaml
+  $ runbook exec bomgar-failover-upgrade -i pair.yaml --answer choose-method=asynchronous
+  $ runbook runs
+  $ runbook resume <run-id>
+
+Exit codes:
+  0 success; 1 a step or verification failed; 2 usage; 3 invalid runbook/inventory/parameter;
+  4 a precondition failed; 5 aborted by the operator; 6 connection failure; 7 SSH host key
+  unknown or changed; 8 locked by another run; 9 resume refused; 130 interrupted.
+
+Environment:
+  RUNBOOK_PATH       extra runbook directories (colon-separated), like --runbooks
+  RUNBOOK_STATE_DIR  journal and lock directory (default $XDG_STATE_HOME/runbook)
+  NO_COLOR           disable colours`;
+
+function addPlanOptions(cmd: Command): Command {
+  return cmd
+    .option('-i, --inventory <file>', 'inventory file (hosts, databases, endpoints, roles, parameter values)')
+    .option('-p, --param <name=value>', 'parameter value (repeatable)', collect)
+    .option('-a, --answer <step=value>', 'pre-answer a prompt step (repeatable)', collect);
+}
+
+export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown> | unknown) => Promise<void>): Command {
+  const program = new Command('runbook')
+    .description('Run declarative runbooks over SSH, SQL, HTTP and local commands: preconditions, confirmations, verifications, exact dry-runs, resumable journal.')
+    .version(version, '-V, --version')
+    .option('--json', 'machine-readable output (JSON; one event per line for exec)')
+    .option('--no-color', 'no colours (NO_COLOR is honoured too)')
+    .option('--runbooks <dir>', 'add a directory of runbooks (repeatable)', collect)
+    .addHelpText('after', examples)
+    .showHelpAfterError()
+    .exitOverride();
+
+  program.command('list').description('list the available runbooks').action(() => run((ctx) => import('./commands/catalog-commands.js').then((m) => m.listCommand(ctx))));
+
+  addPlanOptions(program.command('show <runbook>').description('show a runbook as a readable procedure (parameters, targets, steps)')).action((id: string, opts) =>
+    run((ctx) => import('./commands/catalog-commands.js').then((m) => m.showCommand(id, opts, ctx))),
+  );
+
+  program
+    .command('validate <paths...>')
+    .description('validate runbook files or directories (schema, references, templates)')
+    .action((paths: string[]) =>
+      run(async (ctx) => {
+        const m = await import('./commands/catalog-commands.js');
+        const reports = m.validateCommand(paths, ctx);
+        if (reports.some((r) => !r.valid)) throw new RunbookError('invalid', `${reports.filter((r) => !r.valid).length} of ${reports.length} runbook(s) invalid`, { hint: 'See the messages above.' });
+      }),
+    );
+
+  addPlanOptions(program.command('plan <runbook>').description('print the resolved plan (add --json or -o for versioned JSON)'))
+    .option('-o, --output <file>', 'write the plan as JSON to this file')
+    .action((id: string, opts) => run((ctx) => import('./commands/plan-commands.js').then((m) => m.planCommand(id, opts, ctx))));
+
+  addPlanOptions(program.command('exec <runbook>').description('execute a runbook (or preview it with --dry-run)'))
+    .option('--dry-run', 'print every command and SQL statement exactly as it would run; run nothing')
+    .option('-y, --yes', 'answer yes to ordinary confirmations')
+    .option('--allow-destructive', 'confirm destructive steps without a terminal (with --yes)')
+    .option('--accept-new-host-keys', 'trust and record SSH host keys seen for the first time (changed keys still stop)')
+    .option('--known-hosts <file>', 'known_hosts file (default ~/.ssh/known_hosts)')
+    .option('--from <step>', 'start at this step (recorded in the journal)')
+    .option('--only <step>', 'run only this step (recorded in the journal)')
+    .option('--state-dir <dir>', 'journal and lock directory')
+    .option('--run-id <id>', 'use this run id (default: generated)')
+    .addOption(new Option('--concurrency <n>', 'default parallel hosts per step').argParser(Number))
+    .action((id: string, opts) =>
+      run(async (ctx) => {
+        if (opts.dryRun) return import('./commands/plan-commands.js').then((m) => m.planCommand(id, opts, ctx));
+        return import('./commands/exec-commands.js').then((m) => m.execCommand(id, opts, ctx));
+      }),
+    );
+
+  addPlanOptions(program.command('check <runbook>').description('run only the preconditions, live and read-only'))
+    .option('--accept-new-host-keys', 'trust SSH host keys seen for the first time')
+    .option('--known-hosts <file>', 'known_hosts file')
+    .action((id: string, opts) => run((ctx) => import('./commands/exec-commands.js').then((m) => m.checkCommand(id, opts, ctx))));
+
+  program
+    .command('runs')
+    .description('list recorded runs and their state')
+    .option('--state-dir <dir>', 'journal directory')
+    .action((opts) => run((ctx) => import('./commands/journal-commands.js').then((m) => m.runsCommand(opts, ctx))));
+
+  program
+    .command('resume <run-id>')
+    .description('continue an interrupted run after its last completed step')
+    .option('-y, --yes', 'answer yes to ordinary confirmations')
+    .option('--allow-destructive', 'confirm destructive steps without a terminal')
+    .option('--force', 'resume even though the runbook or inventory changed (recorded)')
+    .option('--unknown <choice>', 'without a terminal: what to do with a step of unknown outcome (rerun|done|abort)')
+    .option('--accept-new-host-keys', 'trust SSH host keys seen for the first time')
+    .option('--known-hosts <file>', 'known_hosts file')
+    .option('--state-dir <dir>', 'journal directory')
+    .action((runId: string, opts) => run((ctx) => import('./commands/exec-commands.js').then((m) => m.resumeCommand(runId, opts, ctx))));
+
+  program
+    .command('report <run-id>')
+    .description('the record of a run for a change ticket')
+    .addOption(new Option('--format <format>', 'md or json').choices(['md', 'json']).default('md'))
+    .option('--state-dir <dir>', 'journal directory')
+    .action((runId: string, opts) => run((ctx) => import('./commands/journal-commands.js').then((m) => m.reportCommand(runId, opts, ctx))));
+
+  program.command('schema').description('print the JSON Schema of the runbook format (for editors)').action(() => run((ctx) => import('./commands/catalog-commands.js').then((m) => m.schemaCommand(ctx))));
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = buildProgram(async (fn) => {
+    const ctx = createContext(program.opts<GlobalOptions>());
+    try {
+      await fn(ctx);
+    } catch (error) {
+      exitCode = reportError(error, ctx);
+    }
+  });
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    throw error;
+  }
+  return exitCode;
+}
+
+function reportError(error: unknown, ctx: CommandContext): number {
+  const c = ctx.errStyle;
+  if (error instanceof RunbookError) {
+    if (ctx.json) ctx.printError(JSON.stringify({ error: error.code, message: error.message, hint: error.hint ?? null, ...('diagnostics' in error ? { diagnostics: error.diagnostics } : {}) }));
+    else {
+      ctx.printError(c.red(`error: ${error.message}`));
+      if (error.hint) ctx.printError(c.dim(`hint: ${error.hint}`));
+    }
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  ctx.printError(c.red(`internal error: ${message}`));
+  ctx.printError(c.dim('This is a bug in runbook. Run with RUNBOOK_DEBUG=1 for details and report it.'));
+  if (process.env.RUNBOOK_DEBUG) ctx.printError(String(error instanceof Error ? error.stack : error));
+  return EXIT.failed;
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`internal error: ${String(error)}\n`);
+    process.exitCode = EXIT.failed;
+  },
+);

@@ -1,0 +1,23 @@
+/** `runbook plan` and `runbook exec --dry-run`: the resolved plan, nothing run. */
+import { writeFileSync } from 'node:fs';
+import { formatDiagnostic } from '../errors.js';
+import { renderPlan } from '../ui/render-plan.js';
+import type { CommandContext } from './context.js';
+import { preparePlan, type PlanOptions, type Prepared } from './prepare.js';
+
+export async function planCommand(id: string, options: PlanOptions & { output?: string }, ctx: CommandContext): Promise<Prepared> {
+  const prepared = await preparePlan(id, options, ctx);
+  printWarnings(prepared, ctx);
+  const json = JSON.stringify(prepared.plan, null, 2);
+  if (options.output) {
+    writeFileSync(options.output, json + '\n');
+    if (!ctx.json) ctx.printError(`plan written to ${options.output}`);
+  }
+  if (ctx.json) ctx.print(json);
+  else if (!options.output) ctx.print(renderPlan(prepared.plan, ctx.style));
+  return prepared;
+}
+
+export function printWarnings(prepared: Prepared, ctx: CommandContext): void {
+  for (const w of prepared.warnings) ctx.printError(ctx.errStyle.yellow(formatDiagnostic(w)));
+}

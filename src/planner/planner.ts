@@ -1,0 +1,327 @@
+/**
+ * The planner: a pure function from runbook + inventory + parameters to the resolved plan. It
+ * renders every template, resolves every target, decides parameter conditions, and reports
+ * every problem as a diagnostic with its file position. It opens no connection.
+ */
+import type { Diagnostic } from '../errors.js';
+import type { Inventory, InventorySpec, SecretRef } from '../runbook/inventory.js';
+import type { LoadedRunbook } from '../runbook/load.js';
+import { parseDuration } from '../runbook/duration.js';
+import type { StepSpec } from '../runbook/schema.js';
+import { renderParts, renderSql, TemplateError, type Part } from '../runbook/template.js';
+import { getStepKind } from '../steps/registry.js';
+import type { ActionInstance, PlannedAction, Renderer } from '../steps/types.js';
+import { diagnosticAt, findScalarContaining, type PathSegment } from '../runbook/yaml-source.js';
+import { conditionLeaves, decideWithParameters, describeCondition } from './conditions.js';
+import { PLAN_FORMAT_VERSION, type Plan, type PlannedParameter, type PlannedSecret, type PlannedStep, type StepCondition } from './plan-types.js';
+import { createResolver, describeEntry, type ParameterValue } from './scope.js';
+
+export interface PlanInput {
+  runbook: LoadedRunbook;
+  /** null: plan symbolically (validation), binding each role to one example entry. */
+  inventory: Inventory | null;
+  parameters: Record<string, ParameterValue>;
+  parameterInfo: PlannedParameter[];
+  answers: Record<string, string>;
+}
+
+export interface PlanOutput {
+  plan: Plan;
+  diagnostics: Diagnostic[];
+}
+
+const DEFAULT_TIMEOUT_MS = 5 * 60_000;
+
+export function buildPlan(input: PlanInput): PlanOutput {
+  return new Planner(input).build();
+}
+
+class Planner {
+  private readonly diagnostics: Diagnostic[] = [];
+  private readonly inventory: InventorySpec & { file?: string };
+  private readonly roleCache = new Map<string, string[] | null>();
+  private readonly symbolic: boolean;
+
+  constructor(private readonly input: PlanInput) {
+    this.symbolic = input.inventory === null;
+    this.inventory = input.inventory ?? symbolicInventory(input.runbook);
+  }
+
+  build(): PlanOutput {
+    const rb = this.input.runbook;
+    const spec = rb.spec;
+    const preconditions = spec.preconditions.map((check, i) =>
+      this.planAction(check as unknown as Record<string, unknown>, null, ['preconditions', i], new Set()),
+    );
+    const earlier = new Set<string>();
+    const steps: PlannedStep[] = [];
+    spec.steps.forEach((step, i) => {
+      steps.push(this.planStep(step as StepSpec, ['steps', i], earlier, 'main'));
+      earlier.add(step.id);
+    });
+    const allMain = new Set(spec.steps.map((s) => s.id));
+    const rollback = spec.rollback.map((step, i) => this.planStep(step as StepSpec, ['rollback', i], allMain, 'rollback'));
+    const targets: Plan['targets'] = {};
+    for (const [role, def] of Object.entries(spec.targets)) {
+      const names = this.roleCache.get(role);
+      if (names) targets[role] = { type: def.type, entries: names.map((name) => ({ name, where: describeEntry(this.inventory, name) })) };
+    }
+    const plan: Plan = {
+      formatVersion: PLAN_FORMAT_VERSION,
+      runbook: { id: spec.id, title: spec.title, version: spec.version, file: rb.file, hash: rb.hash, source: spec.source?.document ?? null },
+      inventory: this.input.inventory
+        ? { file: this.input.inventory.file, hash: this.input.inventory.hash, name: this.input.inventory.name ?? null }
+        : null,
+      parameters: this.input.parameterInfo,
+      targets,
+      secrets: this.secrets(targets),
+      answers: { ...this.input.answers },
+      preconditions,
+      steps,
+      rollback,
+    };
+    return { plan, diagnostics: this.diagnostics };
+  }
+
+  private secrets(targets: Plan['targets']): PlannedSecret[] {
+    const out: PlannedSecret[] = [];
+    for (const p of this.input.parameterInfo) {
+      if (!p.secret) continue;
+      const env = this.input.runbook.spec.parameters[p.name]?.env;
+      out.push({
+        name: `params.${p.name}`,
+        from: env ? { env, orPrompt: true } : { prompt: true },
+        description: this.input.runbook.spec.parameters[p.name]?.description ?? p.name,
+      });
+    }
+    const used = new Set(Object.values(targets).flatMap((t) => t.entries.map((e) => e.name)));
+    const add = (entry: string, field: string, ref: SecretRef | undefined) => {
+      if (!ref || !used.has(entry)) return;
+      out.push({ name: `inventory.${entry}.${field}`, from: 'env' in ref ? { env: ref.env } : { prompt: true }, description: `${field} of ${entry}` });
+    };
+    for (const [name, h] of Object.entries(this.inventory.hosts)) {
+      add(name, 'password', h.password);
+      add(name, 'passphrase', h.passphrase);
+    }
+    for (const [name, d] of Object.entries(this.inventory.databases)) add(name, 'password', d.password);
+    for (const [name, e] of Object.entries(this.inventory.endpoints)) {
+      if (e.auth?.type === 'basic' || e.auth?.type === 'query') add(name, 'password', e.auth.password);
+      if (e.auth?.type === 'bearer') add(name, 'token', e.auth.token);
+      if (e.auth?.type === 'oauth2-client-credentials') add(name, 'clientSecret', e.auth.clientSecret);
+    }
+    return out;
+  }
+
+  private error(path: PathSegment[], message: string): void {
+    this.diagnostics.push(diagnosticAt(this.input.runbook.source, path, message));
+  }
+
+  /** Entries bound to a role, checked against the role definition; null when unusable. */
+  private entries(role: string, path: PathSegment[]): string[] | null {
+    if (this.roleCache.has(role)) return this.roleCache.get(role) ?? null;
+    const def = this.input.runbook.spec.targets[role];
+    let result: string[] | null = null;
+    if (!def) {
+      this.error(path, `unknown target role "${role}"; the runbook declares ${Object.keys(this.input.runbook.spec.targets).join(', ') || 'no roles'} under "targets"`);
+    } else {
+      const bound = this.inventory.roles[role];
+      const inv = this.input.inventory;
+      if (bound === undefined) {
+        if (inv) this.inventoryError(['roles'], `the runbook needs role "${role}" (${def.type}${def.description ? `: ${def.description}` : ''}) but the inventory does not bind it under "roles"`);
+      } else {
+        const names = [bound].flat();
+        const wrong = names.filter((n) => kindOf(this.inventory, n) !== def.type);
+        const min = def.min ?? 1;
+        if (wrong.length) {
+          this.inventoryError(['roles', role], `role "${role}" needs ${def.type} entries, but ${wrong.map((w) => `"${w}" is ${kindOf(this.inventory, w) ?? 'not defined'}`).join(', ')}`);
+        } else if (names.length < min || (def.max !== undefined && names.length > def.max)) {
+          this.inventoryError(['roles', role], `role "${role}" takes ${def.max === undefined ? `at least ${min}` : def.max === min ? `exactly ${min}` : `${min} to ${def.max}`} entr${min === 1 && def.max === 1 ? 'y' : 'ies'}, found ${names.length}`);
+        } else result = names;
+      }
+    }
+    this.roleCache.set(role, result);
+    return result;
+  }
+
+  private inventoryError(path: PathSegment[], message: string): void {
+    const inv = this.input.inventory;
+    if (inv) this.diagnostics.push(diagnosticAt(inv.source, path, message));
+  }
+
+  private roleBindings(): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const role of Object.keys(this.input.runbook.spec.targets)) {
+      const bound = this.inventory.roles[role];
+      if (bound !== undefined) out[role] = [bound].flat();
+    }
+    return out;
+  }
+
+  private renderer(target: ActionInstance['target'] extends infer _ ? { type: 'hosts' | 'database' | 'http'; name: string } | null : never, earlier: ReadonlySet<string>, path: PathSegment[]): Renderer {
+    const resolve = createResolver({
+      runbook: this.input.runbook.spec,
+      inventory: this.inventory,
+      parameters: this.input.parameters,
+      roles: this.roleBindings(),
+      target,
+      earlierSteps: earlier,
+    });
+    const report = (template: string, error: unknown): void => {
+      if (!(error instanceof TemplateError)) throw error;
+      const at = findScalarContaining(this.input.runbook.source, path, template) ?? path;
+      const message = this.symbolic || !/undefined reference/.test(error.message) ? error.message : `${error.message} (with this inventory)`;
+      if (!this.diagnostics.some((d) => d.message === message && d.path === at.join('.'))) this.error(at, explainReference(message));
+    };
+    return {
+      parts: (template, encoding) => {
+        try {
+          return renderParts(template, resolve, encoding);
+        } catch (error) {
+          report(template, error);
+          return [{ text: template }];
+        }
+      },
+      sql: (template) => {
+        try {
+          return renderSql(template, resolve);
+        } catch (error) {
+          report(template, error);
+          return { text: template, binds: [] };
+        }
+      },
+    };
+  }
+
+  planAction(spec: Record<string, unknown>, defaultRole: string | null, path: PathSegment[], earlier: ReadonlySet<string>, render = true): PlannedAction {
+    const kind = getStepKind(String(spec.kind));
+    const explicitRole = typeof spec.target === 'string' ? spec.target : null;
+    const role = kind.target === 'none' ? null : (explicitRole ?? defaultRole);
+    const title = typeof spec.title === 'string' ? spec.title : typeof spec.id === 'string' ? spec.id : `${kind.kind} check`;
+    const timeoutMs = parseDuration((spec.timeout as string | number | undefined) ?? (kind.kind === 'wait' ? '10m' : '5m')) ?? DEFAULT_TIMEOUT_MS;
+    if (kind.target === 'none' && explicitRole) this.error([...path, 'target'], `a ${kind.kind} step has no target (it runs ${kind.kind === 'local' ? "on the operator's machine" : 'with the operator'})`);
+    const nested = {
+      check: (sub: Record<string, unknown>, subDefault: string | null, field: string) =>
+        this.planAction(sub, subDefault ?? role, [...path, field], earlier, render),
+    };
+    if (kind.target !== 'none' && !role) {
+      this.error(path, `a ${kind.kind} ${path[0] === 'preconditions' ? 'check' : 'step'} needs a "target" role`);
+      return { kind: kind.kind, title, role, instances: [], timeoutMs };
+    }
+    let instances: ActionInstance[] = [];
+    if (!render) return { kind: kind.kind, title, role, instances, timeoutMs };
+    if (role === null) {
+      const data = kind.plan(spec, this.renderer(null, earlier, path), nested);
+      instances = [{ target: null, where: kind.kind === 'local' ? 'local' : 'operator', data }];
+    } else {
+      const def = this.input.runbook.spec.targets[role];
+      if (def && def.type !== kind.target) {
+        this.error([...path, 'target'], `role "${role}" is a ${def.type} role, but a ${kind.kind} step needs a ${kind.target} role`);
+      }
+      const names = this.entries(role, [...path, 'target']) ?? [];
+      const type = def?.type ?? 'hosts';
+      instances = names.map((name) => ({
+        target: name,
+        where: describeEntry(this.inventory, name),
+        data: kind.plan(spec, this.renderer({ type, name }, earlier, path), nested),
+      }));
+    }
+    return { kind: kind.kind, title, role, instances, timeoutMs };
+  }
+
+  private planStep(step: StepSpec, path: PathSegment[], earlier: ReadonlySet<string>, phase: PlannedStep['phase']): PlannedStep {
+    const kind = getStepKind(step.kind);
+    const condition = this.planCondition(step, path, earlier);
+    const render = this.symbolic || condition.decided !== 'skip';
+    const action = this.planAction(step, null, path, earlier, render);
+    const verify = step.verify && render ? this.planAction(step.verify as Record<string, unknown>, action.role, [...path, 'verify'], new Set([...earlier, step.id])) : null;
+    const destructive = step.destructive ?? false;
+    let mode: PlannedStep['confirm']['mode'] =
+      step.confirm === undefined ? (destructive ? 'typed' : kind.changes && !step.readOnly ? 'yes' : 'none') : typeof step.confirm === 'string' ? step.confirm : 'typed';
+    if (destructive && mode !== 'typed') {
+      this.error([...path, 'confirm'], 'a destructive step needs a typed confirmation (confirm: {typed: ...}) or no confirm field');
+      mode = 'typed';
+    }
+    let expected: Part[] | null = null;
+    if (mode === 'typed') {
+      const template = typeof step.confirm === 'object' ? step.confirm.typed : action.instances.map((i) => i.target ?? '').filter(Boolean).join(',') || this.input.runbook.spec.id;
+      expected = this.renderer(null, earlier, path).parts(template, 'text');
+    }
+    const retries = step.retries ? { count: step.retries.count, delayMs: parseDuration(step.retries.delay ?? '5s') ?? 5000 } : null;
+    const onFailure: PlannedStep['onFailure'] =
+      step.onFailure === undefined || step.onFailure === 'stop'
+        ? { mode: 'stop', rollback: [] }
+        : step.onFailure === 'continue'
+          ? { mode: 'continue', rollback: [] }
+          : { mode: 'rollback', rollback: step.onFailure.rollback };
+    const limit = step.fanOut?.limit ?? 10;
+    return {
+      id: step.id,
+      title: step.title,
+      kind: step.kind,
+      phase,
+      notes: step.notes ?? null,
+      source: step.source ?? null,
+      action,
+      confirm: { mode, expected },
+      destructive,
+      condition,
+      verify,
+      timeoutMs: action.timeoutMs,
+      retries,
+      onFailure,
+      fanOut: {
+        mode: step.fanOut?.mode ?? 'parallel',
+        limit: step.fanOut?.mode === 'serial' ? 1 : limit,
+        batchSize: step.fanOut?.batchSize ?? limit,
+        maxFailures: step.fanOut?.maxFailures ?? 0,
+      },
+    };
+  }
+
+  private planCondition(step: StepSpec, path: PathSegment[], earlier: ReadonlySet<string>): StepCondition {
+    if (!step.when) return { decided: 'run', text: null, runtime: null };
+    for (const leaf of conditionLeaves(step.when)) {
+      if (leaf.param !== undefined && !(leaf.param in this.input.runbook.spec.parameters)) {
+        this.error([...path, 'when'], `condition on unknown parameter "${leaf.param}"`);
+      }
+      if (leaf.step !== undefined && !earlier.has(leaf.step)) {
+        this.error([...path, 'when'], `condition on step "${leaf.step}", which is not an earlier step`);
+      }
+      if ((leaf.param === undefined) === (leaf.step === undefined)) {
+        this.error([...path, 'when'], 'each condition names exactly one of "param" or "step"');
+      }
+    }
+    const decided = decideWithParameters(step.when, (name) => {
+      const p = this.input.parameters[name];
+      return p && 'value' in p ? p.value : undefined;
+    });
+    if (decided === true) return { decided: 'run', text: describeCondition(step.when), runtime: null };
+    if (decided === false) return { decided: 'skip', text: describeCondition(step.when), runtime: null };
+    return { decided: 'at-run-time', text: describeCondition(decided), runtime: decided };
+  }
+}
+
+function explainReference(message: string): string {
+  if (!/undefined reference "\{\{ (host|db|target)\./.test(message)) return message;
+  return `${message}: host.*, db.* and target.* are defined only in steps acting on a target of that type`;
+}
+
+function kindOf(inv: InventorySpec, name: string): 'hosts' | 'database' | 'http' | undefined {
+  if (name in inv.hosts) return 'hosts';
+  if (name in inv.databases) return 'database';
+  if (name in inv.endpoints) return 'http';
+  return undefined;
+}
+
+/** One example entry per role, so a runbook can be planned (validated) without an inventory. */
+function symbolicInventory(rb: LoadedRunbook): InventorySpec {
+  const inv: InventorySpec = { hosts: {}, databases: {}, endpoints: {}, roles: {}, parameters: {}, answers: {} };
+  for (const [role, def] of Object.entries(rb.spec.targets)) {
+    const name = `${role}-1`;
+    if (def.type === 'hosts') inv.hosts[name] = { address: `${role}.example`, vars: new Proxy({}, { get: () => 'example' }) };
+    if (def.type === 'database') inv.databases[name] = { host: `${role}.example`, port: 5432, database: role };
+    if (def.type === 'http') inv.endpoints[name] = { url: `https://${role}.example` };
+    inv.roles[role] = name;
+  }
+  return inv;
+}

@@ -1,0 +1,73 @@
+/**
+ * Where runbooks are found: the shipped ones (src/runbooks), then directories given with
+ * --runbooks or RUNBOOK_PATH (colon-separated). A later directory's runbook with the same id
+ * replaces the shipped one, so an operator can adapt a procedure without forking the tool.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RunbookError, ValidationError, type Diagnostic } from '../errors.js';
+import { loadRunbookFile, type LoadedRunbook } from './load.js';
+
+export const shippedRunbooksDir = fileURLToPath(new URL('../../src/runbooks/', import.meta.url));
+
+export function runbookDirs(extra: string[], env: NodeJS.ProcessEnv): string[] {
+  const fromEnv = (env.RUNBOOK_PATH ?? '').split(':').filter(Boolean);
+  return [shippedRunbooksDir, ...fromEnv, ...extra].map((d) => resolve(d));
+}
+
+export function yamlFilesIn(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort()
+      .map((f) => join(dir, f));
+  } catch {
+    return [];
+  }
+}
+
+export interface CatalogEntry {
+  file: string;
+  runbook?: LoadedRunbook;
+  diagnostics: Diagnostic[];
+}
+
+export function loadCatalog(dirs: string[]): CatalogEntry[] {
+  const byId = new Map<string, CatalogEntry>();
+  const broken: CatalogEntry[] = [];
+  for (const dir of dirs) {
+    for (const file of yamlFilesIn(dir)) {
+      const { runbook, diagnostics } = loadRunbookFile(file);
+      if (runbook) byId.set(runbook.spec.id, { file, runbook, diagnostics });
+      else broken.push({ file, diagnostics });
+    }
+  }
+  return [...byId.values(), ...broken];
+}
+
+/** A runbook by id, or by path to a YAML file. */
+export function findRunbook(idOrFile: string, dirs: string[]): LoadedRunbook {
+  if (/\.ya?ml$/.test(idOrFile) || idOrFile.includes('/')) {
+    const { runbook, diagnostics } = loadRunbookFile(idOrFile);
+    if (!runbook) throw new ValidationError(diagnostics);
+    return runbook;
+  }
+  for (const dir of [...dirs].reverse()) {
+    for (const file of yamlFilesIn(dir)) {
+      if (!isFile(file)) continue;
+      const { runbook, diagnostics } = loadRunbookFile(file);
+      if (runbook?.spec.id === idOrFile) return runbook;
+      if (!runbook && file.replace(/.*\//, '').replace(/\.ya?ml$/, '') === idOrFile) throw new ValidationError(diagnostics);
+    }
+  }
+  throw new RunbookError('usage', `no runbook "${idOrFile}"`, { hint: 'Run `runbook list` to see the runbooks, or give the path of a YAML file.' });
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * The inventory: the operator's hosts, databases and HTTP endpoints, which runbook target roles
+ * they fill, and parameter values. Passwords are never literals: they come from an environment
+ * variable or a masked prompt.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { ValidationError, type Diagnostic } from '../errors.js';
+import { identifier, scalar } from './schema-parts.js';
+import { diagnosticAt, readYamlSource, validateWithSchema, type YamlSource } from './yaml-source.js';
+
+export const secretRefSchema = z
+  .union([
+    z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).describe('Environment variable holding the secret.') }).strict(),
+    z.object({ prompt: z.literal(true).describe('Ask with a masked prompt (needs a terminal).') }).strict(),
+  ])
+  .describe('Where a secret comes from: {env: NAME} or {prompt: true}. Never a literal.');
+export type SecretRef = z.infer<typeof secretRefSchema>;
+
+const entryName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a name of letters, digits, ".", "-" or "_"');
+
+export const hostSchema = z
+  .object({
+    address: z.string().optional().describe('IP address or DNS name; default: the entry name (may be a ~/.ssh/config alias).'),
+    port: z.number().int().min(1).max(65535).optional(),
+    user: z.string().optional(),
+    identityFile: z.string().optional().describe('Private key file; default: ssh-agent, then ~/.ssh/config IdentityFile.'),
+    password: secretRefSchema.optional().describe('SSH password (prefer keys).'),
+    passphrase: secretRefSchema.optional().describe('Passphrase of the identity file.'),
+    vars: z.record(z.string(), scalar).optional().describe('Facts about the host, usable as {{ host.vars.<name> }}.'),
+  })
+  .strict();
+export type HostEntry = z.infer<typeof hostSchema>;
+
+export const databaseSchema = z
+  .object({
+    host: z.string(),
+    port: z.number().int().min(1).max(65535).default(5432),
+    database: z.string(),
+    user: z.string().optional().describe('Default: PGUSER or the operator user name.'),
+    password: secretRefSchema.optional().describe('Default: PGPASSWORD or ~/.pgpass.'),
+    sslmode: z.enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full']).optional(),
+    sslrootcert: z.string().optional(),
+  })
+  .strict();
+export type DatabaseEntry = z.infer<typeof databaseSchema>;
+
+export const endpointSchema = z
+  .object({
+    url: z.string().url().describe('Base URL, e.g. https://support.example.com'),
+    ca: z.string().optional().describe('CA certificate file (PEM) to verify the server certificate.'),
+    insecure: z.boolean().optional().describe('Skip TLS verification (never in production).'),
+    auth: z
+      .discriminatedUnion('type', [
+        z.object({ type: z.literal('basic'), user: z.string(), password: secretRefSchema }).strict(),
+        z.object({ type: z.literal('bearer'), token: secretRefSchema }).strict(),
+        z
+          .object({
+            type: z.literal('oauth2-client-credentials'),
+            tokenPath: z.string().default('/oauth2/token'),
+            clientId: z.string(),
+            clientSecret: secretRefSchema,
+          })
+          .strict(),
+        z
+          .object({
+            type: z.literal('query'),
+            user: z.string(),
+            password: secretRefSchema,
+            userParam: z.string().default('username'),
+            passwordParam: z.string().default('password'),
+          })
+          .strict(),
+      ])
+      .optional(),
+  })
+  .strict();
+export type EndpointEntry = z.infer<typeof endpointSchema>;
+
+export const inventorySchema = z
+  .object({
+    name: z.string().optional(),
+    description: z.string().optional(),
+    ssh: z
+      .object({
+        knownHostsFile: z.string().optional().describe('Default ~/.ssh/known_hosts.'),
+        configFile: z.string().optional().describe('Default ~/.ssh/config.'),
+        connectTimeout: z.union([z.string(), z.number()]).optional(),
+      })
+      .strict()
+      .optional(),
+    hosts: z.record(entryName, hostSchema).default({}),
+    databases: z.record(entryName, databaseSchema).default({}),
+    endpoints: z.record(entryName, endpointSchema).default({}),
+    roles: z
+      .record(identifier, z.union([entryName, z.array(entryName)]))
+      .default({})
+      .describe('Which entries fill each runbook target role.'),
+    parameters: z.record(identifier, scalar).default({}).describe('Parameter values (not secrets).'),
+    answers: z.record(identifier, z.string()).default({}).describe('Pre-answered prompt steps, by step id (rehearsals).'),
+  })
+  .strict();
+
+export type InventorySpec = z.infer<typeof inventorySchema>;
+
+export interface Inventory extends InventorySpec {
+  file: string;
+  hash: string;
+  source: YamlSource;
+}
+
+export function loadInventory(file: string): Inventory {
+  const { source, diagnostics } = readYamlSource(file);
+  if (!source) throw new ValidationError(diagnostics);
+  const { value, diagnostics: schemaProblems } = validateWithSchema(source, inventorySchema);
+  if (!value) throw new ValidationError(schemaProblems);
+  const problems = checkInventoryRules(source, value);
+  if (problems.some((d) => d.severity === 'error')) throw new ValidationError(problems);
+  return { ...value, file, source, hash: createHash('sha256').update(source.text).digest('hex') };
+}
+
+function checkInventoryRules(source: YamlSource, inv: InventorySpec): Diagnostic[] {
+  const problems: Diagnostic[] = [];
+  const names = new Map<string, string>();
+  for (const [section, entries] of [
+    ['hosts', inv.hosts],
+    ['databases', inv.databases],
+    ['endpoints', inv.endpoints],
+  ] as const) {
+    for (const name of Object.keys(entries)) {
+      const other = names.get(name);
+      if (other) problems.push(diagnosticAt(source, [section, name], `name "${name}" is also used in ${other}: entry names must be unique`));
+      names.set(name, section);
+    }
+  }
+  for (const [role, value] of Object.entries(inv.roles)) {
+    for (const [i, name] of [value].flat().entries()) {
+      if (!names.has(name)) {
+        problems.push(
+          diagnosticAt(source, Array.isArray(value) ? ['roles', role, i] : ['roles', role], `role "${role}" names "${name}", which is not a host, database or endpoint of this inventory`),
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+/** The kind of entry a name refers to. */
+export function entryKind(inv: InventorySpec, name: string): 'hosts' | 'database' | 'http' | undefined {
+  if (name in inv.hosts) return 'hosts';
+  if (name in inv.databases) return 'database';
+  if (name in inv.endpoints) return 'http';
+  return undefined;
+}

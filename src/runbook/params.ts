@@ -1,0 +1,118 @@
+/**
+ * Parameter values: command line over inventory over environment over default. Values are
+ * checked against their definition; a missing one is asked for on a terminal, and is an error
+ * without one. Secret values never enter the plan: only where they come from.
+ */
+import type { Diagnostic } from '../errors.js';
+import type { PlannedParameter } from '../planner/plan-types.js';
+import type { ParameterValue } from '../planner/scope.js';
+import { checkParameterValue } from './load.js';
+import type { ParameterSpec } from './schema.js';
+import type { Scalar } from './template.js';
+
+export interface ParameterSources {
+  commandLine: Record<string, string>;
+  inventory: Record<string, Scalar>;
+  inventoryFile?: string;
+  env: NodeJS.ProcessEnv;
+  /** Asks for a missing value (on a terminal); absent without one. */
+  ask?: (name: string, spec: ParameterSpec) => Promise<string>;
+}
+
+export interface ResolvedParameters {
+  values: Record<string, ParameterValue>;
+  info: PlannedParameter[];
+  diagnostics: Diagnostic[];
+}
+
+export function coerce(spec: ParameterSpec, text: string): Scalar {
+  if (spec.type === 'integer' && /^-?\d+$/.test(text.trim())) return Number(text.trim());
+  if (spec.type === 'boolean') {
+    const t = text.trim().toLowerCase();
+    if (['true', 'yes', 'y', '1', 'on'].includes(t)) return true;
+    if (['false', 'no', 'n', '0', 'off'].includes(t)) return false;
+  }
+  return text;
+}
+
+export async function resolveParameters(defs: Record<string, ParameterSpec>, sources: ParameterSources): Promise<ResolvedParameters> {
+  const values: Record<string, ParameterValue> = {};
+  const info: PlannedParameter[] = [];
+  const diagnostics: Diagnostic[] = [];
+  const problem = (file: string, path: string, message: string) => diagnostics.push({ severity: 'error', file, path, message });
+
+  for (const name of Object.keys(sources.commandLine)) {
+    if (!(name in defs)) problem('(command line)', `--param ${name}`, `unknown parameter "${name}"; this runbook takes ${Object.keys(defs).join(', ') || 'no parameters'}`);
+  }
+  for (const name of Object.keys(sources.inventory)) {
+    if (!(name in defs)) {
+      diagnostics.push({ severity: 'warning', file: sources.inventoryFile ?? '(inventory)', path: `parameters.${name}`, message: `parameter "${name}" is not used by this runbook` });
+    }
+  }
+
+  for (const [name, spec] of Object.entries(defs)) {
+    if (spec.type === 'secret') {
+      if (name in sources.commandLine || name in sources.inventory) {
+        problem(name in sources.commandLine ? '(command line)' : (sources.inventoryFile ?? '(inventory)'), name, `"${name}" is a secret: give it through ${spec.env ? `the environment variable ${spec.env}` : 'the masked prompt'}, never as a literal`);
+      }
+      values[name] = { secret: true };
+      info.push({ name, type: spec.type, secret: true, source: spec.env && sources.env[spec.env] !== undefined ? 'environment' : 'prompt', from: spec.env ? `env ${spec.env}` : 'prompt' });
+      continue;
+    }
+    let value: Scalar | undefined;
+    let source: PlannedParameter['source'] = 'default';
+    let where = '(command line)';
+    if (name in sources.commandLine) {
+      value = coerce(spec, sources.commandLine[name] ?? '');
+      source = 'command line';
+    } else if (name in sources.inventory) {
+      value = sources.inventory[name];
+      source = 'inventory';
+      where = sources.inventoryFile ?? '(inventory)';
+      if (typeof value === 'string') value = coerce(spec, value);
+    } else if (spec.env && sources.env[spec.env] !== undefined) {
+      value = coerce(spec, sources.env[spec.env] ?? '');
+      source = 'environment';
+      where = `(environment ${spec.env})`;
+    } else if (spec.default !== undefined) {
+      value = spec.default;
+    } else if (sources.ask) {
+      value = coerce(spec, await sources.ask(name, spec));
+      source = 'prompt';
+    }
+    if (value === undefined) {
+      problem('(command line)', name, `missing parameter "${name}" (${describeType(spec)}${spec.description ? `: ${spec.description}` : ''}): pass --param ${name}=<value> or set it under "parameters" in the inventory`);
+      continue;
+    }
+    const bad = checkParameterValue(spec, value);
+    if (bad) {
+      problem(where, name, `parameter "${name}": ${bad}`);
+      continue;
+    }
+    values[name] = { value };
+    info.push({ name, type: spec.type, secret: false, value, source });
+  }
+  return { values, info, diagnostics };
+}
+
+export function describeType(spec: ParameterSpec): string {
+  if (spec.type === 'enum') return `one of ${spec.values?.join(', ')}`;
+  return spec.type;
+}
+
+/** Placeholder values for planning without an inventory (validation, `show`). */
+export function exampleParameters(defs: Record<string, ParameterSpec>): ResolvedParameters {
+  const values: Record<string, ParameterValue> = {};
+  const info: PlannedParameter[] = [];
+  for (const [name, spec] of Object.entries(defs)) {
+    if (spec.type === 'secret') {
+      values[name] = { secret: true };
+      info.push({ name, type: spec.type, secret: true, source: 'example' });
+      continue;
+    }
+    const value: Scalar = spec.default ?? (spec.type === 'integer' ? (spec.min ?? 0) : spec.type === 'boolean' ? false : spec.type === 'enum' ? (spec.values?.[0] ?? '') : `<${name}>`);
+    values[name] = { value };
+    info.push({ name, type: spec.type, secret: false, value, source: 'example' });
+  }
+  return { values, info, diagnostics: [] };
+}

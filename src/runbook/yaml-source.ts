@@ -1,0 +1,177 @@
+/**
+ * YAML files with positions: parse, validate against a zod schema, and turn every problem into
+ * a diagnostic naming the file, line, column and field path. Never throws on bad input.
+ */
+import { readFileSync } from 'node:fs';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import type { Diagnostic } from '../errors.js';
+
+export type PathSegment = string | number;
+
+export interface YamlSource {
+  file: string;
+  text: string;
+  doc: Document.Parsed;
+  lines: LineCounter;
+}
+
+export function readYamlSource(file: string): { source?: YamlSource; diagnostics: Diagnostic[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
+    return { diagnostics: [{ severity: 'error', file, path: '', message: reason }] };
+  }
+  return parseYamlText(file, text);
+}
+
+export function parseYamlText(file: string, text: string): { source?: YamlSource; diagnostics: Diagnostic[] } {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const diagnostics: Diagnostic[] = doc.errors.map((e) => {
+    const pos = lines.linePos(e.pos[0]);
+    return { severity: 'error', file, line: pos.line, column: pos.col, path: '', message: `YAML syntax: ${firstLine(e.message)}` };
+  });
+  if (diagnostics.length === 0 && (doc.contents === null || !isMap(doc.contents))) {
+    diagnostics.push({ severity: 'error', file, line: 1, column: 1, path: '', message: 'expected a YAML mapping (key: value) at the top level' });
+  }
+  return diagnostics.length ? { diagnostics } : { source: { file, text, doc, lines }, diagnostics };
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0] ?? message;
+}
+
+export function formatPath(path: readonly PathSegment[]): string {
+  return path.reduce<string>((out, seg) => (typeof seg === 'number' ? `${out}[${seg}]` : out ? `${out}.${seg}` : seg), '');
+}
+
+/** Line and column of the node at `path`, or of its nearest existing parent. */
+export function positionOf(source: YamlSource, path: readonly PathSegment[], key = false): { line: number; column: number } {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const sub = path.slice(0, depth);
+    const node = (sub.length ? source.doc.getIn(sub, true) : source.doc.contents) as Node | undefined;
+    let offset = node?.range?.[0];
+    if (key && depth === path.length && depth > 0) offset = keyOffset(source, sub) ?? offset;
+    if (offset !== undefined) {
+      const pos = source.lines.linePos(offset);
+      return { line: pos.line, column: pos.col };
+    }
+  }
+  return { line: 1, column: 1 };
+}
+
+function keyOffset(source: YamlSource, path: readonly PathSegment[]): number | undefined {
+  const parent = path.length > 1 ? source.doc.getIn(path.slice(0, -1), true) : source.doc.contents;
+  if (!isMap(parent)) return undefined;
+  const last = path[path.length - 1];
+  const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === last);
+  return pair && isScalar(pair.key) ? pair.key.range?.[0] : undefined;
+}
+
+export function diagnosticAt(
+  source: YamlSource,
+  path: readonly PathSegment[],
+  message: string,
+  severity: Diagnostic['severity'] = 'error',
+): Diagnostic {
+  return { severity, file: source.file, ...positionOf(source, path), path: formatPath(path), message };
+}
+
+/** Validates `data` with `schema`; returns the parsed value or diagnostics with positions. */
+export function validateWithSchema<T>(
+  source: YamlSource,
+  schema: z.ZodType<T>,
+  describeUnion: (issue: ZodIssueLike, data: unknown) => string | undefined = () => undefined,
+): { value?: T; diagnostics: Diagnostic[] } {
+  const data: unknown = source.doc.toJS();
+  const result = schema.safeParse(data);
+  if (result.success) return { value: result.data, diagnostics: [] };
+  const diagnostics = (result.error.issues as ZodIssueLike[]).map((issue) => {
+    const path = issue.path.filter((p): p is PathSegment => typeof p === 'string' || typeof p === 'number');
+    const message = describeUnion(issue, data) ?? describeIssue(issue, valueAt(data, path));
+    if (issue.code === 'unrecognized_keys' && issue.keys?.[0] !== undefined) {
+      return { ...diagnosticAt(source, [...path, issue.keys[0]], message), ...positionOf(source, [...path, issue.keys[0]], true) };
+    }
+    return diagnosticAt(source, path, message);
+  });
+  return { diagnostics: dedupe(diagnostics) };
+}
+
+export interface ZodIssueLike {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  expected?: string;
+  keys?: string[];
+  values?: unknown[];
+  errors?: ZodIssueLike[][];
+  input?: unknown;
+}
+
+export function valueAt(data: unknown, path: readonly PathSegment[]): unknown {
+  let current = data;
+  for (const seg of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PathSegment, unknown>)[seg];
+  }
+  return current;
+}
+
+function describeFound(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function describeIssue(issue: ZodIssueLike, found: unknown): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return found === undefined ? `required field is missing (expected ${issue.expected})` : `expected ${issue.expected}, found ${describeFound(found)}`;
+    case 'unrecognized_keys':
+      return `unknown field${(issue.keys?.length ?? 0) > 1 ? 's' : ''} ${issue.keys?.map((k) => `"${k}"`).join(', ')}`;
+    case 'invalid_value':
+      return `expected one of ${issue.values?.map((v) => JSON.stringify(v)).join(', ')}, found ${describeFound(found)}`;
+    case 'invalid_union':
+      return `${issue.message.replace(/^Invalid input/, 'invalid value')}, found ${describeFound(found)}`;
+    default:
+      return `${issue.message}${found === undefined ? '' : `, found ${describeFound(found)}`}`;
+  }
+}
+
+function dedupe(diagnostics: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return diagnostics.filter((d) => {
+    const key = `${d.line}:${d.column}:${d.path}:${d.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Finds the first scalar under `path` whose text contains `needle` (to place template errors). */
+export function findScalarContaining(source: YamlSource, path: readonly PathSegment[], needle: string): PathSegment[] | undefined {
+  const start = source.doc.getIn(path, true) as Node | undefined;
+  const walk = (node: unknown, at: PathSegment[]): PathSegment[] | undefined => {
+    if (isScalar(node)) return typeof node.value === 'string' && node.value.includes(needle) ? at : undefined;
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? (pair.key.value as string) : String(pair.key);
+        const found = walk(pair.value, [...at, key]);
+        if (found) return found;
+      }
+    }
+    if (isSeq(node)) {
+      for (const [i, item] of node.items.entries()) {
+        const found = walk(item, [...at, i]);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  };
+  return walk(start, [...path]);
+}

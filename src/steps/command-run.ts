@@ -1,0 +1,70 @@
+/** Runs a planned shell command (ssh or local) and judges its result. Shared by both kinds. */
+import { displayParts, materializeParts, type Part } from '../runbook/template.js';
+import type { TextMatch } from '../runbook/schema-parts.js';
+import type { CommandTarget, PromptAnswerSpec } from '../targets/types.js';
+import { composeCommand, type CommandData } from './command-shape.js';
+import { captureText, checkExitCode, checkText, clip, resolveExpectations } from './expectations.js';
+import type { ActionResult, RunContext } from './types.js';
+
+export interface CommandExpect {
+  exitCode?: number | number[] | undefined;
+  stdout?: TextMatch | undefined;
+  stderr?: TextMatch | undefined;
+}
+
+export interface PtyData {
+  answers: Array<{ prompt: string; answer: Part[]; repeat: boolean }>;
+  unexpectedPromptAfterMs: number;
+}
+
+export interface RunnableCommand extends CommandData {
+  expect?: CommandExpect | undefined;
+  capture?: { regex?: string | undefined } | undefined;
+  pty?: PtyData | null | undefined;
+}
+
+export async function runCommand(target: CommandTarget, data: RunnableCommand, ctx: RunContext): Promise<ActionResult> {
+  const started = Date.now();
+  const materialize = (parts: Part[]): string => materializeParts(parts, ctx.values);
+  const command = composeCommand(data, materialize);
+  const expect = resolveExpectations(data.expect, materialize);
+  const answers: PromptAnswerSpec[] | undefined = data.pty?.answers.map((a) => ({
+    prompt: new RegExp(a.prompt),
+    answer: materialize(a.answer),
+    repeat: a.repeat,
+    display: displayParts(a.answer),
+  }));
+  const result = await target.exec(command, {
+    ...(data.stdin ? { stdin: materialize(data.stdin) } : {}),
+    ...(answers && data.pty ? { pty: { answers, unexpectedPromptAfterMs: data.pty.unexpectedPromptAfterMs } } : {}),
+    timeoutMs: ctx.timeoutMs,
+    signal: ctx.signal,
+    onOutput: ctx.onOutput,
+  });
+  const base = {
+    durationMs: Date.now() - started,
+    exitCode: result.exitCode,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    timedOut: result.timedOut,
+    cancelled: result.cancelled,
+    ...(result.answered ? { answers: result.answered } : {}),
+  };
+  const failure =
+    (result.cancelled ? 'cancelled' : undefined) ??
+    (result.timedOut ? `timed out after ${Math.round(ctx.timeoutMs / 1000)}s` : undefined) ??
+    result.promptFailure ??
+    checkExitCode(expect?.exitCode, result.exitCode) ??
+    checkText('stdout', expect?.stdout, result.stdout) ??
+    checkText('stderr', expect?.stderr, result.stderr);
+  if (failure) {
+    const lastError = result.stderr.trim().split('\n').pop();
+    const detail = lastError && !failure.startsWith('stderr') ? ` (stderr: ${clip(lastError, 160)})` : '';
+    return { status: 'failed', message: failure + detail, ...base };
+  }
+  const value = data.capture ? captureText(data.capture.regex, result.stdout) : undefined;
+  if (data.capture && value === undefined) {
+    return { status: 'failed', message: `capture /${data.capture.regex}/ found nothing in stdout`, ...base };
+  }
+  return { status: 'succeeded', message: `exit code ${result.exitCode}`, ...base, ...(value === undefined ? {} : { value }) };
+}

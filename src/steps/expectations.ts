@@ -1,0 +1,79 @@
+/** Checks shared by the step kinds: expected exit codes, text matches, captured values. */
+import type { TextMatch } from '../runbook/schema-parts.js';
+import { displayParts, isPlainText, type Part, type Scalar } from '../runbook/template.js';
+
+/** Returns why `text` fails `match`, or undefined when it passes. */
+export function checkText(label: string, match: TextMatch | undefined, text: string): string | undefined {
+  if (!match) return undefined;
+  const trimmed = text.trim();
+  if (match.equals !== undefined && trimmed !== match.equals) {
+    return `${label} is ${JSON.stringify(clip(trimmed))}, expected ${JSON.stringify(match.equals)}`;
+  }
+  if (match.contains !== undefined && !text.includes(match.contains)) {
+    return `${label} does not contain ${JSON.stringify(match.contains)}`;
+  }
+  if (match.notContains !== undefined && text.includes(match.notContains)) {
+    return `${label} contains ${JSON.stringify(match.notContains)}`;
+  }
+  if (match.matches !== undefined && !new RegExp(match.matches, 'm').test(text)) {
+    return `${label} does not match /${match.matches}/`;
+  }
+  if (match.notMatches !== undefined && new RegExp(match.notMatches, 'm').test(text)) {
+    return `${label} matches /${match.notMatches}/`;
+  }
+  return undefined;
+}
+
+export function checkExitCode(expected: number | number[] | undefined, actual: number | null): string | undefined {
+  const accepted = expected === undefined ? [0] : Array.isArray(expected) ? expected : [expected];
+  if (actual !== null && accepted.includes(actual)) return undefined;
+  return `exit code ${actual ?? 'none'}, expected ${accepted.join(' or ')}`;
+}
+
+/** The value a capture rule takes from text: first group of the regex, or the trimmed text. */
+export function captureText(regex: string | undefined, text: string): Scalar | undefined {
+  if (regex === undefined) return text.trim();
+  const match = new RegExp(regex, 'm').exec(text);
+  if (!match) return undefined;
+  return match[1] ?? match[0];
+}
+
+export function clip(text: string, max = 200): string {
+  return text.length > max ? text.slice(0, max) + '…' : text;
+}
+
+/** Describes a text match for the dry-run. */
+export function describeTextMatch(label: string, match: TextMatch | undefined): string[] {
+  if (!match) return [];
+  return Object.entries(match).map(([how, value]) => `expect ${label} ${how} ${JSON.stringify(value)}`);
+}
+
+/**
+ * Expected values may use {{ }} references (e.g. the release being installed). They are
+ * rendered when planning into parts, shown as text in the dry-run and resolved when checked.
+ */
+export function renderExpectations<T>(value: T, render: (template: string) => Part[]): T {
+  if (typeof value === 'string') {
+    const parts = render(value);
+    return (isPlainText(parts) ? displayParts(parts) : { parts }) as T;
+  }
+  if (Array.isArray(value)) return value.map((v: unknown) => renderExpectations(v, render)) as T;
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderExpectations(v, render)])) as T;
+  }
+  return value;
+}
+
+function isParts(value: unknown): value is { parts: Part[] } {
+  return Boolean(value && typeof value === 'object' && 'parts' in value && Array.isArray((value as { parts: unknown }).parts));
+}
+
+/** Resolves the deferred parts of rendered expectations (or shows them, with `displayParts`). */
+export function resolveExpectations<T>(value: T, text: (parts: Part[]) => string): T {
+  if (isParts(value)) return text(value.parts) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => resolveExpectations(v, text)) as T;
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveExpectations(v, text)])) as T;
+  }
+  return value;
+}

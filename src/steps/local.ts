@@ -1,0 +1,35 @@
+/** `local`: a command on the operator's machine (through execa, in sh). */
+import { displayParts } from '../runbook/template.js';
+import { commandFields, composeCommand, planCommand, type CommandSpec } from './command-shape.js';
+import { runCommand, type RunnableCommand } from './command-run.js';
+import { describeExpect } from './ssh.js';
+import { renderExpectations } from './expectations.js';
+import type { StepKind } from './types.js';
+
+interface LocalSpec extends CommandSpec, Record<string, unknown> {
+  expect?: RunnableCommand['expect'];
+  capture?: { regex?: string };
+}
+
+export const localStep: StepKind<LocalSpec> = {
+  kind: 'local',
+  summary: "Run a shell command on the operator's machine.",
+  target: 'none',
+  checkable: true,
+  changes: true,
+  fields: { ...commandFields },
+  plan(spec, render) {
+    const data: RunnableCommand = { ...planCommand(spec, render), expect: renderExpectations(spec.expect, (t) => render.parts(t, 'text')), capture: spec.capture };
+    return data as unknown as Record<string, unknown>;
+  },
+  describe(raw) {
+    const data = raw as unknown as RunnableCommand;
+    const lines = [`$ ${composeCommand(data, displayParts)}`];
+    if (data.stdin) lines.push(`stdin: ${JSON.stringify(displayParts(data.stdin))}`);
+    return [...lines, ...describeExpect(data.expect)];
+  },
+  async run(raw, ctx) {
+    const target = await ctx.connections.command(null);
+    return runCommand(target, raw as unknown as RunnableCommand, ctx);
+  },
+};

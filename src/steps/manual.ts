@@ -1,0 +1,62 @@
+/**
+ * `manual`: an instruction a person carries out (a web UI click, installing a package), confirmed
+ * by the operator, then checked by a machine where a check is given.
+ */
+import { z } from 'zod';
+import { displayParts, materializeParts, type Part } from '../runbook/template.js';
+import { checkSchema } from './check-schema.js';
+import type { PlannedAction, StepKind } from './types.js';
+
+interface ManualSpec extends Record<string, unknown> {
+  instructions: string;
+  check?: Record<string, unknown>;
+}
+
+interface ManualData {
+  instructions: Part[];
+  check: PlannedAction | null;
+}
+
+export const manualStep: StepKind<ManualSpec> = {
+  kind: 'manual',
+  summary: 'An instruction the operator carries out and confirms, with an optional check afterwards.',
+  target: 'none',
+  checkable: false,
+  changes: false,
+  fields: {
+    instructions: z.string().min(1).describe('What the operator does, step by step. May use {{ }} references.'),
+    check: z.lazy(() => checkSchema).optional().describe('Checked after the operator confirms; on failure they may retry.'),
+  },
+  plan(spec, render, nested) {
+    const data: ManualData = {
+      instructions: render.parts(spec.instructions, 'text'),
+      check: spec.check ? nested.check(spec.check, null, 'check') : null,
+    };
+    return data as unknown as Record<string, unknown>;
+  },
+  describe(raw) {
+    const data = raw as unknown as ManualData;
+    const lines = displayParts(data.instructions).trimEnd().split('\n').map((l) => `| ${l}`);
+    if (data.check) lines.push(`then check: ${data.check.title}`);
+    return lines;
+  },
+  async run(raw, ctx) {
+    const data = raw as unknown as ManualData;
+    const started = Date.now();
+    const instructions = materializeParts(data.instructions, ctx.values);
+    for (;;) {
+      if (ctx.presetAnswer === undefined) {
+        const done = await ctx.operator.confirmDone(ctx.stepId, instructions);
+        if (!done) return { status: 'failed', message: 'the operator did not confirm the manual step', cancelled: true, durationMs: Date.now() - started };
+      }
+      if (!data.check) return { status: 'succeeded', message: 'done (confirmed by the operator)', durationMs: Date.now() - started };
+      const check = await ctx.runCheck(data.check);
+      if (check.status === 'succeeded') {
+        return { status: 'succeeded', message: `done; check passed: ${check.message}`, durationMs: Date.now() - started };
+      }
+      if (ctx.presetAnswer !== undefined || (await ctx.operator.retryOrAbort(`check failed: ${check.message}`)) === 'abort') {
+        return { status: 'failed', message: `check after the manual step failed: ${check.message}`, durationMs: Date.now() - started };
+      }
+    }
+  },
+};

@@ -1,0 +1,79 @@
+/** `ssh`: a shell command on every host of the target role, optionally answering its prompts. */
+import { z } from 'zod';
+import { duration, promptAnswer } from '../runbook/schema-parts.js';
+import { parseDuration } from '../runbook/duration.js';
+import { displayParts } from '../runbook/template.js';
+import { commandFields, composeCommand, planCommand, type CommandSpec } from './command-shape.js';
+import { runCommand, type RunnableCommand } from './command-run.js';
+import { describeTextMatch, renderExpectations, resolveExpectations } from './expectations.js';
+import type { StepKind } from './types.js';
+
+interface SshSpec extends CommandSpec, Record<string, unknown> {
+  pty?: { answers: Array<{ prompt: string; answer: string; repeat?: boolean }>; unexpectedPromptAfter?: string | number };
+  expect?: RunnableCommand['expect'];
+  capture?: { regex?: string };
+}
+
+export const sshStep: StepKind<SshSpec> = {
+  kind: 'ssh',
+  summary: 'Run a shell command on every host of the target role over SSH.',
+  target: 'hosts',
+  checkable: true,
+  changes: true,
+  fields: {
+    ...commandFields,
+    sudo: z
+      .union([z.boolean(), z.string()])
+      .optional()
+      .describe('Run through sudo (true = root, or a user name). sudo must not ask for a password.'),
+    pty: z
+      .object({
+        answers: z.array(promptAnswer).min(1).describe('Prompts of the remote program and what to answer.'),
+        unexpectedPromptAfter: duration
+          .optional()
+          .describe('Fail when the program waits this long on output no answer matches (default 30s).'),
+      })
+      .strict()
+      .optional()
+      .describe('Run in a pseudo-terminal and answer the program prompts (interactive vendor tools).'),
+  },
+  plan(spec, render) {
+    const data: RunnableCommand = {
+      ...planCommand(spec, render),
+      expect: renderExpectations(spec.expect, (t) => render.parts(t, 'text')),
+      capture: spec.capture,
+      pty: spec.pty
+        ? {
+            answers: spec.pty.answers.map((a) => ({
+              prompt: a.prompt,
+              answer: render.parts(a.answer, 'text'),
+              repeat: a.repeat ?? false,
+            })),
+            unexpectedPromptAfterMs: parseDuration(spec.pty.unexpectedPromptAfter ?? '30s') ?? 30_000,
+          }
+        : null,
+    };
+    return data as unknown as Record<string, unknown>;
+  },
+  describe(raw) {
+    const data = raw as unknown as RunnableCommand;
+    const lines = [`$ ${composeCommand(data, displayParts)}`];
+    if (data.stdin) lines.push(`stdin: ${JSON.stringify(displayParts(data.stdin))}`);
+    for (const a of data.pty?.answers ?? []) {
+      lines.push(`on prompt /${a.prompt}/ answer ${JSON.stringify(displayParts(a.answer))}${a.repeat ? ' (each time)' : ''}`);
+    }
+    return [...lines, ...describeExpect(data.expect)];
+  },
+  async run(raw, ctx) {
+    const target = await ctx.connections.command(ctx.target);
+    return runCommand(target, raw as unknown as RunnableCommand, ctx);
+  },
+};
+
+export function describeExpect(rendered: RunnableCommand['expect']): string[] {
+  if (!rendered) return [];
+  const expect = resolveExpectations(rendered, displayParts);
+  const lines: string[] = [];
+  if (expect.exitCode !== undefined) lines.push(`expect exit code ${[expect.exitCode].flat().join(' or ')}`);
+  return [...lines, ...describeTextMatch('stdout', expect.stdout), ...describeTextMatch('stderr', expect.stderr)];
+}

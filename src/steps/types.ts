@@ -1,0 +1,110 @@
+/**
+ * The one interface every step kind implements: its schema, how it plans (renders templates for
+ * one target), how it is shown in a dry-run, and how it runs. One file per kind in src/steps/,
+ * registered in registry.ts. Kinds never import connection libraries: they act through the
+ * connections given in the run context, which the engine opens lazily.
+ */
+import type { z } from 'zod';
+import type { BindValue, Encoding, Part, RenderedSql, RuntimeValues, Scalar } from '../runbook/template.js';
+import type { CommandTarget, Connections } from '../targets/types.js';
+
+/** What a kind's target role must be bound to in the inventory. */
+export type TargetType = 'hosts' | 'database' | 'http' | 'none';
+
+/** Renders templates for one instance (one target entry) of a step. */
+export interface Renderer {
+  parts(template: string, encoding: Exclude<Encoding, 'raw'>): Part[];
+  sql(template: string): RenderedSql;
+}
+
+/** The outcome of running one instance of an action, the same shape for success and failure. */
+export interface ActionResult {
+  status: 'succeeded' | 'failed';
+  /** A short sentence: what happened, or why it failed. */
+  message: string;
+  durationMs: number;
+  exitCode?: number | null;
+  stdout?: string;
+  stderr?: string;
+  rows?: Array<Record<string, unknown>>;
+  rowCount?: number | null;
+  httpStatus?: number;
+  body?: string;
+  timedOut?: boolean;
+  cancelled?: boolean;
+  /** The captured value (prompt answer, capture rule), usable as {{ steps.<id>.value }}. */
+  value?: Scalar;
+  /** Prompts the step answered (pty sessions, operator prompts). */
+  answers?: Array<{ prompt: string; answer: string }>;
+  /** Lines of a unified diff (file-edit). */
+  diff?: string;
+}
+
+/** Operator interaction available to manual and prompt steps. */
+export interface OperatorIO {
+  /** Shows instructions and waits until the operator says it is done; false = abort. */
+  confirmDone(title: string, instructions: string): Promise<boolean>;
+  ask(question: string, choices: string[] | undefined, defaultValue: string | undefined): Promise<string>;
+  /** After a failed manual check: retry the check, or abort. */
+  retryOrAbort(message: string): Promise<'retry' | 'abort'>;
+}
+
+export interface RunContext {
+  stepId: string;
+  target: string | null;
+  connections: Connections;
+  values: RuntimeValues;
+  timeoutMs: number;
+  signal: AbortSignal;
+  onOutput(stream: 'stdout' | 'stderr', text: string): void;
+  operator: OperatorIO;
+  /** Pre-answered prompt values (from --answer or the inventory), by step id. */
+  presetAnswer: string | undefined;
+  /** Runs a nested check (manual step check, wait until). */
+  runCheck(check: PlannedAction): Promise<ActionResult>;
+  sleep(ms: number): Promise<void>;
+}
+
+/** A kind-specific, fully rendered action for one target: plain JSON data. */
+export type ActionData = Record<string, unknown>;
+
+/** One target of a planned action with its rendered data. */
+export interface ActionInstance {
+  /** Inventory entry name (host, database, endpoint), or null for local/operator actions. */
+  target: string | null;
+  /** Address shown to the operator (user@host:port, db URL, base URL). */
+  where: string;
+  data: ActionData;
+}
+
+/** An action (step body, check, verification) planned for each of its targets. */
+export interface PlannedAction {
+  kind: string;
+  title: string;
+  role: string | null;
+  instances: ActionInstance[];
+  timeoutMs: number;
+}
+
+export interface StepKind<Spec extends Record<string, unknown> = Record<string, unknown>> {
+  kind: string;
+  summary: string;
+  /** The kind-specific fields (merged with the common step fields). */
+  fields: z.ZodRawShape;
+  target: TargetType;
+  /** True if the kind may be used as a read-only check (precondition, verify, wait until). */
+  checkable: boolean;
+  /** True if a step of this kind changes something by default (so it asks for confirmation). */
+  changes: boolean;
+  plan(spec: Spec, render: Renderer, plan: NestedPlanner): ActionData;
+  /** Lines shown in the dry-run for one instance. */
+  describe(data: ActionData): string[];
+  run(data: ActionData, context: RunContext): Promise<ActionResult>;
+}
+
+/** Lets a kind plan a nested check (manual step check, wait until). */
+export interface NestedPlanner {
+  check(spec: Record<string, unknown>, defaultRole: string | null, path: string): PlannedAction;
+}
+
+export type { BindValue, CommandTarget, Part };

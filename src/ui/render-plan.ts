@@ -1,0 +1,98 @@
+/** The dry-run: the plan as an operator reads it, every command exactly as it would run. */
+import type { ChalkInstance } from 'chalk';
+import { formatDuration } from '../runbook/duration.js';
+import { displayParts } from '../runbook/template.js';
+import type { Plan, PlannedStep } from '../planner/plan-types.js';
+import { getStepKind } from '../steps/registry.js';
+import type { PlannedAction } from '../steps/types.js';
+
+export function renderPlan(plan: Plan, c: ChalkInstance): string {
+  const out: string[] = [];
+  const rb = plan.runbook;
+  out.push(c.bold(`Runbook ${rb.id} ${rb.version}: ${rb.title}`));
+  if (rb.source) out.push(`Source: ${rb.source}`);
+  out.push(`Inventory: ${plan.inventory ? `${plan.inventory.file}${plan.inventory.name ? ` (${plan.inventory.name})` : ''}` : 'none (example values)'}`);
+  if (plan.parameters.length) {
+    out.push('', c.bold('Parameters'));
+    for (const p of plan.parameters) {
+      out.push(`  ${p.name} = ${p.secret ? `*** (secret${p.from ? `, from ${p.from}` : ''})` : JSON.stringify(p.value)} ${c.dim(`(${p.source})`)}`);
+    }
+  }
+  const roles = Object.entries(plan.targets);
+  if (roles.length) {
+    out.push('', c.bold('Targets'));
+    for (const [role, t] of roles) out.push(`  ${role} (${t.type}): ${t.entries.map((e) => `${e.name} ${c.dim(`[${e.where}]`)}`).join(', ')}`);
+  }
+  if (plan.preconditions.length) {
+    out.push('', c.bold('Preconditions') + c.dim(' (read-only; all are checked before anything changes)'));
+    plan.preconditions.forEach((check, i) => {
+      out.push(`  P${i + 1}. ${check.title} ${c.dim(`[${check.kind}${check.role ? ` on ${check.role}` : ''}]`)}`);
+      out.push(...renderAction(check, '      ', c));
+    });
+  }
+  out.push('', c.bold('Steps'));
+  plan.steps.forEach((step, i) => out.push(...renderStep(step, `${i + 1}.`, c), ''));
+  if (plan.rollback.length) {
+    out.push(c.bold('Rollback steps') + c.dim(' (run only when a failing step names them)'));
+    plan.rollback.forEach((step, i) => out.push(...renderStep(step, `R${i + 1}.`, c), ''));
+  }
+  const runs = plan.steps.filter((s) => s.condition.decided !== 'skip').length;
+  out.push(c.dim(`${plan.steps.length} steps (${runs} planned to run, ${plan.steps.length - runs} skipped by parameters), ${plan.preconditions.length} preconditions. Dry-run: nothing was run.`));
+  return out.join('\n');
+}
+
+function renderStep(step: PlannedStep, number: string, c: ChalkInstance): string[] {
+  const flags: string[] = [step.kind];
+  if (step.confirm.mode === 'yes') flags.push('confirm y/N');
+  if (step.confirm.mode === 'typed') flags.push(`type "${displayParts(step.confirm.expected ?? [])}" to confirm`);
+  if (step.destructive) flags.push('DESTRUCTIVE');
+  const skipped = step.condition.decided === 'skip';
+  const head = `${number} ${step.id}: ${step.title} ${c.dim(`[${flags.join(', ')}]`)}`;
+  const lines = [`  ${skipped ? c.dim(`${head} SKIPPED`) : step.destructive ? c.red(head) : head}`];
+  const pad = '      ';
+  if (step.source) lines.push(`${pad}${c.dim(`source: ${step.source}`)}`);
+  if (skipped) {
+    lines.push(`${pad}${c.dim(`skipped: condition ${step.condition.text} is false with these parameters`)}`);
+    return lines;
+  }
+  if (step.condition.decided === 'at-run-time') lines.push(`${pad}${c.yellow(`runs only if ${step.condition.text}`)}`);
+  if (step.notes) lines.push(...step.notes.trimEnd().split('\n').map((l) => `${pad}${c.dim(`note: ${l}`)}`));
+  lines.push(...renderAction(step.action, pad, c));
+  if (step.fanOut.mode !== 'parallel' || step.fanOut.maxFailures || step.action.instances.length > 1) {
+    if (step.action.instances.length > 1) {
+      const how = step.fanOut.mode === 'serial' ? 'one host at a time' : step.fanOut.mode === 'batches' ? `in batches of ${step.fanOut.batchSize}` : `in parallel, at most ${step.fanOut.limit} at once`;
+      lines.push(`${pad}${c.dim(`fan-out: ${how}; tolerated failures: ${step.fanOut.maxFailures}`)}`);
+    }
+  }
+  if (step.verify) {
+    lines.push(`${pad}verify: ${step.verify.title}`);
+    lines.push(...renderAction(step.verify, pad + '  ', c));
+  }
+  const extras: string[] = [`timeout ${formatDuration(step.timeoutMs)}`];
+  if (step.retries) extras.push(`retries ${step.retries.count} every ${formatDuration(step.retries.delayMs)}`);
+  if (step.onFailure.mode === 'continue') extras.push('on failure: continue');
+  if (step.onFailure.mode === 'rollback') extras.push(`on failure: roll back with ${step.onFailure.rollback.join(', ')}`);
+  lines.push(`${pad}${c.dim(extras.join('; '))}`);
+  return lines;
+}
+
+export function renderAction(action: PlannedAction, pad: string, c: ChalkInstance): string[] {
+  const kind = getStepKind(action.kind);
+  const lines: string[] = [];
+  if (action.instances.length === 0) lines.push(`${pad}${c.yellow('(no target entries)')}`);
+  for (const instance of action.instances) {
+    const body = [...kind.describe(instance.data), ...nestedActions(instance.data).flatMap((a) => renderAction(a, '  ', c))];
+    if (instance.target === null) {
+      lines.push(...body.map((l) => `${pad}${l}`));
+    } else {
+      lines.push(`${pad}${c.cyan(`on ${instance.target}`)} ${c.dim(`(${instance.where})`)}:`);
+      lines.push(...body.map((l) => `${pad}  ${l}`));
+    }
+  }
+  return lines;
+}
+
+/** Checks inside a step (a manual step's check, a wait step's until), shown under it. */
+function nestedActions(data: Record<string, unknown>): PlannedAction[] {
+  return Object.values(data).filter((v): v is PlannedAction => Boolean(v && typeof v === 'object' && 'instances' in v && 'kind' in v));
+}
