@@ -1,0 +1,105 @@
+import * as fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initializeSlony, SLONY_VERIFY_SQL, startHorizonLab, type HorizonLab } from '../../fixtures/lab/horizon/index.js';
+import { waitFor } from '../harness/util.js';
+
+describe('Horizon DaaS lab (service provider)', () => {
+  let lab: HorizonLab;
+
+  beforeAll(async () => {
+    const t0 = Date.now();
+    lab = await startHorizonLab({ kind: 'service-provider' });
+    console.log(`horizon SP lab started in ${Date.now() - t0} ms (pg A ${lab.primary.pg.host}:${lab.primary.pg.port}, ssh port ${lab.ssh.port})`);
+  }, 180_000);
+
+  afterAll(async () => {
+    const t0 = Date.now();
+    await lab?.stop();
+    console.log(`horizon SP lab stopped in ${Date.now() - t0} ms`);
+  });
+
+  it('replicates A -> B and B refuses writes', async () => {
+    const rows = await lab.query('B', 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY id');
+    expect(rows).toEqual([
+      { name: lab.primary.name, capabilities: 255 },
+      { name: lab.secondary.name, capabilities: 63 },
+    ]);
+    const t0 = Date.now();
+    await lab.query('A', 'fdb', "INSERT INTO task (org_id, kind, state) VALUES (1000, 'replication-probe', 'new')");
+    await waitFor('probe row on B', async () => (await lab.query('B', 'fdb', "SELECT 1 FROM task WHERE kind = 'replication-probe'")).length === 1, {
+      timeoutMs: 60_000,
+    });
+    console.log(`row replicated in ${Date.now() - t0} ms`);
+    await expect(lab.query('B', 'fdb', 'UPDATE appliance SET capabilities = 0 WHERE name = $1', [lab.primary.name])).rejects.toThrow(/cannot be modified/);
+    await expect(lab.query('B', 'fdb', "INSERT INTO task (org_id, kind, state) VALUES (1000, 'on-b', 'new')")).rejects.toThrow(
+      /replicated and cannot be modified on a subscriber/,
+    );
+    const verify = await lab.query('A', 'fdb', SLONY_VERIFY_SQL);
+    expect(verify).toEqual([{ set_id: 1, set_comment: 'All tables and Sequences', local_id: '1', master_node: true }]);
+  });
+
+  it('has the appliance files and slons with pidfiles', async () => {
+    const { stdout } = await lab.exec('B', 'cat /usr/local/desktone/release/active/conf/fdb.properties /usr/local/xmpms/diagnose/config/application.properties; readlink /usr/local/desktone/release/active');
+    expect(stdout).toContain(`fdb.host.1=${lab.primary.address}`);
+    expect(stdout).toContain(`db.jdbc.url=jdbc:postgresql://${lab.primary.address}:${lab.primary.pg.port}/avdb?ssl=true`);
+    expect(stdout.trim().endsWith('8.3.0')).toBe(true);
+    expect(lab.slonPids('A').fdb).toBeGreaterThan(0);
+    expect(lab.slonPids('B').fdb).toBeGreaterThan(0);
+    expect(lab.services('B')).toEqual({ dtService: 'running', 'av-manager': 'running', diagnose: 'running' });
+    expect(lab.commands('A')).toEqual([]);
+  });
+
+  it('av-setup needs DB_HOST and DB_PASSWORD and records DB_HOST only', async () => {
+    await expect(lab.exec('B', '/usr/local/desktone/scripts/av-setup')).rejects.toThrow(/DB_HOST is not set/);
+    const pw = lab.secondary.db.fdb.appPassword;
+    await expect(lab.exec('B', `export DB_HOST=${lab.secondary.address} DB_PASSWORD=wrong; /usr/local/desktone/scripts/av-setup`)).rejects.toThrow(
+      /password authentication failed/,
+    );
+    const { stdout } = await lab.exec('B', `export DB_HOST=${lab.secondary.address} DB_PASSWORD='${pw}'; /usr/local/desktone/scripts/av-setup`);
+    expect(stdout).toContain(`set to ${lab.secondary.address}`);
+    const log = lab.commands('B').filter((c) => c.tool === 'av-setup');
+    expect(log).toHaveLength(3);
+    expect(JSON.stringify(log)).not.toContain(pw);
+    expect(log[2]).toMatchObject({ host: 'B', env: { DB_HOST: lab.secondary.address, DB_PASSWORD: '<set>' } });
+  });
+
+  it('killall slon + drop schema _slony on B makes B writable; Initialize Slony makes B the master', async () => {
+    // What the runbook does, by hand: stop slons by pidfile (the fake killall's convention), drop the schema.
+    for (const id of ['A', 'B'] as const) {
+      await lab.exec(id, 'for f in "$LAB_STATE"/pids/slon/*.pid; do kill "$(cat "$f")"; rm -f "$f"; done');
+    }
+    await waitFor('slons gone', () => Object.keys(lab.slonPids('A')).length + Object.keys(lab.slonPids('B')).length === 0, { timeoutMs: 30_000 });
+    await lab.query('B', 'fdb', 'DROP SCHEMA _slony CASCADE');
+    await lab.query('B', 'fdb', "INSERT INTO task (org_id, kind, state) VALUES (1000, 'written-on-b', 'new')");
+    await lab.query('A', 'fdb', 'DROP SCHEMA _slony CASCADE');
+    await lab.query('B', 'fdb', `UPDATE appliance SET capabilities = (capabilities & 65343) WHERE name = $1`, [lab.primary.name]);
+    await lab.query('B', 'fdb', `UPDATE appliance SET capabilities = (capabilities | 192) WHERE name = $1`, [lab.secondary.name]);
+    await expect(lab.query('B', 'fdb', SLONY_VERIFY_SQL)).rejects.toThrow(/_slony/);
+
+    const t0 = Date.now();
+    await initializeSlony(lab, { org: 1000, db: 'fdb', origin: 'B' });
+    console.log(`initializeSlony (2 nodes) took ${Date.now() - t0} ms`);
+    expect(await lab.query('B', 'fdb', SLONY_VERIFY_SQL)).toEqual([
+      { set_id: 1, set_comment: 'All tables and Sequences', local_id: '1', master_node: true },
+    ]);
+    expect(await lab.query('A', 'fdb', SLONY_VERIFY_SQL)).toMatchObject([{ local_id: '2', master_node: false }]);
+    // A now follows B.
+    expect(await lab.query('A', 'fdb', "SELECT count(*)::int AS n FROM task WHERE kind = 'written-on-b'")).toEqual([{ n: 1 }]);
+    expect(await lab.query('A', 'fdb', 'SELECT capabilities FROM appliance ORDER BY id')).toEqual([{ capabilities: 63 }, { capabilities: 255 }]);
+    const log = fs.readFileSync(`${lab.ssh.hosts[0]!.sharedDir}/service-center.log`, 'utf8');
+    expect(log).toContain('"initialize-slony"');
+  });
+
+  it('with the primary down, Initialize Slony builds a one-node cluster on B', async () => {
+    await lab.stopPrimary();
+    await expect(lab.exec('A', 'true')).rejects.toThrow();
+    await expect(lab.query('A', 'fdb', 'SELECT 1')).rejects.toThrow();
+    const t0 = Date.now();
+    await initializeSlony(lab, { org: 1000, db: 'fdb', origin: 'B' });
+    console.log(`initializeSlony (1 node) took ${Date.now() - t0} ms`);
+    expect(await lab.query('B', 'fdb', SLONY_VERIFY_SQL)).toEqual([
+      { set_id: 1, set_comment: 'All tables and Sequences', local_id: '1', master_node: true },
+    ]);
+    await lab.query('B', 'fdb', "INSERT INTO task (org_id, kind, state) VALUES (1000, 'after-failover', 'new')");
+  });
+});
