@@ -164,6 +164,9 @@ function reportError(error: unknown, ctx: CommandContext): number {
 main(process.argv).then(
   (code) => {
     process.exitCode = code;
+    // Connections are closed by the commands; a stray handle must never keep an operator's
+    // terminal waiting after the run has ended.
+    setTimeout(() => process.exit(code), 1000).unref();
   },
   (error: unknown) => {
     process.stderr.write(`internal error: ${String(error)}\n`);

@@ -1,0 +1,114 @@
+/**
+ * PostgreSQL with pg: one client per database entry, reused by every step. Values always travel
+ * as bind parameters. A step's statements run in one transaction when asked; a statement
+ * timeout bounds each step. PG* environment variables and ~/.pgpass are honoured by pg itself.
+ */
+import pg from 'pg';
+import { RunbookError } from '../errors.js';
+import type { DatabaseEntry } from '../runbook/inventory.js';
+import type { SqlOptions, SqlResult, SqlStatement, SqlTarget } from './types.js';
+import { readFileSync } from 'node:fs';
+
+export class PostgresTarget implements SqlTarget {
+  private client: pg.Client | undefined;
+  private connecting: Promise<pg.Client> | undefined;
+
+  constructor(
+    readonly name: string,
+    private readonly entry: DatabaseEntry,
+    private readonly password: string | undefined,
+    private readonly connectTimeoutMs: number,
+  ) {}
+
+  private ssl(): pg.ClientConfig['ssl'] {
+    const mode = this.entry.sslmode;
+    if (!mode || mode === 'disable' || mode === 'prefer') return undefined;
+    const ca = this.entry.sslrootcert ? readFileSync(this.entry.sslrootcert, 'utf8') : undefined;
+    if (mode === 'require') return { rejectUnauthorized: false };
+    return { rejectUnauthorized: true, ...(ca ? { ca } : {}), ...(mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}) };
+  }
+
+  private connect(): Promise<pg.Client> {
+    this.connecting ??= (async () => {
+      const ssl = this.ssl();
+      const client = new pg.Client({
+        host: this.entry.host,
+        port: this.entry.port,
+        database: this.entry.database,
+        ...(this.entry.user ? { user: this.entry.user } : {}),
+        ...(this.password !== undefined ? { password: this.password } : {}),
+        ...(ssl ? { ssl } : {}),
+        connectionTimeoutMillis: this.connectTimeoutMs,
+        application_name: 'runbook',
+        keepAlive: true,
+      });
+      client.on('error', () => {
+        this.client = undefined;
+        this.connecting = undefined;
+      });
+      try {
+        await client.connect();
+      } catch (error) {
+        this.connecting = undefined;
+        throw new RunbookError('connection', `cannot connect to database ${this.name} (${this.entry.host}:${this.entry.port}/${this.entry.database}): ${(error as Error).message}`, {
+          hint: 'Check the address, port, user and password source (PGPASSWORD, ~/.pgpass or the inventory), and pg_hba.conf on the server.',
+          cause: error,
+        });
+      }
+      this.client = client;
+      return client;
+    })();
+    return this.connecting;
+  }
+
+  async query(statements: SqlStatement[], options: SqlOptions): Promise<SqlResult> {
+    const client = await this.connect();
+    const onAbort = () => {
+      // Cancel the running statement from a second connection, as psql does on Ctrl-C.
+      const pid = (client as unknown as { processID?: number }).processID;
+      if (pid) void this.cancelBackend(pid);
+    };
+    options.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (options.transaction) await client.query('BEGIN');
+      await client.query(`SET ${options.transaction ? 'LOCAL ' : ''}statement_timeout = ${Math.max(1, Math.floor(options.timeoutMs))}`);
+      let last: pg.QueryResult | undefined;
+      for (const s of statements) last = await client.query({ text: s.text, values: s.values });
+      if (options.transaction) await client.query('COMMIT');
+      else await client.query('SET statement_timeout = 0');
+      return {
+        rows: last?.rows ?? [],
+        fields: last?.fields.map((f) => f.name) ?? [],
+        rowCount: last?.rowCount ?? null,
+        command: last?.command ?? '',
+      };
+    } catch (error) {
+      if (options.transaction) await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      options.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async cancelBackend(pid: number): Promise<void> {
+    const canceller = new pg.Client({
+      host: this.entry.host,
+      port: this.entry.port,
+      database: this.entry.database,
+      ...(this.entry.user ? { user: this.entry.user } : {}),
+      ...(this.password !== undefined ? { password: this.password } : {}),
+    });
+    try {
+      await canceller.connect();
+      await canceller.query('SELECT pg_cancel_backend($1)', [pid]);
+    } catch {
+      // Best effort: the statement timeout still bounds the statement.
+    } finally {
+      await canceller.end().catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client?.end().catch(() => undefined);
+  }
+}

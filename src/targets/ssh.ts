@@ -1,0 +1,232 @@
+/**
+ * SSH connections with ssh2: one per host, opened once, reused by every step, closed at the end.
+ * Keys, ssh-agent or password; OpenSSH ~/.ssh/config (HostName, User, Port, IdentityFile,
+ * ProxyJump); keepalive; host keys verified against known_hosts before anything is sent.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import SSHConfig from 'ssh-config';
+import { RunbookError } from '../errors.js';
+import type { HostEntry } from '../runbook/inventory.js';
+import { verifyHostKey, type HostKeyPolicy } from './known-hosts.js';
+import { PromptAnswerer } from './prompt-answerer.js';
+import type { CommandOptions, CommandResult, CommandTarget } from './types.js';
+
+export interface SshEndpoint {
+  name: string;
+  host: string;
+  port: number;
+  user: string;
+  identityFiles: string[];
+  proxyJump: string | null;
+}
+
+export function expandHome(path: string): string {
+  return path.startsWith('~/') ? homedir() + path.slice(1) : path;
+}
+
+/** Applies ~/.ssh/config to an inventory host (the inventory wins where both say something). */
+export function resolveSshEndpoint(name: string, entry: HostEntry, configFile: string | undefined): SshEndpoint {
+  let computed: Record<string, string | string[]> = {};
+  try {
+    const text = readFileSync(expandHome(configFile ?? '~/.ssh/config'), 'utf8');
+    computed = SSHConfig.parse(text).compute(entry.address ?? name) as Record<string, string | string[]>;
+  } catch {
+    computed = {};
+  }
+  const one = (key: string) => {
+    const v = computed[key];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  const files = computed.IdentityFile === undefined ? [] : [computed.IdentityFile].flat();
+  return {
+    name,
+    host: one('HostName') ?? entry.address ?? name,
+    port: entry.port ?? (one('Port') ? Number(one('Port')) : 22),
+    user: entry.user ?? one('User') ?? userInfo().username,
+    identityFiles: entry.identityFile ? [expandHome(entry.identityFile)] : files.map(expandHome),
+    proxyJump: one('ProxyJump') ?? null,
+  };
+}
+
+export interface SshAuth {
+  password?: string | undefined;
+  passphrase?: string | undefined;
+}
+
+export class SshTarget implements CommandTarget {
+  private client: Client | undefined;
+  private jump: Client | undefined;
+  private connecting: Promise<Client> | undefined;
+  private lost: Error | undefined;
+  /** Every client opened, ready or not, so close() also ends half-open handshakes. */
+  private readonly clients = new Set<Client>();
+
+  constructor(
+    readonly name: string,
+    private readonly endpoint: SshEndpoint,
+    private readonly auth: SshAuth,
+    private readonly hostKeys: HostKeyPolicy,
+    private readonly connectTimeoutMs: number,
+    private readonly resolveJump?: (alias: string) => { endpoint: SshEndpoint; auth: SshAuth },
+  ) {}
+
+  private config(endpoint: SshEndpoint, auth: SshAuth, onHostKeyError: (e: Error) => void): ConnectConfig {
+    let privateKey: Buffer | undefined;
+    for (const file of endpoint.identityFiles) {
+      try {
+        privateKey = readFileSync(file);
+        break;
+      } catch {
+        // Try the next identity file, then the agent, as OpenSSH does.
+      }
+    }
+    return {
+      host: endpoint.host,
+      port: endpoint.port,
+      username: endpoint.user,
+      ...(privateKey ? { privateKey } : {}),
+      ...(auth.passphrase ? { passphrase: auth.passphrase } : {}),
+      ...(auth.password ? { password: auth.password } : {}),
+      ...(process.env.SSH_AUTH_SOCK ? { agent: process.env.SSH_AUTH_SOCK } : {}),
+      readyTimeout: this.connectTimeoutMs,
+      keepaliveInterval: 10_000,
+      keepaliveCountMax: 3,
+      hostVerifier: (key: Buffer) => {
+        try {
+          verifyHostKey(this.hostKeys, endpoint.name, endpoint.host, endpoint.port, key);
+          return true;
+        } catch (error) {
+          onHostKeyError(error as Error);
+          return false;
+        }
+      },
+    };
+  }
+
+  private open(endpoint: SshEndpoint, auth: SshAuth, sock?: NodeJS.ReadableStream): Promise<Client> {
+    return new Promise((resolve, reject) => {
+      const client = new Client();
+      this.clients.add(client);
+      let hostKeyError: Error | undefined;
+      client.once('ready', () => resolve(client));
+      client.once('error', (error: Error & { level?: string }) => {
+        if (hostKeyError) return reject(hostKeyError);
+        const auth = error.level === 'client-authentication';
+        reject(
+          new RunbookError('connection', `cannot connect to ${endpoint.name} (${endpoint.user}@${endpoint.host}:${endpoint.port}): ${auth ? 'authentication failed' : error.message}`, {
+            hint: auth ? 'Check the user, the key (identityFile or ssh-agent) and the authorized_keys on the host.' : 'Check that the host is up, the address and port, and the network path (VPN, ProxyJump).',
+            cause: error,
+          }),
+        );
+      });
+      client.connect({ ...this.config(endpoint, auth, (e) => (hostKeyError = e)), ...(sock ? { sock: sock as never } : {}) });
+    });
+  }
+
+  connect(): Promise<Client> {
+    if (this.lost) return Promise.reject(this.lost);
+    this.connecting ??= (async () => {
+      let sock: NodeJS.ReadableStream | undefined;
+      if (this.endpoint.proxyJump && this.resolveJump) {
+        const jump = this.resolveJump(this.endpoint.proxyJump);
+        this.jump = await this.open(jump.endpoint, jump.auth);
+        sock = await new Promise<ClientChannel>((resolve, reject) =>
+          this.jump!.forwardOut('127.0.0.1', 0, this.endpoint.host, this.endpoint.port, (err, stream) => (err ? reject(err) : resolve(stream))),
+        );
+      }
+      const client = await this.open(this.endpoint, this.auth, sock);
+      client.on('close', () => {
+        this.lost ??= new RunbookError('connection', `the SSH connection to ${this.name} was closed`, { hint: 'Check the host; the journal records which steps completed.' });
+        this.client = undefined;
+      });
+      client.on('error', () => undefined);
+      this.client = client;
+      return client;
+    })();
+    return this.connecting;
+  }
+
+  async exec(command: string, options: CommandOptions): Promise<CommandResult> {
+    const client = await this.connect();
+    return new Promise((resolve) => {
+      let stdout = '';
+      let stderr = '';
+      let timedOut = false;
+      let cancelled = false;
+      let promptFailure: string | undefined;
+      let settled = false;
+      let channel: ClientChannel | undefined;
+      let answerer: PromptAnswerer | undefined;
+      const finish = (exitCode: number | null, signal?: string) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        options.signal.removeEventListener('abort', onAbort);
+        client.removeListener('close', onConnectionClosed);
+        answerer?.dispose();
+        resolve({ exitCode, signal, stdout, stderr, timedOut, cancelled, promptFailure, ...(answerer ? { answered: answerer.answered } : {}) });
+      };
+      const stop = () => {
+        try {
+          channel?.signal('KILL');
+        } catch {
+          // Not every server accepts signals; closing the channel ends the command's session.
+        }
+        channel?.close();
+        setTimeout(() => finish(null), 2000).unref();
+      };
+      const timer = setTimeout(() => {
+        timedOut = true;
+        stop();
+      }, options.timeoutMs);
+      const onAbort = () => {
+        cancelled = true;
+        stop();
+      };
+      const onConnectionClosed = () => {
+        stderr += `\n[runbook] the SSH connection to ${this.name} was lost while the command ran; its outcome is unknown\n`;
+        finish(null);
+      };
+      options.signal.addEventListener('abort', onAbort, { once: true });
+      client.once('close', onConnectionClosed);
+      const pty = options.pty ? { term: 'dumb', rows: 40, cols: 200 } : undefined;
+      client.exec(command, pty ? { pty } : {}, (error, stream) => {
+        if (error) {
+          stderr += `[runbook] cannot start the command: ${error.message}\n`;
+          return finish(null);
+        }
+        channel = stream;
+        if (options.pty) {
+          answerer = new PromptAnswerer(options.pty.answers, options.pty.unexpectedPromptAfterMs, (text) => stream.write(text), (message) => {
+            promptFailure = message;
+            stop();
+          });
+        }
+        stream.on('data', (chunk: Buffer) => {
+          const text = chunk.toString('utf8');
+          stdout += text;
+          options.onOutput?.('stdout', text);
+          answerer?.feed(text);
+        });
+        stream.stderr.on('data', (chunk: Buffer) => {
+          const text = chunk.toString('utf8');
+          stderr += text;
+          options.onOutput?.('stderr', text);
+        });
+        stream.on('exit', (code: number | null, signal?: string) => {
+          stream.once('close', () => finish(code ?? null, signal));
+        });
+        stream.on('close', () => setImmediate(() => finish(null)));
+        if (options.stdin !== undefined) stream.end(options.stdin);
+        else if (!options.pty) stream.end();
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.clients) client.end();
+    this.clients.clear();
+  }
+}

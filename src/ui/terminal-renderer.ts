@@ -1,0 +1,87 @@
+/** The terminal view of a run: a listener of execution events. */
+import type { ChalkInstance } from 'chalk';
+import { formatDuration } from '../runbook/duration.js';
+import type { Listener, RunEvent } from '../engine/events.js';
+
+export function createTerminalRenderer(write: (text: string) => void, c: ChalkInstance): Listener & { summary(): string } {
+  const rows: Array<{ id: string; status: string; duration: string; message: string }> = [];
+  const partial = new Map<string, string>();
+  const flush = (key: string, prefix: string) => {
+    const rest = partial.get(key);
+    if (rest) write(`${prefix}${rest}\n`);
+    partial.delete(key);
+  };
+  const listener = (e: RunEvent) => {
+    switch (e.type) {
+      case 'run-started':
+        write(c.bold(`▶ ${e.runbook.id} ${e.runbook.version}  run ${e.runId}  by ${e.operator}\n`));
+        break;
+      case 'preconditions-started':
+        write(c.bold(`Preconditions (${e.count})\n`));
+        break;
+      case 'check-finished': {
+        const mark = e.status === 'succeeded' ? c.green('✔') : c.red('✘');
+        write(`  ${mark} ${e.phase === 'verify' ? 'verify: ' : ''}${e.title}${e.target ? c.dim(` [${e.target}]`) : ''}${e.status === 'failed' ? c.red(` — ${e.message}`) : ''}\n`);
+        break;
+      }
+      case 'step-skipped':
+        write(c.dim(`⤼ ${e.stepId}: ${e.title} — skipped (${e.reason})\n`));
+        rows.push({ id: e.stepId, status: 'skipped', duration: '', message: e.reason });
+        break;
+      case 'step-started':
+        write(c.bold(`\n● ${e.stepId}: ${e.title}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}\n`));
+        for (const cmd of e.commands) {
+          for (const line of cmd.lines) write(c.dim(`  ${cmd.target ? `[${cmd.target}] ` : ''}${line}\n`));
+        }
+        break;
+      case 'output': {
+        const key = `${e.stepId}/${e.target}/${e.stream}`;
+        const prefix = e.target ? c.cyan(`  ${e.target} │ `) : '  │ ';
+        const text = (partial.get(key) ?? '') + e.text.replace(/\r\n?/g, '\n');
+        const lines = text.split('\n');
+        partial.set(key, lines.pop() ?? '');
+        for (const line of lines) write(`${prefix}${e.stream === 'stderr' ? c.yellow(line) : line}\n`);
+        break;
+      }
+      case 'instance-finished':
+        for (const stream of ['stdout', 'stderr']) flush(`${e.stepId}/${e.target}/${stream}`, e.target ? c.cyan(`  ${e.target} │ `) : '  │ ');
+        if (e.target) write(`  ${e.status === 'succeeded' ? c.green('✔') : c.red('✘')} ${e.target} ${c.dim(formatDuration(e.durationMs))}${e.status === 'failed' ? c.red(` — ${e.message}`) : ''}\n`);
+        break;
+      case 'step-finished':
+        write(`${e.status === 'succeeded' ? c.green('✔') : c.red('✘')} ${e.stepId} ${e.status} ${c.dim(`in ${formatDuration(e.durationMs)}`)}${e.status === 'failed' ? c.red(` — ${e.message}`) : ''}\n`);
+        rows.push({ id: e.stepId, status: e.status, duration: formatDuration(e.durationMs), message: e.message });
+        break;
+      case 'confirmation':
+        if (e.by === 'flag') write(c.dim(`  confirmed by flag\n`));
+        if (e.answer === 'declined') rows.push({ id: e.stepId, status: 'declined', duration: '', message: 'declined by the operator' });
+        break;
+      case 'rollback-started':
+        write(c.yellow(`↺ rolling back after ${e.stepId}: ${e.rollback.join(', ')}\n`));
+        break;
+      case 'interrupt-requested':
+        write(c.yellow(`\n${e.message}\n`));
+        break;
+      case 'run-finished':
+        write('\n' + summaryTable() + '\n');
+        write((e.status === 'succeeded' ? c.green : c.red)(c.bold(`■ run ${e.status}: ${e.message}\n`)));
+        break;
+      default:
+        break;
+    }
+  };
+  const summaryTable = () => {
+    if (!rows.length) return '';
+    const w = Math.max(4, ...rows.map((r) => r.id.length));
+    const lines = [c.bold(`${'step'.padEnd(w)}  ${'status'.padEnd(9)} ${'time'.padEnd(7)} message`)];
+    for (const r of rows) {
+      const color = r.status === 'succeeded' ? c.green : r.status === 'skipped' ? c.dim : c.red;
+      lines.push(`${r.id.padEnd(w)}  ${color(r.status.padEnd(9))} ${r.duration.padEnd(7)} ${r.message.slice(0, 100)}`);
+    }
+    return lines.join('\n');
+  };
+  return Object.assign(listener, { summary: summaryTable });
+}
+
+export function createJsonRenderer(write: (text: string) => void): Listener {
+  return (e) => write(JSON.stringify(e) + '\n');
+}

@@ -1,0 +1,78 @@
+/** The example runbook, every step kind, end to end against real sshd, PostgreSQL and HTTP. */
+import { execFile } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startExampleLab, type ExampleLab } from './example-lab.js';
+
+const run = promisify(execFile);
+const CLI = join(process.cwd(), 'bin', 'runbook.js');
+const RUNBOOK = join(process.cwd(), 'fixtures', 'example', 'example-maintenance.yaml');
+
+let lab: ExampleLab;
+beforeAll(async () => {
+  lab = await startExampleLab();
+});
+afterAll(async () => {
+  await lab?.stop();
+});
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  try {
+    const r = await run('node', [CLI, ...args], { env: { ...process.env, NO_COLOR: '1', CI: 'true', EXAMPLE_DB_PASSWORD: lab.dbPassword, ...env }, timeout: 30_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('example runbook end to end', () => {
+  it('runs every step kind against the lab with scripted answers', async () => {
+    // The lab user edits the file, as the appliance's own user would.
+    for (const h of lab.ssh.hosts) {
+      writeFileSync(join(h.stateDir, 'app.properties'), 'app.release=1.0.0\nlegacy.mode=on\nother=1\n');
+      chmodSync(join(h.stateDir, 'app.properties'), 0o666);
+    }
+    const stateDir = join(lab.dir, 'state');
+    const r = await cli(['exec', RUNBOOK, '-i', lab.inventoryPath, '--yes', '--allow-destructive', '--answer', 'choose-restart=rolling', '--answer', 'sign-off=done', '--state-dir', stateDir]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('run succeeded');
+    expect(r.stdout).toMatch(/restart-all: .* skipped/);
+    for (const h of lab.ssh.hosts) {
+      expect(readFileSync(join(h.stateDir, 'maintenance.log'), 'utf8')).toBe('planned maintenance\n');
+      expect(readFileSync(join(h.stateDir, 'app.properties'), 'utf8')).toBe('app.release=2.5.0\nother=1\n');
+      expect(readdirSync(h.stateDir).some((f) => f.startsWith('app.properties.runbook-') && f.endsWith('.bak'))).toBe(true);
+    }
+    const rows = await lab.pg.query('app', "select value from settings where key = 'release'");
+    expect(rows).toEqual([{ value: '2.5.0' }]);
+    // The secret never reaches the terminal or the journal.
+    expect(r.stdout).not.toContain(lab.dbPassword);
+    const runs = readdirSync(join(stateDir, 'runs'));
+    expect(runs).toHaveLength(1);
+    const journal = readFileSync(join(stateDir, 'runs', runs[0]!, 'events.jsonl'), 'utf8');
+    expect(journal).not.toContain(lab.dbPassword);
+    const events = journal.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    expect(events[0]?.type).toBe('run-started');
+    expect(events.at(-1)).toMatchObject({ type: 'run-finished', status: 'succeeded' });
+  });
+
+  it('refuses to confirm without a terminal and without --yes, touching nothing', async () => {
+    const r = await cli(['exec', RUNBOOK, '-i', lab.inventoryPath, '--answer', 'choose-restart=rolling', '--state-dir', join(lab.dir, 'state2')]);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain('needs a confirmation, but there is no terminal');
+  });
+
+  it('stops on an unknown host key before running anything', async () => {
+    const inv = lab.writeInventory({ knownHosts: null });
+    const marker = join(lab.ssh.host('app1').stateDir, 'maintenance.log');
+    const before = existsSync(marker) ? readFileSync(marker, 'utf8') : '';
+    const r = await cli(['exec', RUNBOOK, '-i', inv, '--yes', '--answer', 'choose-restart=rolling', '--state-dir', join(lab.dir, 'state3')]);
+    expect(r.code).toBe(7);
+    expect(r.stderr).toMatch(/host key of app\d .* is unknown: ssh-ed25519 SHA256:/);
+    expect(r.stderr).toContain('--accept-new-host-keys');
+    expect(existsSync(marker) ? readFileSync(marker, 'utf8') : '').toBe(before);
+  });
+});
