@@ -111,7 +111,7 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
     .option('--accept-new-host-keys', 'trust SSH host keys seen for the first time')
     .option('--known-hosts <file>', 'known_hosts file')
     .option('--state-dir <dir>', 'journal directory')
-    .action((runId: string, opts) => run((ctx) => import('./commands/exec-commands.js').then((m) => m.resumeCommand(runId, opts, ctx))));
+    .action((runId: string, opts) => run((ctx) => import('./commands/resume-command.js').then((m) => m.resumeCommand(runId, opts, ctx))));
 
   program
     .command('report <run-id>')

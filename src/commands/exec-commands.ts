@@ -33,10 +33,6 @@ export async function checkCommand(id: string, options: ExecOptions, ctx: Comman
   return run(id, options, ctx, 'check');
 }
 
-export async function resumeCommand(_runId: string, _options: unknown, _ctx: CommandContext): Promise<void> {
-  throw new RunbookError('resume', 'resume is not available in this build yet', { hint: 'Use `runbook exec <id> --from <step>` after checking the journal with `runbook runs`.' });
-}
-
 async function run(id: string, options: ExecOptions, ctx: CommandContext, mode: 'exec' | 'check'): Promise<RunSummary> {
   if (!options.inventory) throw new RunbookError('usage', `${mode} needs an inventory (-i <file>)`, { hint: 'Preview without one: runbook exec <id> --dry-run' });
   const prepared = await preparePlan(id, options, ctx);
