@@ -37,7 +37,7 @@ export function createContext(options: GlobalOptions): CommandContext {
     stderr,
     stdin: process.stdin,
     env: process.env,
-    interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY) && process.env.CI !== 'true',
+    interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
     print: (text) => void stdout.write(text.endsWith('\n') ? text : text + '\n'),
     printError: (text) => void stderr.write(text.endsWith('\n') ? text : text + '\n'),
   };

@@ -144,7 +144,8 @@ class Execution {
     try {
       return await fn();
     } catch (error) {
-      if (error instanceof RunbookError && error.code === 'host-key') throw error;
+      // A host key problem or an operator's "no" ends the run; anything else fails this target.
+      if (error instanceof RunbookError && (error.code === 'host-key' || error.code === 'aborted')) throw error;
       return { status: 'failed', message: error instanceof Error ? error.message : String(error), durationMs: Date.now() - started };
     }
   }

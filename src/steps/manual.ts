@@ -3,6 +3,7 @@
  * by the operator, then checked by a machine where a check is given.
  */
 import { z } from 'zod';
+import { RunbookError } from '../errors.js';
 import { displayParts, materializeParts, type Part } from '../runbook/template.js';
 import { checkSchema } from './check-schema.js';
 import type { PlannedAction, StepKind } from './types.js';
@@ -44,12 +45,12 @@ export const manualStep: StepKind<ManualSpec> = {
     const data = raw as unknown as ManualData;
     const started = Date.now();
     const instructions = materializeParts(data.instructions, ctx.values);
+    if (ctx.presetAnswer === undefined) {
+      const done = await ctx.operator.confirmDone(ctx.stepId, instructions);
+      if (!done) throw new RunbookError('aborted', `the operator did not confirm manual step ${ctx.stepId}`, { hint: 'Nothing more was run; the journal records where the run stopped.' });
+    }
+    if (!data.check) return { status: 'succeeded', message: 'done (confirmed by the operator)', durationMs: Date.now() - started };
     for (;;) {
-      if (ctx.presetAnswer === undefined) {
-        const done = await ctx.operator.confirmDone(ctx.stepId, instructions);
-        if (!done) return { status: 'failed', message: 'the operator did not confirm the manual step', cancelled: true, durationMs: Date.now() - started };
-      }
-      if (!data.check) return { status: 'succeeded', message: 'done (confirmed by the operator)', durationMs: Date.now() - started };
       const check = await ctx.runCheck(data.check);
       if (check.status === 'succeeded') {
         return { status: 'succeeded', message: `done; check passed: ${check.message}`, durationMs: Date.now() - started };

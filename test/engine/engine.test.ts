@@ -1,0 +1,247 @@
+/**
+ * The execution engine against real servers: exit codes, timeouts, lost connections, host keys,
+ * SQL errors and rollbacks, verifications, hostile values, fan-out, interactive programs.
+ */
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startExampleLab, type ExampleLab } from './example-lab.js';
+import { runCli } from './cli-runner.js';
+
+let lab: ExampleLab;
+let n = 0;
+beforeAll(async () => {
+  lab = await startExampleLab();
+  await lab.pg.query('app', 'create table audit(id serial primary key, note text not null)');
+  await lab.pg.query('app', 'alter table audit owner to app_owner');
+});
+afterAll(async () => {
+  await lab?.stop();
+});
+
+/** Writes a runbook with the example's targets and the given parameters and steps (YAML). */
+function runbook(steps: string, extra = ''): string {
+  const path = join(lab.dir, `rb-${++n}.yaml`);
+  writeFileSync(
+    path,
+    `id: engine-test-${n}
+title: Engine test ${n}
+parameters:
+  value: { type: string, default: plain }
+  db_admin_password: { type: secret, env: EXAMPLE_DB_PASSWORD }
+  release: { type: string, default: '1.0.0' }
+targets:
+  app: { type: hosts }
+  appdb: { type: database }
+  api: { type: http }
+${extra}
+steps:
+${steps}`,
+  );
+  return path;
+}
+
+const env = () => ({ EXAMPLE_DB_PASSWORD: lab.dbPassword });
+const exec = (rb: string, args: string[] = [], inventory = lab.inventoryPath) =>
+  runCli(['exec', rb, '-i', inventory, '--yes', '--state-dir', join(lab.dir, 'state'), ...args], env());
+const workdir = (host: string) => lab.ssh.host(host).stateDir;
+
+describe('commands over SSH', () => {
+  it('fails the step with the exit code and stderr of the remote command, exit 1', async () => {
+    const rb = runbook(`  - { id: fail, title: fails, kind: ssh, target: app, command: 'echo boom >&2; exit 3' }
+  - { id: never, title: never runs, kind: local, command: 'true' }`);
+    const r = await exec(rb);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('exit code 3, expected 0 (stderr: boom)');
+    expect(r.stdout).not.toMatch(/never succeeded/);
+  });
+
+  it('accepts the exit codes a step declares', async () => {
+    const rb = runbook(`  - { id: grep, title: grep finds nothing, kind: ssh, target: app, readOnly: true, command: 'grep -q nothing /etc/hostname', expect: { exitCode: [0, 1] } }`);
+    expect((await exec(rb)).code).toBe(0);
+  });
+
+  it('times out a command that runs too long', async () => {
+    const rb = runbook(`  - { id: slow, title: slow, kind: ssh, target: app, timeout: 1s, command: 'sleep 30' }`);
+    const started = Date.now();
+    const r = await exec(rb);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('timed out after 1s');
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it('reports a connection lost in the middle of a step, with an unknown outcome', async () => {
+    const rb = runbook(`  - { id: long, title: long, kind: ssh, target: app, fanOut: { mode: serial }, command: 'sleep 20' }`);
+    const pending = exec(rb);
+    await new Promise((r) => setTimeout(r, 2500));
+    await lab.ssh.stopHost('app1');
+    const r = await pending;
+    await lab.ssh.startHost('app1');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/connection to app1 was lost while the command ran; its outcome is unknown|connection .*closed/);
+  });
+
+  it('delivers hostile values to the remote program byte for byte', async () => {
+    const hostile = `it's "quoted" $(touch /tmp/runbook-pwned) \`id\` ; rm -rf / && * ~ \n Grüße 日本 🚀 -x`;
+    const rb = runbook(`  - id: write
+    title: write the value
+    kind: ssh
+    target: app
+    env: { HOSTILE: '{{ params.value }}' }
+    command: printf '%s' {{ params.value }} > {{ host.vars.workdir }}/value.txt && printf '%s' "$HOSTILE" > {{ host.vars.workdir }}/env.txt`);
+    const r = await exec(rb, ['-p', `value=${hostile}`]);
+    expect(r.code).toBe(0);
+    for (const host of ['app1', 'app2']) {
+      expect(readFileSync(join(workdir(host), 'value.txt'), 'utf8')).toBe(hostile);
+      expect(readFileSync(join(workdir(host), 'env.txt'), 'utf8')).toBe(hostile);
+    }
+    expect(() => readFileSync('/tmp/runbook-pwned')).toThrow();
+  });
+
+  it('answers an interactive program over a pseudo-terminal and fails on an unexpected prompt', async () => {
+    for (const host of ['app1', 'app2']) {
+      const script = join(workdir(host), 'ask.sh');
+      writeFileSync(script, '#!/bin/sh\nprintf "Do you wish to upgrade the product now? [Y/N] "\nread a\nprintf "Backed up? [y/n] "\nread b\necho "answers: $a $b"\n');
+      chmodSync(script, 0o755);
+    }
+    const answered = runbook(`  - id: ask
+    title: interactive
+    kind: ssh
+    target: app
+    command: sh {{ host.vars.workdir }}/ask.sh
+    pty:
+      answers:
+        - { prompt: 'upgrade the product now\\? \\[Y/N\\]', answer: 'y' }
+        - { prompt: 'Backed up\\? \\[y/n\\]', answer: 'y' }
+    expect: { stdout: { contains: 'answers: y y' } }`);
+    const ok = await exec(answered);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/app1 │ answers: y y/);
+    expect(ok.stdout).toMatch(/app2 │ answers: y y/);
+    const unexpected = runbook(`  - id: ask
+    title: interactive
+    kind: ssh
+    target: app
+    command: sh {{ host.vars.workdir }}/ask.sh
+    pty:
+      unexpectedPromptAfter: 1s
+      answers:
+        - { prompt: 'upgrade the product now\\? \\[Y/N\\]', answer: 'y' }`);
+    const r = await exec(unexpected);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('unexpected prompt, no answer configured: "Backed up? [y/n]"');
+  });
+});
+
+describe('SQL', () => {
+  it('binds values, rolls back a failed transaction and runs the named rollback steps', async () => {
+    const rb = runbook(
+      `  - id: tx
+    title: two statements, the second fails
+    kind: sql
+    target: appdb
+    sql:
+      - insert into audit(note) values ({{ params.value }})
+      - insert into audit(note) values (null)
+    onFailure: { rollback: [note-rollback] }`,
+      `rollback:
+  - { id: note-rollback, title: record the rollback, kind: sql, target: appdb, sql: "insert into audit(note) values ('rolled back')" }`,
+    );
+    const hostile = "x'); drop table audit; --";
+    const r = await exec(rb, ['-p', `value=${hostile}`]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/null value in column "note".*\[SQLSTATE 23502\] \(transaction rolled back\)/);
+    expect(r.stdout).toContain('rolling back after tx: note-rollback');
+    const rows = await lab.pg.query('app', 'select note from audit order by id');
+    expect(rows.map((x) => x.note)).toEqual(['rolled back']);
+  });
+
+  it('stores hostile values exactly through bind parameters', async () => {
+    const hostile = "Robert'); DROP TABLE audit; -- $1 \\ 日本";
+    const rb = runbook(`  - { id: ins, title: insert, kind: sql, target: appdb, sql: 'insert into audit(note) values ({{ params.value }})' }`);
+    expect((await exec(rb, ['-p', `value=${hostile}`])).code).toBe(0);
+    const rows = await lab.pg.query('app', 'select note from audit where note = $1', [hostile]);
+    expect(rows).toHaveLength(1);
+  });
+
+  it('fails a step whose verification fails', async () => {
+    const rb = runbook(`  - id: ins
+    title: insert
+    kind: sql
+    target: appdb
+    sql: "insert into audit(note) values ('checked')"
+    verify: { kind: sql, sql: "select count(*)::int as n from audit where note = 'never'", expect: { firstRow: { n: 1 } } }`);
+    const r = await exec(rb);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('verification failed: column n is 0, expected 1');
+  });
+});
+
+describe('preconditions and checks', () => {
+  it('reports every failing precondition together and changes nothing (exit 4)', async () => {
+    const rb = runbook(
+      `  - { id: change, title: change, kind: ssh, target: app, command: 'touch {{ host.vars.workdir }}/changed' }`,
+      `preconditions:
+  - { title: first fails, kind: ssh, target: app, command: 'false' }
+  - { title: second fails, kind: sql, target: appdb, sql: 'select 1 where false', expect: { rows: 1 } }
+  - { title: passes, kind: local, command: 'true' }`,
+    );
+    const r = await exec(rb);
+    expect(r.code).toBe(4);
+    expect(r.stdout).toMatch(/✘ first fails \[app1\]/);
+    expect(r.stdout).toMatch(/✘ second fails \[appdb\] — 0 row\(s\) returned, expected 1/);
+    expect(r.stderr).toContain('2 of 3 precondition(s) failed');
+    expect(() => readFileSync(join(workdir('app1'), 'changed'))).toThrow();
+    const check = await runCli(['check', rb, '-i', lab.inventoryPath], env());
+    expect(check.code).toBe(4);
+  });
+});
+
+describe('host keys', () => {
+  it('always stops on a changed host key', async () => {
+    const changed = join(lab.dir, 'changed_known_hosts');
+    const lines = readFileSync(lab.ssh.knownHostsPath, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.replace(/ssh-ed25519 \S+/, 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl'));
+    writeFileSync(changed, lines.join('\n') + '\n');
+    const rb = runbook(`  - { id: x, title: x, kind: ssh, target: app, command: 'true' }`);
+    const r = await exec(rb, ['--accept-new-host-keys'], lab.writeInventory({ knownHosts: changed }));
+    expect(r.code).toBe(7);
+    expect(r.stderr).toContain('has CHANGED');
+    expect(r.stderr).toContain('ssh-keygen -R');
+  });
+
+  it('records a new host key with --accept-new-host-keys', async () => {
+    const fresh = join(lab.dir, 'fresh_known_hosts');
+    writeFileSync(fresh, '');
+    const rb = runbook(`  - { id: x, title: x, kind: ssh, target: app, readOnly: true, command: 'true' }`);
+    const r = await exec(rb, ['--accept-new-host-keys'], lab.writeInventory({ knownHosts: fresh }));
+    expect(r.code).toBe(0);
+    expect(readFileSync(fresh, 'utf8').trim().split('\n')).toHaveLength(2);
+  });
+});
+
+describe('fan-out', () => {
+  it('stops starting hosts after the first failure in serial mode and tolerates maxFailures', async () => {
+    const serial = runbook(`  - { id: s, title: serial, kind: ssh, target: app, fanOut: { mode: serial }, command: 'echo ran >> {{ host.vars.workdir }}/serial.log; [ {{ host.name }} = app2 ]' }`);
+    const r = await exec(serial);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('1 not started');
+    expect(() => readFileSync(join(workdir('app2'), 'serial.log'))).toThrow();
+    const tolerant = runbook(`  - { id: t, title: tolerant, kind: ssh, target: app, fanOut: { mode: parallel, maxFailures: 1 }, command: '[ {{ host.name }} = app2 ]' }`);
+    expect((await exec(tolerant)).code).toBe(0);
+  });
+});
+
+describe('output', () => {
+  it('--json prints one event per line, secrets masked', async () => {
+    const rb = runbook(`  - { id: echo, title: echo secret, kind: ssh, target: app, readOnly: true, env: { P: '{{ params.db_admin_password }}' }, command: 'echo "pw=$P"' }`);
+    const r = await runCli(['--json', 'exec', rb, '-i', lab.inventoryPath, '--yes', '--state-dir', join(lab.dir, 'state')], env());
+    expect(r.code).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; text?: string });
+    expect(events[0]?.type).toBe('run-started');
+    expect(events.some((e) => e.type === 'output' && e.text?.includes('pw=***'))).toBe(true);
+    expect(r.stdout).not.toContain(lab.dbPassword);
+  });
+});
