@@ -9,7 +9,7 @@ import { openConnections } from '../targets/connections.js';
 import { askSecret, createConfirmer, createOperatorIO } from '../ui/operator.js';
 import { createJsonRenderer, createTerminalRenderer } from '../ui/terminal-renderer.js';
 import type { CommandContext } from './context.js';
-import { preparePlan, type PlanOptions } from './prepare.js';
+import { preparePlan, type PlanOptions, type Prepared } from './prepare.js';
 import { printWarnings } from './plan-commands.js';
 
 export interface ExecOptions extends PlanOptions {
@@ -37,6 +37,11 @@ async function run(id: string, options: ExecOptions, ctx: CommandContext, mode: 
   if (!options.inventory) throw new RunbookError('usage', `${mode} needs an inventory (-i <file>)`, { hint: 'Preview without one: runbook exec <id> --dry-run' });
   const prepared = await preparePlan(id, options, ctx);
   printWarnings(prepared, ctx);
+  return runPrepared(prepared, options, ctx, mode);
+}
+
+/** Executes a prepared plan: secrets, journal, renderers, signals, connections, executor. */
+export async function runPrepared(prepared: Prepared, options: ExecOptions, ctx: CommandContext, mode: 'exec' | 'check'): Promise<RunSummary> {
   const plan = prepared.plan;
   const stepIds = plan.steps.map((s) => s.id);
   for (const [flag, value] of [['--from', options.from], ['--only', options.only]] as const) {
