@@ -65,16 +65,26 @@ describe('Horizon DaaS lab (service provider)', () => {
 
   it('killall slon + drop schema _slony on B makes B writable; Initialize Slony makes B the master', async () => {
     // What the runbook does, by hand: stop slons by pidfile (the fake killall's convention), drop the schema.
+    const slonProcs = (id: 'A' | 'B') => lab.ssh.processes(id).filter((p) => /^slon /.test(p.args));
+    expect(slonProcs('A').length).toBeGreaterThanOrEqual(1);
+    expect(slonProcs('B').length).toBeGreaterThanOrEqual(1);
     for (const id of ['A', 'B'] as const) {
       await lab.exec(id, 'for f in "$LAB_STATE"/pids/slon/*.pid; do kill "$(cat "$f")"; rm -f "$f"; done');
     }
-    await waitFor('slons gone', () => Object.keys(lab.slonPids('A')).length + Object.keys(lab.slonPids('B')).length === 0, { timeoutMs: 30_000 });
+    await waitFor('slons gone', () => slonProcs('A').length + slonProcs('B').length === 0, { timeoutMs: 30_000 });
+    expect(lab.slonPids('A')).toEqual({});
     await lab.query('B', 'fdb', 'DROP SCHEMA _slony CASCADE');
     await lab.query('B', 'fdb', "INSERT INTO task (org_id, kind, state) VALUES (1000, 'written-on-b', 'new')");
     await lab.query('A', 'fdb', 'DROP SCHEMA _slony CASCADE');
     await lab.query('B', 'fdb', `UPDATE appliance SET capabilities = (capabilities & 65343) WHERE name = $1`, [lab.primary.name]);
     await lab.query('B', 'fdb', `UPDATE appliance SET capabilities = (capabilities | 192) WHERE name = $1`, [lab.secondary.name]);
     await expect(lab.query('B', 'fdb', SLONY_VERIFY_SQL)).rejects.toThrow(/_slony/);
+    // The seed starts the slons before "Initialize Slony", i.e. while the schema is missing.
+    for (const id of ['A', 'B'] as const) {
+      const { stdout } = await lab.exec(id, '/usr/local/desktone/scripts/start_slon_fdb.sh');
+      expect(stdout).toMatch(/started slon for fdb/);
+      expect(lab.commands(id).map((c) => c.tool)).toContain('start_slon_fdb.sh');
+    }
 
     const t0 = Date.now();
     await initializeSlony(lab, { org: 1000, db: 'fdb', origin: 'B' });
@@ -101,5 +111,53 @@ describe('Horizon DaaS lab (service provider)', () => {
       { set_id: 1, set_comment: 'All tables and Sequences', local_id: '1', master_node: true },
     ]);
     await lab.query('B', 'fdb', "INSERT INTO task (org_id, kind, state) VALUES (1000, 'after-failover', 'new')");
+  });
+});
+
+describe('Horizon DaaS lab (tenant)', () => {
+  let lab: HorizonLab;
+
+  beforeAll(async () => {
+    const t0 = Date.now();
+    lab = await startHorizonLab({ kind: 'tenant', orgId: 1001 });
+    console.log(`horizon tenant lab started in ${Date.now() - t0} ms`);
+  }, 180_000);
+
+  afterAll(async () => {
+    const t0 = Date.now();
+    await lab?.stop();
+    console.log(`horizon tenant lab stopped in ${Date.now() - t0} ms`);
+  });
+
+  it('replicates fdb, edb and avdb; each has its properties file and slon', async () => {
+    expect(lab.databases).toEqual(['fdb', 'edb', 'avdb']);
+    for (const db of lab.databases) {
+      expect(lab.slonPids('A')[db]).toBeGreaterThan(0);
+      expect(lab.slonPids('B')[db]).toBeGreaterThan(0);
+      const props = fs.readFileSync(lab.secondary.hostPath(`/usr/local/desktone/release/active/conf/${db}.properties`), 'utf8');
+      expect(props).toContain(`${db}.host.1=${lab.primary.address}`);
+      expect(await lab.query('B', db, SLONY_VERIFY_SQL)).toMatchObject([{ local_id: '2', master_node: false }]);
+    }
+    await lab.query('A', 'edb', "INSERT INTO desktop (pool_id, hostname, state) VALUES (2, 'dev-new', 'available')");
+    await lab.query('A', 'avdb', "INSERT INTO app_volume (name, size_mb) VALUES ('new-vol', 100)");
+    await lab.waitForReplication('edb');
+    await lab.waitForReplication('avdb');
+    expect(await lab.query('B', 'edb', "SELECT state FROM desktop WHERE hostname = 'dev-new'")).toEqual([{ state: 'available' }]);
+  });
+
+  it('after the primary fails: drop _slony on B in all three dbs, then Initialize Slony for each', async () => {
+    await lab.stopPrimary();
+    expect(lab.ssh.processes('A')).toEqual([]);
+    for (const db of lab.databases) {
+      await lab.exec('B', `kill $(cat "$LAB_STATE/pids/slon/${db}.pid")`);
+      await lab.query('B', db, 'DROP SCHEMA _slony CASCADE');
+    }
+    await lab.query('B', 'avdb', "INSERT INTO app_volume (name, size_mb) VALUES ('written-on-b', 1)");
+    for (const db of lab.databases) {
+      await initializeSlony(lab, { org: lab.orgId, db, origin: 'B' });
+      expect(await lab.query('B', db, SLONY_VERIFY_SQL)).toEqual([
+        { set_id: 1, set_comment: 'All tables and Sequences', local_id: '1', master_node: true },
+      ]);
+    }
   });
 });

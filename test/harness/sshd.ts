@@ -88,6 +88,11 @@ export interface SshLab {
   sshArgs(name: string): string[];
   /** Runs a command on a host with the OpenSSH client; rejects on non-zero exit. */
   exec(name: string, command: string, opts?: { input?: string; timeoutMs?: number }): Promise<RunResult>;
+  /**
+   * Processes running "on" a host: everything in its mount namespace (its sshd, sessions, and
+   * daemons started from sessions). Empty while the host is stopped.
+   */
+  processes(name: string): Array<{ pid: number; args: string }>;
   /** Simulates the host going down: kills its sshd and every process started in its sessions. */
   stopHost(name: string): Promise<void>;
   /** Brings a stopped host back up with the same host key and mounts. */
@@ -306,6 +311,18 @@ export async function startSshLab(opts: StartSshLabOptions): Promise<SshLab> {
       hosts: runtimes.map((r) => r.info),
       host: (name) => byName(name).info,
       sshArgs,
+      processes: (name) => {
+        const ns = byName(name).mountNs;
+        if (!ns) return [];
+        return pidsInMountNamespace(ns).flatMap((pid) => {
+          try {
+            const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+            return [{ pid, args }];
+          } catch {
+            return [];
+          }
+        });
+      },
       exec: (name, command, o = {}) =>
         run('ssh', [...sshArgs(name), command], { input: o.input ?? '', timeout: o.timeoutMs ?? 60_000 }),
       stopHost: async (name) => {
