@@ -20,6 +20,7 @@ Examples:
   $ runbook plan horizon-daas-db-failover -i site.yaml -p primary_reachable=false -o plan.json
   $ runbook check opengauss-cm-upgrade -i cluster.yaml
   $ runbook exec bomgar-failover-upgrade -i pair.yaml --answer choose-method=asynchronous
+  $ runbook smoke horizon-daas-db-failover --database-url postgres://postgres:pw@localhost/smoke --seed fixtures/smoke/horizon-daas-db-failover.sql
   $ runbook runs
   $ runbook resume <run-id>
 
@@ -119,6 +120,13 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
     .addOption(new Option('--format <format>', 'md or json').choices(['md', 'json']).default('md'))
     .option('--state-dir <dir>', 'journal directory')
     .action((runId: string, opts) => run((ctx) => import('./commands/journal-commands.js').then((m) => m.reportCommand(runId, opts, ctx))));
+
+  addPlanOptions(program.command('smoke <runbook>').description('run the SQL parts of a runbook against one database (CI smoke test)'))
+    .option('--database-url <url>', 'postgres://user:password@host:port/database (or RUNBOOK_SMOKE_DATABASE_URL)')
+    .option('--seed <file.sql>', 'run this SQL file first (repeatable)', collect)
+    .option('--allow-destructive', 'run destructive SQL steps too')
+    .option('--state-dir <dir>', 'journal directory')
+    .action((id: string, opts) => run((ctx) => import('./commands/smoke-command.js').then((m) => m.smokeCommand(id, opts, ctx))));
 
   program.command('schema').description('print the JSON Schema of the runbook format (for editors)').action(() => run((ctx) => import('./commands/catalog-commands.js').then((m) => m.schemaCommand(ctx))));
 

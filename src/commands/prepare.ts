@@ -11,6 +11,8 @@ import { askParameter } from '../ui/prompts.js';
 
 export interface PlanOptions {
   inventory?: string;
+  /** An inventory built in memory instead of read from `inventory`. */
+  inventoryLoaded?: Inventory;
   param?: string[];
   answer?: string[];
 }
@@ -36,7 +38,7 @@ export function parseAssignments(items: string[] | undefined, flag: string): Rec
 
 export async function preparePlan(id: string, options: PlanOptions, ctx: CommandContext): Promise<Prepared> {
   const runbook = findRunbook(id, ctx.runbookDirs);
-  const inventory = options.inventory ? loadInventory(options.inventory) : null;
+  const inventory = options.inventoryLoaded ?? (options.inventory ? loadInventory(options.inventory) : null);
   const commandLine = parseAssignments(options.param, '--param');
   const answers = { ...(inventory?.answers ?? {}), ...parseAssignments(options.answer, '--answer') };
   const params = inventory || Object.keys(commandLine).length

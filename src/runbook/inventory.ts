@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError, type Diagnostic } from '../errors.js';
 import { identifier, scalar } from './schema-parts.js';
-import { diagnosticAt, readYamlSource, validateWithSchema, type YamlSource } from './yaml-source.js';
+import { diagnosticAt, parseYamlText, readYamlSource, validateWithSchema, type YamlSource } from './yaml-source.js';
 
 export const secretRefSchema = z
   .union([
@@ -110,8 +110,17 @@ export interface Inventory extends InventorySpec {
 }
 
 export function loadInventory(file: string): Inventory {
-  const { source, diagnostics } = readYamlSource(file);
+  return checkInventory(readYamlSource(file));
+}
+
+/** An inventory made by the tool itself (e.g. a smoke run against one database URL). */
+export function parseInventory(file: string, text: string): Inventory {
+  return checkInventory(parseYamlText(file, text));
+}
+
+function checkInventory({ source, diagnostics }: { source?: YamlSource; diagnostics: Diagnostic[] }): Inventory {
   if (!source) throw new ValidationError(diagnostics);
+  const file = source.file;
   const { value, diagnostics: schemaProblems } = validateWithSchema(source, inventorySchema);
   if (!value) throw new ValidationError(schemaProblems);
   const problems = checkInventoryRules(source, value);
