@@ -53,7 +53,8 @@ export async function runPrepared(prepared: Prepared, options: ExecOptions, ctx:
   const bus = new EventBus((text) => secrets.redact(text));
   const journal = mode === 'exec' ? startJournal(options.stateDir ?? defaultStateDir(ctx.env), runId, plan, (t) => secrets.redact(t)) : null;
   if (journal) bus.on(journal.listener);
-  bus.on(ctx.json ? createJsonRenderer((t) => void ctx.stdout.write(t)) : createTerminalRenderer((t) => void ctx.stdout.write(t), ctx.style));
+  const terminal = ctx.json ? null : createTerminalRenderer((t) => void ctx.stdout.write(t), ctx.style, { live: Boolean(ctx.stdout.isTTY) });
+  bus.on(terminal ?? createJsonRenderer((t) => void ctx.stdout.write(t)));
 
   const stop = new AbortController();
   const kill = new AbortController();
@@ -72,7 +73,7 @@ export async function runPrepared(prepared: Prepared, options: ExecOptions, ctx:
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const connections = openConnections({ inventory: prepared.inventory!, secrets, knownHostsFile: options.knownHosts, acceptNewHostKeys: options.acceptNewHostKeys ?? false });
-  const policy = { interactive: ctx.interactive, yes: options.yes ?? false, allowDestructive: options.allowDestructive ?? false };
+  const policy = { interactive: ctx.interactive, yes: options.yes ?? false, allowDestructive: options.allowDestructive ?? false, beforePrompt: () => terminal?.pause() };
   bus.emit({
     type: 'run-started',
     runId,

@@ -3,7 +3,53 @@ import type { ChalkInstance } from 'chalk';
 import { formatDuration } from '../runbook/duration.js';
 import type { Listener, RunEvent } from '../engine/events.js';
 
-export function createTerminalRenderer(write: (text: string) => void, c: ChalkInstance): Listener & { summary(): string } {
+const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/**
+ * On a terminal, a spinner line with the running step and its elapsed time stays under the
+ * output; it is erased before anything else is written and while the operator is asked.
+ */
+function createSpinner(rawWrite: (text: string) => void, c: ChalkInstance) {
+  let timer: NodeJS.Timeout | undefined;
+  let label = '';
+  let since = 0;
+  let frame = 0;
+  let shown = false;
+  const erase = () => {
+    if (shown) rawWrite('\r\x1b[K');
+    shown = false;
+  };
+  const draw = () => {
+    erase();
+    rawWrite(`${c.cyan(FRAMES[frame++ % FRAMES.length] ?? '')} ${label} ${c.dim(formatDuration(Date.now() - since))}`);
+    shown = true;
+  };
+  return {
+    start(text: string) {
+      label = text;
+      since = Date.now();
+      timer ??= setInterval(draw, 100);
+      timer.unref();
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      erase();
+    },
+    erase,
+  };
+}
+
+export function createTerminalRenderer(
+  rawWrite: (text: string) => void,
+  c: ChalkInstance,
+  options: { live?: boolean } = {},
+): Listener & { summary(): string; pause(): void } {
+  const spinner = options.live ? createSpinner(rawWrite, c) : null;
+  const write = (text: string) => {
+    spinner?.erase();
+    rawWrite(text);
+  };
   const rows: Array<{ id: string; status: string; duration: string; message: string }> = [];
   const partial = new Map<string, string>();
   const flush = (key: string, prefix: string) => {
@@ -33,6 +79,7 @@ export function createTerminalRenderer(write: (text: string) => void, c: ChalkIn
         for (const cmd of e.commands) {
           for (const line of cmd.lines) write(c.dim(`  ${cmd.target ? `[${cmd.target}] ` : ''}${line}\n`));
         }
+        spinner?.start(`${e.stepId} on ${e.targets.length} target${e.targets.length === 1 ? '' : 's'}`);
         break;
       case 'output': {
         const key = `${e.stepId}/${e.target}/${e.stream}`;
@@ -48,6 +95,7 @@ export function createTerminalRenderer(write: (text: string) => void, c: ChalkIn
         if (e.target) write(`  ${e.status === 'succeeded' ? c.green('✔') : c.red('✘')} ${e.target} ${c.dim(formatDuration(e.durationMs))}${e.status === 'failed' ? c.red(` — ${e.message}`) : ''}\n`);
         break;
       case 'step-finished':
+        spinner?.stop();
         write(`${e.status === 'succeeded' ? c.green('✔') : c.red('✘')} ${e.stepId} ${e.status} ${c.dim(`in ${formatDuration(e.durationMs)}`)}${e.status === 'failed' ? c.red(` — ${e.message}`) : ''}\n`);
         rows.push({ id: e.stepId, status: e.status, duration: formatDuration(e.durationMs), message: e.message });
         break;
@@ -62,6 +110,7 @@ export function createTerminalRenderer(write: (text: string) => void, c: ChalkIn
         write(c.yellow(`\n${e.message}\n`));
         break;
       case 'run-finished':
+        spinner?.stop();
         write('\n' + summaryTable() + '\n');
         write((e.status === 'succeeded' ? c.green : c.red)(c.bold(`■ run ${e.status}: ${e.message}\n`)));
         break;
@@ -79,7 +128,7 @@ export function createTerminalRenderer(write: (text: string) => void, c: ChalkIn
     }
     return lines.join('\n');
   };
-  return Object.assign(listener, { summary: summaryTable });
+  return Object.assign(listener, { summary: summaryTable, pause: () => spinner?.stop() });
 }
 
 export function createJsonRenderer(write: (text: string) => void): Listener {
