@@ -192,16 +192,23 @@ class Planner {
     };
   }
 
-  planAction(spec: Record<string, unknown>, defaultRole: string | null, path: PathSegment[], earlier: ReadonlySet<string>, render = true): PlannedAction {
+  planAction(
+    spec: Record<string, unknown>,
+    defaultRole: string | null,
+    path: PathSegment[],
+    earlier: ReadonlySet<string>,
+    render = true,
+    defaultTitle?: string,
+  ): PlannedAction {
     const kind = getStepKind(String(spec.kind));
     const explicitRole = typeof spec.target === 'string' ? spec.target : null;
     const role = kind.target === 'none' ? null : (explicitRole ?? defaultRole);
-    const title = typeof spec.title === 'string' ? spec.title : typeof spec.id === 'string' ? spec.id : `${kind.kind} check`;
+    const title = typeof spec.title === 'string' ? spec.title : typeof spec.id === 'string' ? spec.id : (defaultTitle ?? `${kind.kind} check`);
     const timeoutMs = parseDuration((spec.timeout as string | number | undefined) ?? (kind.kind === 'wait' ? '10m' : '5m')) ?? DEFAULT_TIMEOUT_MS;
     if (kind.target === 'none' && explicitRole) this.error([...path, 'target'], `a ${kind.kind} step has no target (it runs ${kind.kind === 'local' ? "on the operator's machine" : 'with the operator'})`);
     const nested = {
       check: (sub: Record<string, unknown>, subDefault: string | null, field: string) =>
-        this.planAction(sub, subDefault ?? role, [...path, field], earlier, render),
+        this.planAction(sub, subDefault ?? role, [...path, field], earlier, render, `${field === 'until' ? 'condition' : 'check'} of ${typeof spec.id === 'string' ? spec.id : title}`),
     };
     if (kind.target !== 'none' && !role) {
       this.error(path, `a ${kind.kind} ${path[0] === 'preconditions' ? 'check' : 'step'} needs a "target" role`);
@@ -233,7 +240,10 @@ class Planner {
     const condition = this.planCondition(step, path, earlier);
     const render = this.symbolic || condition.decided !== 'skip';
     const action = this.planAction(step, null, path, earlier, render);
-    const verify = step.verify && render ? this.planAction(step.verify as Record<string, unknown>, action.role, [...path, 'verify'], new Set([...earlier, step.id])) : null;
+    const verify =
+      step.verify && render
+        ? this.planAction(step.verify as Record<string, unknown>, action.role, [...path, 'verify'], new Set([...earlier, step.id]), true, `verification of ${step.id}`)
+        : null;
     const destructive = step.destructive ?? false;
     let mode: PlannedStep['confirm']['mode'] =
       step.confirm === undefined ? (destructive ? 'typed' : kind.changes && !step.readOnly ? 'yes' : 'none') : typeof step.confirm === 'string' ? step.confirm : 'typed';

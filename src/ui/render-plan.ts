@@ -15,7 +15,8 @@ export function renderPlan(plan: Plan, c: ChalkInstance): string {
   if (plan.parameters.length) {
     out.push('', c.bold('Parameters'));
     for (const p of plan.parameters) {
-      out.push(`  ${p.name} = ${p.secret ? `*** (secret${p.from ? `, from ${p.from}` : ''})` : JSON.stringify(p.value)} ${c.dim(`(${p.source})`)}`);
+      const origin = p.secret ? (p.source === 'environment' ? `secret, from ${p.from}` : `secret, ${p.from ?? 'prompt'}: not set, asked on a terminal`) : p.source;
+      out.push(`  ${p.name} = ${p.secret ? '***' : JSON.stringify(p.value)} ${c.dim(`(${origin})`)}`);
     }
   }
   const roles = Object.entries(plan.targets);
