@@ -245,3 +245,66 @@ describe('output', () => {
     expect(r.stdout).not.toContain(lab.dbPassword);
   });
 });
+
+describe('retries, batches and statement timeouts', () => {
+  it('retries a retryable step until it passes', async () => {
+    const rb = runbook(`  - id: flaky
+    title: passes on the third attempt
+    kind: ssh
+    target: app
+    retries: { count: 3, delay: 100ms }
+    command: 'f={{ host.vars.workdir }}/attempts; echo x >> $f; [ $(wc -l < $f) -ge 3 ]'`);
+    const r = await exec(rb);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('(attempt 3)');
+    expect(readFileSync(join(workdir('app1'), 'attempts'), 'utf8').trim().split('\n')).toHaveLength(3);
+  });
+
+  it('runs batches one after the other', async () => {
+    const rb = runbook(`  - { id: b, title: batches, kind: ssh, target: app, fanOut: { mode: batches, batchSize: 1 }, command: 'date +%s%N > {{ host.vars.workdir }}/batch; sleep 0.3' }`);
+    expect((await exec(rb)).code).toBe(0);
+    const t1 = Number(readFileSync(join(workdir('app1'), 'batch'), 'utf8'));
+    const t2 = Number(readFileSync(join(workdir('app2'), 'batch'), 'utf8'));
+    expect(Math.abs(t2 - t1) / 1e6).toBeGreaterThanOrEqual(250);
+  });
+
+  it('cancels a SQL statement at the step timeout', async () => {
+    const rb = runbook(`  - { id: slow, title: slow query, kind: sql, target: appdb, readOnly: true, timeout: 1s, sql: 'select pg_sleep(10)' }`);
+    const started = Date.now();
+    const r = await exec(rb);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('canceling statement due to statement timeout');
+    expect(Date.now() - started).toBeLessThan(8000);
+  });
+});
+
+describe('OpenSSH client configuration', () => {
+  it('reaches a host by its ~/.ssh/config alias, and another through ProxyJump', async () => {
+    const app1 = lab.ssh.host('app1');
+    const app2 = lab.ssh.host('app2');
+    const config = join(lab.dir, 'ssh_config');
+    writeFileSync(
+      config,
+      `Host db-gateway\n  HostName ${app1.address}\n  Port ${app1.port}\n  User ${lab.ssh.user}\n  IdentityFile ${lab.ssh.clientKeyPath}\n\nHost inner\n  HostName ${app2.address}\n  Port ${app2.port}\n  User ${lab.ssh.user}\n  IdentityFile ${lab.ssh.clientKeyPath}\n  ProxyJump db-gateway\n`,
+    );
+    const inventory = join(lab.dir, 'alias-inventory.yaml');
+    writeFileSync(
+      inventory,
+      `ssh: { configFile: ${config}, knownHostsFile: ${lab.ssh.knownHostsPath} }\nhosts:\n  db-gateway: {}\n  inner: {}\ndatabases:\n  appdb: { host: ${lab.pg.host}, port: ${lab.pg.port}, database: app, user: app_owner, password: { env: EXAMPLE_DB_PASSWORD } }\nendpoints:\n  api: { url: 'http://127.0.0.1:${lab.httpPort}' }\nroles:\n  app: [db-gateway, inner]\n  appdb: appdb\n  api: api\n`,
+    );
+    const rb = runbook(`  - { id: who, title: who, kind: ssh, target: app, readOnly: true, command: 'echo "$LAB_HOST via $SSH_CONNECTION"' }`);
+    const r = await exec(rb, [], inventory);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/db-gateway │ app1 via .* 127\.0\.40\.1 \d+/);
+    expect(r.stdout).toMatch(/inner │ app2 via .* 127\.0\.40\.2 \d+/);
+    // Without the gateway the inner host cannot be reached: the jump is really used.
+    await lab.ssh.stopHost('app1');
+    try {
+      const down = await exec(rb, [], inventory);
+      expect(down.code).toBe(1);
+      expect(down.stdout).toMatch(/✘ inner .* cannot connect to db-gateway/);
+    } finally {
+      await lab.ssh.startHost('app1');
+    }
+  });
+});
