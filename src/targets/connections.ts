@@ -18,6 +18,16 @@ export interface ConnectionOptions {
   acceptNewHostKeys: boolean;
 }
 
+/** One connection object per inventory entry, made on first use. */
+function once<T>(cache: Map<string, T>, name: string, make: () => T): T {
+  let value = cache.get(name);
+  if (value === undefined) {
+    value = make();
+    cache.set(name, value);
+  }
+  return value;
+}
+
 export function openConnections(options: ConnectionOptions): Connections {
   const { inventory, secrets } = options;
   const ssh = new Map<string, SshTarget>();
@@ -41,33 +51,24 @@ export function openConnections(options: ConnectionOptions): Connections {
   return {
     async command(host: string | null): Promise<CommandTarget> {
       if (host === null) return local;
-      let target = ssh.get(host);
-      if (!target) {
+      return once(ssh, host, () => {
         if (!inventory.hosts[host]) throw new RunbookError('invalid', `no host "${host}" in the inventory`);
-        target = new SshTarget(host, sshEndpoint(host), sshAuth(host), hostKeys, connectTimeoutMs, (alias) => ({ endpoint: sshEndpoint(alias), auth: sshAuth(alias) }));
-        ssh.set(host, target);
-      }
-      return target;
+        return new SshTarget(host, sshEndpoint(host), sshAuth(host), hostKeys, connectTimeoutMs, (alias) => ({ endpoint: sshEndpoint(alias), auth: sshAuth(alias) }));
+      });
     },
     async sql(name: string): Promise<SqlTarget> {
-      let target = sql.get(name);
-      if (!target) {
+      return once(sql, name, () => {
         const entry = inventory.databases[name];
         if (!entry) throw new RunbookError('invalid', `no database "${name}" in the inventory`);
-        target = new PostgresTarget(name, entry, secrets.get(`inventory.${name}.password`), connectTimeoutMs);
-        sql.set(name, target);
-      }
-      return target;
+        return new PostgresTarget(name, entry, secrets.get(`inventory.${name}.password`), connectTimeoutMs);
+      });
     },
     async http(name: string): Promise<HttpTarget> {
-      let target = http.get(name);
-      if (!target) {
+      return once(http, name, () => {
         const entry = inventory.endpoints[name];
         if (!entry) throw new RunbookError('invalid', `no endpoint "${name}" in the inventory`);
-        target = new HttpEndpoint(name, entry, (field) => secrets.get(`inventory.${name}.${field}`));
-        http.set(name, target);
-      }
-      return target;
+        return new HttpEndpoint(name, entry, (field) => secrets.get(`inventory.${name}.${field}`));
+      });
     },
     async closeAll(): Promise<void> {
       await Promise.all([...ssh.values(), ...sql.values()].map((t) => t.close()));

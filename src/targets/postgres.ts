@@ -28,20 +28,23 @@ export class PostgresTarget implements SqlTarget {
     return { rejectUnauthorized: true, ...(ca ? { ca } : {}), ...(mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}) };
   }
 
+  private clientConfig(): pg.ClientConfig {
+    const ssl = this.ssl();
+    return {
+      host: this.entry.host,
+      port: this.entry.port,
+      database: this.entry.database,
+      ...(this.entry.user ? { user: this.entry.user } : {}),
+      ...(this.password !== undefined ? { password: this.password } : {}),
+      ...(ssl ? { ssl } : {}),
+      connectionTimeoutMillis: this.connectTimeoutMs,
+      application_name: 'runbook',
+    };
+  }
+
   private connect(): Promise<pg.Client> {
     this.connecting ??= (async () => {
-      const ssl = this.ssl();
-      const client = new pg.Client({
-        host: this.entry.host,
-        port: this.entry.port,
-        database: this.entry.database,
-        ...(this.entry.user ? { user: this.entry.user } : {}),
-        ...(this.password !== undefined ? { password: this.password } : {}),
-        ...(ssl ? { ssl } : {}),
-        connectionTimeoutMillis: this.connectTimeoutMs,
-        application_name: 'runbook',
-        keepAlive: true,
-      });
+      const client = new pg.Client({ ...this.clientConfig(), keepAlive: true });
       client.on('error', () => {
         this.client = undefined;
         this.connecting = undefined;
@@ -91,13 +94,7 @@ export class PostgresTarget implements SqlTarget {
   }
 
   private async cancelBackend(pid: number): Promise<void> {
-    const canceller = new pg.Client({
-      host: this.entry.host,
-      port: this.entry.port,
-      database: this.entry.database,
-      ...(this.entry.user ? { user: this.entry.user } : {}),
-      ...(this.password !== undefined ? { password: this.password } : {}),
-    });
+    const canceller = new pg.Client(this.clientConfig());
     try {
       await canceller.connect();
       await canceller.query('SELECT pg_cancel_backend($1)', [pid]);
