@@ -15,7 +15,13 @@ export function renderPlan(plan: Plan, c: ChalkInstance): string {
   if (plan.parameters.length) {
     out.push('', c.bold('Parameters'));
     for (const p of plan.parameters) {
-      const origin = p.secret ? (p.source === 'environment' ? `secret, from ${p.from}` : `secret, ${p.from ?? 'prompt'}: not set, asked on a terminal`) : p.source;
+      const origin = !p.secret
+        ? p.source
+        : p.source === 'environment'
+          ? `secret, from ${p.from}`
+          : p.source === 'example'
+            ? 'secret'
+            : `secret, ${p.from ?? 'prompt'}: not set, asked on a terminal`;
       out.push(`  ${p.name} = ${p.secret ? '***' : JSON.stringify(p.value)} ${c.dim(`(${origin})`)}`);
     }
   }
