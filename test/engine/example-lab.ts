@@ -1,5 +1,5 @@
 /** A lab for the example runbook: two SSH hosts, a PostgreSQL database and an HTTP endpoint. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +73,7 @@ ${overrides.extra ?? ''}`;
     async stop() {
       http.close();
       await Promise.all([ssh.stop(), pg.stop()]);
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
