@@ -38,6 +38,12 @@ export function parseAssignments(items: string[] | undefined, flag: string): Rec
 
 export async function preparePlan(id: string, options: PlanOptions, ctx: CommandContext): Promise<Prepared> {
   const runbook = findRunbook(id, ctx.runbookDirs);
+  // A runbook with template errors is reported before the operator is asked for anything.
+  const symbolic = exampleParameters(runbook.spec.parameters);
+  const runbookErrors = buildPlan({ runbook, inventory: null, parameters: symbolic.values, parameterInfo: symbolic.info, answers: {} }).diagnostics.filter(
+    (d) => d.severity === 'error',
+  );
+  if (runbookErrors.length) throw new ValidationError(runbookErrors);
   const inventory = options.inventoryLoaded ?? (options.inventory ? loadInventory(options.inventory) : null);
   const commandLine = parseAssignments(options.param, '--param');
   const answers = { ...(inventory?.answers ?? {}), ...parseAssignments(options.answer, '--answer') };

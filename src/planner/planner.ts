@@ -11,7 +11,7 @@ import type { StepSpec } from '../runbook/schema.js';
 import { renderParts, renderSql, TemplateError, type Part } from '../runbook/template.js';
 import { getStepKind } from '../steps/registry.js';
 import type { ActionInstance, PlannedAction, Renderer } from '../steps/types.js';
-import { diagnosticAt, findScalarContaining, type PathSegment } from '../runbook/yaml-source.js';
+import { diagnosticAt, findScalarContaining, formatPath, type PathSegment } from '../runbook/yaml-source.js';
 import { conditionLeaves, decideWithParameters, describeCondition } from './conditions.js';
 import { PLAN_FORMAT_VERSION, type Plan, type PlannedParameter, type PlannedSecret, type PlannedStep, type StepCondition } from './plan-types.js';
 import { createResolver, describeEntry, type ParameterValue } from './scope.js';
@@ -170,7 +170,8 @@ class Planner {
       if (!(error instanceof TemplateError)) throw error;
       const at = findScalarContaining(this.input.runbook.source, path, template) ?? path;
       const message = this.symbolic || !/undefined reference/.test(error.message) ? error.message : `${error.message} (with this inventory)`;
-      if (!this.diagnostics.some((d) => d.message === message && d.path === at.join('.'))) this.error(at, explainReference(message));
+      const text = explainReference(message);
+      if (!this.diagnostics.some((d) => d.message === text && d.path === formatPath(at))) this.error(at, text);
     };
     return {
       parts: (template, encoding) => {

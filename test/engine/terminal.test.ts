@@ -97,3 +97,35 @@ describe('in a terminal', () => {
     expect(existsSync(marker('after'))).toBe(false);
   });
 });
+
+describe('parameters and secrets on a terminal', () => {
+  it('asks for a missing parameter and a missing secret (masked), and never shows the secret', async () => {
+    const rb = join(lab.dir, 'params.yaml');
+    writeFileSync(
+      rb,
+      `id: params-prompt
+title: Parameters asked on a terminal
+parameters:
+  ticket: { type: string, pattern: 'CHG[0-9]+', description: change ticket }
+  token: { type: secret, env: PARAMS_PROMPT_TOKEN, description: API token }
+targets:
+  app: { type: hosts }
+  appdb: { type: database }
+  api: { type: http }
+steps:
+  - { id: show, title: show, kind: ssh, target: app, readOnly: true, env: { T: '{{ params.token }}' }, command: 'echo ticket {{ params.ticket }} "token=$T"' }
+`,
+    );
+    const s = start(rb);
+    await s.waitFor(/ticket \(change ticket\)/);
+    s.type('CHG42');
+    s.send('Enter');
+    await s.waitFor(/API token:/);
+    s.type('tok-s3cr3t-value');
+    s.send('Enter');
+    expect(await s.exitCode()).toBe(0);
+    const screen = s.screen();
+    expect(screen).toContain('ticket CHG42 token=***');
+    expect(screen).not.toContain('tok-s3cr3t-value');
+  });
+});
