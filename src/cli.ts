@@ -18,6 +18,7 @@ Examples:
   $ runbook validate src/runbooks/ my-runbooks/
   $ runbook exec vcd-db-upgrade --dry-run -i fixtures/inventories/vcd-db-upgrade.yaml
   $ runbook plan horizon-daas-db-failover -i site.yaml -p primary_reachable=false -o plan.json
+  $ runbook exec horizon-daas-db-failover --plan plan.json -i site.yaml
   $ runbook check opengauss-cm-upgrade -i cluster.yaml
   $ runbook exec bomgar-failover-upgrade -i pair.yaml --answer choose-method=asynchronous
   $ runbook smoke horizon-daas-db-failover --database-url postgres://postgres:pw@localhost/smoke --seed fixtures/smoke/horizon-daas-db-failover.sql
@@ -75,6 +76,7 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
 
   addPlanOptions(program.command('exec <runbook>').description('execute a runbook (or preview it with --dry-run)'))
     .option('--dry-run', 'print every command and SQL statement exactly as it would run; run nothing')
+    .option('--plan <plan.json>', 'execute a reviewed plan (from `runbook plan -o`) exactly as written')
     .option('-y, --yes', 'answer yes to ordinary confirmations')
     .option('--allow-destructive', 'confirm destructive steps without a terminal (with --yes)')
     .option('--accept-new-host-keys', 'trust and record SSH host keys seen for the first time (changed keys still stop)')

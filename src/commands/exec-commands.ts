@@ -9,7 +9,7 @@ import { openConnections } from '../targets/connections.js';
 import { askSecret, createConfirmer, createOperatorIO } from '../ui/operator.js';
 import { createJsonRenderer, createTerminalRenderer } from '../ui/terminal-renderer.js';
 import type { CommandContext } from './context.js';
-import { preparePlan, type PlanOptions, type Prepared } from './prepare.js';
+import { loadReviewedPlan, preparePlan, type PlanOptions, type Prepared } from './prepare.js';
 import { printWarnings } from './plan-commands.js';
 
 export interface ExecOptions extends PlanOptions {
@@ -21,6 +21,8 @@ export interface ExecOptions extends PlanOptions {
   only?: string;
   stateDir?: string;
   runId?: string;
+  /** A reviewed plan file (runbook plan -o) to execute as it is. */
+  plan?: string;
 }
 
 const GRACE_MS = 10_000;
@@ -34,6 +36,7 @@ export async function checkCommand(id: string, options: ExecOptions, ctx: Comman
 }
 
 async function run(id: string, options: ExecOptions, ctx: CommandContext, mode: 'exec' | 'check'): Promise<RunSummary> {
+  if (options.plan) return runPrepared(loadReviewedPlan(options.plan, options.inventory), options, ctx, mode);
   if (!options.inventory) throw new RunbookError('usage', `${mode} needs an inventory (-i <file>)`, { hint: 'Preview without one: runbook exec <id> --dry-run' });
   const prepared = await preparePlan(id, options, ctx);
   printWarnings(prepared, ctx);

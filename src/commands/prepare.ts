@@ -1,10 +1,11 @@
 /** Load, resolve and plan: the shared front half of plan, exec, check and show. */
-import { ValidationError, type Diagnostic } from '../errors.js';
+import { readFileSync } from 'node:fs';
+import { RunbookError, ValidationError, type Diagnostic } from '../errors.js';
 import { buildPlan } from '../planner/planner.js';
-import type { Plan } from '../planner/plan-types.js';
+import { PLAN_FORMAT_VERSION, type Plan } from '../planner/plan-types.js';
 import { findRunbook } from '../runbook/catalog.js';
 import { loadInventory, type Inventory } from '../runbook/inventory.js';
-import type { LoadedRunbook } from '../runbook/load.js';
+import { loadRunbookFile, type LoadedRunbook } from '../runbook/load.js';
 import { exampleParameters, resolveParameters } from '../runbook/params.js';
 import type { CommandContext } from './context.js';
 import { askParameter } from '../ui/prompts.js';
@@ -67,4 +68,28 @@ export async function preparePlan(id: string, options: PlanOptions, ctx: Command
   const planErrors = diagnostics.filter((d) => d.severity === 'error');
   if (planErrors.length) throw new ValidationError(planErrors);
   return { runbook, inventory, plan, warnings: [...runbook.warnings, ...params.diagnostics, ...diagnostics].filter((d) => d.severity === 'warning') };
+}
+
+/**
+ * A plan written by `runbook plan -o` and reviewed: executed as it is, provided the runbook and
+ * the inventory are still the ones it was made from (their hashes match).
+ */
+export function loadReviewedPlan(file: string, inventoryFile: string | undefined): Prepared {
+  let plan: Plan;
+  try {
+    plan = JSON.parse(readFileSync(file, 'utf8')) as Plan;
+  } catch (error) {
+    throw new RunbookError('invalid', `cannot read the plan ${file}: ${(error as Error).message}`);
+  }
+  if (plan.formatVersion !== PLAN_FORMAT_VERSION) {
+    throw new RunbookError('invalid', `${file} is a plan of format ${String(plan.formatVersion)}; this runbook reads format ${PLAN_FORMAT_VERSION}`, { hint: 'Make the plan again with this version: runbook plan <id> -o plan.json' });
+  }
+  const { runbook, diagnostics } = loadRunbookFile(plan.runbook.file);
+  if (!runbook) throw new ValidationError(diagnostics);
+  const inventory = loadInventory(inventoryFile ?? plan.inventory?.file ?? '');
+  const changed = [runbook.hash !== plan.runbook.hash ? `the runbook ${plan.runbook.file}` : null, inventory.hash !== plan.inventory?.hash ? `the inventory ${inventory.file}` : null].filter(Boolean);
+  if (changed.length) {
+    throw new RunbookError('invalid', `${changed.join(' and ')} changed since the plan ${file} was made`, { hint: 'Review a new plan: runbook plan <id> -i <inventory> -o plan.json' });
+  }
+  return { runbook, inventory, plan, warnings: [] };
 }

@@ -308,3 +308,20 @@ describe('OpenSSH client configuration', () => {
     }
   });
 });
+
+describe('reviewed plans', () => {
+  it('executes a plan written by `runbook plan -o`, and refuses it once the inventory changed', async () => {
+    const rb = runbook(`  - { id: mark, title: mark, kind: ssh, target: app, command: 'echo {{ params.value }} > {{ host.vars.workdir }}/reviewed' }`);
+    const inventory = lab.writeInventory();
+    const planFile = join(lab.dir, 'reviewed-plan.json');
+    const planned = await runCli(['plan', rb, '-i', inventory, '-p', 'value=as-reviewed', '-o', planFile], env());
+    expect(planned.code).toBe(0);
+    const r = await runCli(['exec', rb, '--plan', planFile, '-i', inventory, '--yes', '--state-dir', join(lab.dir, 'state')], env());
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(workdir('app1'), 'reviewed'), 'utf8')).toBe('as-reviewed\n');
+    writeFileSync(inventory, readFileSync(inventory, 'utf8') + '# edited after review\n');
+    const refused = await runCli(['exec', rb, '--plan', planFile, '-i', inventory, '--yes'], env());
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('changed since the plan');
+  });
+});
