@@ -44,7 +44,9 @@ function addPlanOptions(cmd: Command): Command {
 
 export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown> | unknown) => Promise<void>): Command {
   const program = new Command('runbook')
-    .description('Run declarative runbooks over SSH, SQL, HTTP and local commands: preconditions, confirmations, verifications, exact dry-runs, resumable journal.')
+    .description(
+      'Run declarative runbooks over SSH, SQL, HTTP and local commands: preconditions, confirmations, verifications, exact dry-runs, resumable journal.',
+    )
     .version(version, '-V, --version')
     .option('--json', 'machine-readable output (JSON; one event per line for exec)')
     .option('--no-color', 'no colours (NO_COLOR is honoured too)')
@@ -53,11 +55,14 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
     .showHelpAfterError()
     .exitOverride();
 
-  program.command('list').description('list the available runbooks').action(() => run((ctx) => import('./commands/catalog-commands.js').then((m) => m.listCommand(ctx))));
+  program
+    .command('list')
+    .description('list the available runbooks')
+    .action(() => run((ctx) => import('./commands/catalog-commands.js').then((m) => m.listCommand(ctx))));
 
-  addPlanOptions(program.command('show <runbook>').description('show a runbook as a readable procedure (parameters, targets, steps)')).action((id: string, opts) =>
-    run((ctx) => import('./commands/catalog-commands.js').then((m) => m.showCommand(id, opts, ctx))),
-  );
+  addPlanOptions(
+    program.command('show <runbook>').description('show a runbook as a readable procedure (parameters, targets, steps)'),
+  ).action((id: string, opts) => run((ctx) => import('./commands/catalog-commands.js').then((m) => m.showCommand(id, opts, ctx))));
 
   program
     .command('validate <paths...>')
@@ -66,7 +71,10 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
       run(async (ctx) => {
         const m = await import('./commands/catalog-commands.js');
         const reports = m.validateCommand(paths, ctx);
-        if (reports.some((r) => !r.valid)) throw new RunbookError('invalid', `${reports.filter((r) => !r.valid).length} of ${reports.length} runbook(s) invalid`, { hint: 'See the messages above.' });
+        if (reports.some((r) => !r.valid))
+          throw new RunbookError('invalid', `${reports.filter((r) => !r.valid).length} of ${reports.length} runbook(s) invalid`, {
+            hint: 'See the messages above.',
+          });
       }),
     );
 
@@ -130,7 +138,10 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
     .option('--state-dir <dir>', 'journal directory')
     .action((id: string, opts) => run((ctx) => import('./commands/smoke-command.js').then((m) => m.smokeCommand(id, opts, ctx))));
 
-  program.command('schema').description('print the JSON Schema of the runbook format (for editors)').action(() => run((ctx) => import('./commands/catalog-commands.js').then((m) => m.schemaCommand(ctx))));
+  program
+    .command('schema')
+    .description('print the JSON Schema of the runbook format (for editors)')
+    .action(() => run((ctx) => import('./commands/catalog-commands.js').then((m) => m.schemaCommand(ctx))));
 
   return program;
 }
@@ -157,7 +168,15 @@ export async function main(argv: string[]): Promise<number> {
 function reportError(error: unknown, ctx: CommandContext): number {
   const c = ctx.errStyle;
   if (error instanceof RunbookError) {
-    if (ctx.json) ctx.printError(JSON.stringify({ error: error.code, message: error.message, hint: error.hint ?? null, ...('diagnostics' in error ? { diagnostics: error.diagnostics } : {}) }));
+    if (ctx.json)
+      ctx.printError(
+        JSON.stringify({
+          error: error.code,
+          message: error.message,
+          hint: error.hint ?? null,
+          ...('diagnostics' in error ? { diagnostics: error.diagnostics } : {}),
+        }),
+      );
     else {
       ctx.printError(c.red(`error: ${error.message}`));
       if (error.hint) ctx.printError(c.dim(`hint: ${error.hint}`));

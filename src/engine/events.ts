@@ -23,14 +23,52 @@ export type RunEvent = Base &
         selection: { from: string | null; only: string | null; forced: boolean };
       }
     | { type: 'preconditions-started'; count: number }
-    | { type: 'check-finished'; phase: 'precondition' | 'verify' | 'check'; stepId: string | null; title: string; target: string | null; status: 'succeeded' | 'failed'; message: string }
+    | {
+        type: 'check-finished';
+        phase: 'precondition' | 'verify' | 'check';
+        stepId: string | null;
+        title: string;
+        target: string | null;
+        status: 'succeeded' | 'failed';
+        message: string;
+      }
     | { type: 'preconditions-finished'; failed: number }
     | { type: 'step-skipped'; stepId: string; title: string; reason: string }
     | { type: 'confirmation'; stepId: string; mode: 'yes' | 'typed'; answer: 'confirmed' | 'declined'; by: 'operator' | 'flag' }
-    | { type: 'step-started'; stepId: string; title: string; kind: string; phase: 'main' | 'rollback'; attempt: number; targets: string[]; commands: Array<{ target: string | null; lines: string[] }> }
+    | {
+        type: 'step-started';
+        stepId: string;
+        title: string;
+        kind: string;
+        phase: 'main' | 'rollback';
+        attempt: number;
+        targets: string[];
+        commands: Array<{ target: string | null; lines: string[] }>;
+      }
     | { type: 'output'; stepId: string; target: string | null; stream: 'stdout' | 'stderr'; text: string }
-    | { type: 'instance-finished'; stepId: string; target: string | null; status: 'succeeded' | 'failed'; message: string; durationMs: number; exitCode?: number | null; value?: Scalar; answers?: Array<{ prompt: string; answer: string }>; timedOut?: boolean; cancelled?: boolean }
-    | { type: 'step-finished'; stepId: string; status: StepStatus; message: string; durationMs: number; value?: Scalar; stdout?: string; exitCode?: number | null }
+    | {
+        type: 'instance-finished';
+        stepId: string;
+        target: string | null;
+        status: 'succeeded' | 'failed';
+        message: string;
+        durationMs: number;
+        exitCode?: number | null;
+        value?: Scalar;
+        answers?: Array<{ prompt: string; answer: string }>;
+        timedOut?: boolean;
+        cancelled?: boolean;
+      }
+    | {
+        type: 'step-finished';
+        stepId: string;
+        status: StepStatus;
+        message: string;
+        durationMs: number;
+        value?: Scalar;
+        stdout?: string;
+        exitCode?: number | null;
+      }
     | { type: 'rollback-started'; stepId: string; rollback: string[] }
     | { type: 'interrupt-requested'; message: string }
     | { type: 'run-finished'; status: 'succeeded' | 'failed' | 'aborted' | 'interrupted'; message: string; exitCode: number }

@@ -24,7 +24,10 @@ export class SecretStore {
 
   require(name: string): string {
     const v = this.values.get(name);
-    if (v === undefined) throw new RunbookError('invalid', `secret ${name} has no value`, { hint: 'Set its environment variable or run on a terminal to be asked.' });
+    if (v === undefined)
+      throw new RunbookError('invalid', `secret ${name} has no value`, {
+        hint: 'Set its environment variable or run on a terminal to be asked.',
+      });
     return v;
   }
 
@@ -38,7 +41,11 @@ function escape(text: string): string {
 }
 
 /** Reads every secret the plan needs; asks on a terminal for the missing ones, fails without one. */
-export async function collectSecrets(plan: Plan, env: NodeJS.ProcessEnv, ask: ((description: string) => Promise<string>) | null): Promise<SecretStore> {
+export async function collectSecrets(
+  plan: Plan,
+  env: NodeJS.ProcessEnv,
+  ask: ((description: string) => Promise<string>) | null,
+): Promise<SecretStore> {
   const store = new SecretStore();
   const missing: string[] = [];
   for (const secret of plan.secrets) {

@@ -13,7 +13,14 @@ import { getStepKind } from '../steps/registry.js';
 import type { ActionInstance, PlannedAction, Renderer } from '../steps/types.js';
 import { diagnosticAt, findScalarContaining, formatPath, type PathSegment } from '../runbook/yaml-source.js';
 import { conditionLeaves, decideWithParameters, describeCondition } from './conditions.js';
-import { PLAN_FORMAT_VERSION, type Plan, type PlannedParameter, type PlannedSecret, type PlannedStep, type StepCondition } from './plan-types.js';
+import {
+  PLAN_FORMAT_VERSION,
+  type Plan,
+  type PlannedParameter,
+  type PlannedSecret,
+  type PlannedStep,
+  type StepCondition,
+} from './plan-types.js';
 import { createResolver, describeEntry, type ParameterValue } from './scope.js';
 
 export interface PlanInput {
@@ -68,7 +75,14 @@ class Planner {
     }
     const plan: Plan = {
       formatVersion: PLAN_FORMAT_VERSION,
-      runbook: { id: spec.id, title: spec.title, version: spec.version, file: rb.file, hash: rb.hash, source: spec.source?.document ?? null },
+      runbook: {
+        id: spec.id,
+        title: spec.title,
+        version: spec.version,
+        file: rb.file,
+        hash: rb.hash,
+        source: spec.source?.document ?? null,
+      },
       inventory: this.input.inventory
         ? { file: this.input.inventory.file, hash: this.input.inventory.hash, name: this.input.inventory.name ?? null }
         : null,
@@ -97,7 +111,11 @@ class Planner {
     const used = new Set(Object.values(targets).flatMap((t) => t.entries.map((e) => e.name)));
     const add = (entry: string, field: string, ref: SecretRef | undefined) => {
       if (!ref || !used.has(entry)) return;
-      out.push({ name: `inventory.${entry}.${field}`, from: 'env' in ref ? { env: ref.env } : { prompt: true }, description: `${field} of ${entry}` });
+      out.push({
+        name: `inventory.${entry}.${field}`,
+        from: 'env' in ref ? { env: ref.env } : { prompt: true },
+        description: `${field} of ${entry}`,
+      });
     };
     for (const [name, h] of Object.entries(this.inventory.hosts)) {
       add(name, 'password', h.password);
@@ -122,20 +140,33 @@ class Planner {
     const def = this.input.runbook.spec.targets[role];
     let result: string[] | null = null;
     if (!def) {
-      this.error(path, `unknown target role "${role}"; the runbook declares ${Object.keys(this.input.runbook.spec.targets).join(', ') || 'no roles'} under "targets"`);
+      this.error(
+        path,
+        `unknown target role "${role}"; the runbook declares ${Object.keys(this.input.runbook.spec.targets).join(', ') || 'no roles'} under "targets"`,
+      );
     } else {
       const bound = this.inventory.roles[role];
       const inv = this.input.inventory;
       if (bound === undefined) {
-        if (inv) this.inventoryError(['roles'], `the runbook needs role "${role}" (${def.type}${def.description ? `: ${def.description}` : ''}) but the inventory does not bind it under "roles"`);
+        if (inv)
+          this.inventoryError(
+            ['roles'],
+            `the runbook needs role "${role}" (${def.type}${def.description ? `: ${def.description}` : ''}) but the inventory does not bind it under "roles"`,
+          );
       } else {
         const names = [bound].flat();
         const wrong = names.filter((n) => kindOf(this.inventory, n) !== def.type);
         const min = def.min ?? 1;
         if (wrong.length) {
-          this.inventoryError(['roles', role], `role "${role}" needs ${def.type} entries, but ${wrong.map((w) => `"${w}" is ${kindOf(this.inventory, w) ?? 'not defined'}`).join(', ')}`);
+          this.inventoryError(
+            ['roles', role],
+            `role "${role}" needs ${def.type} entries, but ${wrong.map((w) => `"${w}" is ${kindOf(this.inventory, w) ?? 'not defined'}`).join(', ')}`,
+          );
         } else if (names.length < min || (def.max !== undefined && names.length > def.max)) {
-          this.inventoryError(['roles', role], `role "${role}" takes ${def.max === undefined ? `at least ${min}` : def.max === min ? `exactly ${min}` : `${min} to ${def.max}`} entr${min === 1 && def.max === 1 ? 'y' : 'ies'}, found ${names.length}`);
+          this.inventoryError(
+            ['roles', role],
+            `role "${role}" takes ${def.max === undefined ? `at least ${min}` : def.max === min ? `exactly ${min}` : `${min} to ${def.max}`} entr${min === 1 && def.max === 1 ? 'y' : 'ies'}, found ${names.length}`,
+          );
         } else result = names;
       }
     }
@@ -157,7 +188,11 @@ class Planner {
     return out;
   }
 
-  private renderer(target: ActionInstance['target'] extends infer _ ? { type: 'hosts' | 'database' | 'http'; name: string } | null : never, earlier: ReadonlySet<string>, path: PathSegment[]): Renderer {
+  private renderer(
+    target: ActionInstance['target'] extends infer _ ? { type: 'hosts' | 'database' | 'http'; name: string } | null : never,
+    earlier: ReadonlySet<string>,
+    path: PathSegment[],
+  ): Renderer {
     const resolve = createResolver({
       runbook: this.input.runbook.spec,
       inventory: this.inventory,
@@ -169,7 +204,8 @@ class Planner {
     const report = (template: string, error: unknown): void => {
       if (!(error instanceof TemplateError)) throw error;
       const at = findScalarContaining(this.input.runbook.source, path, template) ?? path;
-      const message = this.symbolic || !/undefined reference/.test(error.message) ? error.message : `${error.message} (with this inventory)`;
+      const message =
+        this.symbolic || !/undefined reference/.test(error.message) ? error.message : `${error.message} (with this inventory)`;
       const text = explainReference(message);
       if (!this.diagnostics.some((d) => d.message === text && d.path === formatPath(at))) this.error(at, text);
     };
@@ -204,12 +240,25 @@ class Planner {
     const kind = getStepKind(String(spec.kind));
     const explicitRole = typeof spec.target === 'string' ? spec.target : null;
     const role = kind.target === 'none' ? null : (explicitRole ?? defaultRole);
-    const title = typeof spec.title === 'string' ? spec.title : typeof spec.id === 'string' ? spec.id : (defaultTitle ?? `${kind.kind} check`);
-    const timeoutMs = parseDuration((spec.timeout as string | number | undefined) ?? (kind.kind === 'wait' ? '10m' : '5m')) ?? DEFAULT_TIMEOUT_MS;
-    if (kind.target === 'none' && explicitRole) this.error([...path, 'target'], `a ${kind.kind} step has no target (it runs ${kind.kind === 'local' ? "on the operator's machine" : 'with the operator'})`);
+    const title =
+      typeof spec.title === 'string' ? spec.title : typeof spec.id === 'string' ? spec.id : (defaultTitle ?? `${kind.kind} check`);
+    const timeoutMs =
+      parseDuration((spec.timeout as string | number | undefined) ?? (kind.kind === 'wait' ? '10m' : '5m')) ?? DEFAULT_TIMEOUT_MS;
+    if (kind.target === 'none' && explicitRole)
+      this.error(
+        [...path, 'target'],
+        `a ${kind.kind} step has no target (it runs ${kind.kind === 'local' ? "on the operator's machine" : 'with the operator'})`,
+      );
     const nested = {
       check: (sub: Record<string, unknown>, subDefault: string | null, field: string) =>
-        this.planAction(sub, subDefault ?? role, [...path, field], earlier, render, `${field === 'until' ? 'condition' : 'check'} of ${typeof spec.id === 'string' ? spec.id : title}`),
+        this.planAction(
+          sub,
+          subDefault ?? role,
+          [...path, field],
+          earlier,
+          render,
+          `${field === 'until' ? 'condition' : 'check'} of ${typeof spec.id === 'string' ? spec.id : title}`,
+        ),
     };
     if (kind.target !== 'none' && !role) {
       this.error(path, `a ${kind.kind} ${path[0] === 'preconditions' ? 'check' : 'step'} needs a "target" role`);
@@ -243,18 +292,39 @@ class Planner {
     const action = this.planAction(step, null, path, earlier, render);
     const verify =
       step.verify && render
-        ? this.planAction(step.verify as Record<string, unknown>, action.role, [...path, 'verify'], new Set([...earlier, step.id]), true, `verification of ${step.id}`)
+        ? this.planAction(
+            step.verify as Record<string, unknown>,
+            action.role,
+            [...path, 'verify'],
+            new Set([...earlier, step.id]),
+            true,
+            `verification of ${step.id}`,
+          )
         : null;
     const destructive = step.destructive ?? false;
     let mode: PlannedStep['confirm']['mode'] =
-      step.confirm === undefined ? (destructive ? 'typed' : kind.changes && !step.readOnly ? 'yes' : 'none') : typeof step.confirm === 'string' ? step.confirm : 'typed';
+      step.confirm === undefined
+        ? destructive
+          ? 'typed'
+          : kind.changes && !step.readOnly
+            ? 'yes'
+            : 'none'
+        : typeof step.confirm === 'string'
+          ? step.confirm
+          : 'typed';
     if (destructive && mode !== 'typed') {
       this.error([...path, 'confirm'], 'a destructive step needs a typed confirmation (confirm: {typed: ...}) or no confirm field');
       mode = 'typed';
     }
     let expected: Part[] | null = null;
     if (mode === 'typed') {
-      const template = typeof step.confirm === 'object' ? step.confirm.typed : action.instances.map((i) => i.target ?? '').filter(Boolean).join(',') || this.input.runbook.spec.id;
+      const template =
+        typeof step.confirm === 'object'
+          ? step.confirm.typed
+          : action.instances
+              .map((i) => i.target ?? '')
+              .filter(Boolean)
+              .join(',') || this.input.runbook.spec.id;
       expected = this.renderer(null, earlier, path).parts(template, 'text');
     }
     const retries = step.retries ? { count: step.retries.count, delayMs: parseDuration(step.retries.delay ?? '5s') ?? 5000 } : null;

@@ -61,7 +61,9 @@ export function findRunbook(idOrFile: string, dirs: string[]): LoadedRunbook {
       if (!runbook && file.replace(/.*\//, '').replace(/\.ya?ml$/, '') === idOrFile) throw new ValidationError(diagnostics);
     }
   }
-  throw new RunbookError('usage', `no runbook "${idOrFile}"`, { hint: 'Run `runbook list` to see the runbooks, or give the path of a YAML file.' });
+  throw new RunbookError('usage', `no runbook "${idOrFile}"`, {
+    hint: 'Run `runbook list` to see the runbooks, or give the path of a YAML file.',
+  });
 }
 
 function isFile(path: string): boolean {

@@ -11,7 +11,14 @@ import { diagnosticAt, parseYamlText, readYamlSource, validateWithSchema, type Y
 
 export const secretRefSchema = z
   .union([
-    z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).describe('Environment variable holding the secret.') }).strict(),
+    z
+      .object({
+        env: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+          .describe('Environment variable holding the secret.'),
+      })
+      .strict(),
     z.object({ prompt: z.literal(true).describe('Ask with a masked prompt (needs a terminal).') }).strict(),
   ])
   .describe('Where a secret comes from: {env: NAME} or {prompt: true}. Never a literal.');
@@ -138,7 +145,8 @@ function checkInventoryRules(source: YamlSource, inv: InventorySpec): Diagnostic
   ] as const) {
     for (const name of Object.keys(entries)) {
       const other = names.get(name);
-      if (other) problems.push(diagnosticAt(source, [section, name], `name "${name}" is also used in ${other}: entry names must be unique`));
+      if (other)
+        problems.push(diagnosticAt(source, [section, name], `name "${name}" is also used in ${other}: entry names must be unique`));
       names.set(name, section);
     }
   }
@@ -146,7 +154,11 @@ function checkInventoryRules(source: YamlSource, inv: InventorySpec): Diagnostic
     for (const [i, name] of [value].flat().entries()) {
       if (!names.has(name)) {
         problems.push(
-          diagnosticAt(source, Array.isArray(value) ? ['roles', role, i] : ['roles', role], `role "${role}" names "${name}", which is not a host, database or endpoint of this inventory`),
+          diagnosticAt(
+            source,
+            Array.isArray(value) ? ['roles', role, i] : ['roles', role],
+            `role "${role}" names "${name}", which is not a host, database or endpoint of this inventory`,
+          ),
         );
       }
     }

@@ -7,7 +7,15 @@ import { createHash } from 'node:crypto';
 import type { Diagnostic } from '../errors.js';
 import { runbookSchema, type ParameterSpec, type RunbookSpec } from './schema.js';
 import { findPlaceholders, TemplateError } from './template.js';
-import { diagnosticAt, readYamlSource, validateWithSchema, valueAt, type PathSegment, type YamlSource, type ZodIssueLike } from './yaml-source.js';
+import {
+  diagnosticAt,
+  readYamlSource,
+  validateWithSchema,
+  valueAt,
+  type PathSegment,
+  type YamlSource,
+  type ZodIssueLike,
+} from './yaml-source.js';
 import { stepKinds } from '../steps/registry.js';
 
 export interface LoadedRunbook {
@@ -37,7 +45,10 @@ function describeStepKindIssue(issue: ZodIssueLike, data: unknown): string | und
   const last = path[path.length - 1];
   if (last === 'kind' && issue.code === 'invalid_union') {
     const found = valueAt(data, path);
-    const names = path[0] === 'preconditions' || path.includes('verify') || path.includes('check') || path.includes('until') ? ['ssh', 'sql', 'http', 'local'] : kindNames;
+    const names =
+      path[0] === 'preconditions' || path.includes('verify') || path.includes('check') || path.includes('until')
+        ? ['ssh', 'sql', 'http', 'local']
+        : kindNames;
     return found === undefined
       ? `required field "kind" is missing (expected one of ${names.join(', ')})`
       : `unknown step kind ${JSON.stringify(found)}; expected one of ${names.join(', ')}`;
@@ -61,7 +72,8 @@ function checkRunbookRules(source: YamlSource, rb: RunbookSpec): Diagnostic[] {
   rb.steps.forEach((step, i) => {
     if (typeof step.onFailure === 'object') {
       step.onFailure.rollback.forEach((id, j) => {
-        if (!rollbackIds.has(id)) error(['steps', i, 'onFailure', 'rollback', j], `rollback step "${id}" is not defined in the "rollback" section`);
+        if (!rollbackIds.has(id))
+          error(['steps', i, 'onFailure', 'rollback', j], `rollback step "${id}" is not defined in the "rollback" section`);
       });
     }
   });
@@ -80,7 +92,15 @@ function checkRunbookRules(source: YamlSource, rb: RunbookSpec): Diagnostic[] {
     if (!text.includes('{{')) return;
     try {
       for (const p of findPlaceholders(text)) {
-        if (p.raw) problems.push(diagnosticAt(source, path, `{{ ${p.path} | raw }} splices the value unquoted: make sure it cannot carry shell or SQL syntax`, 'warning'));
+        if (p.raw)
+          problems.push(
+            diagnosticAt(
+              source,
+              path,
+              `{{ ${p.path} | raw }} splices the value unquoted: make sure it cannot carry shell or SQL syntax`,
+              'warning',
+            ),
+          );
       }
     } catch (e) {
       if (e instanceof TemplateError) error(path, e.message);
@@ -93,7 +113,8 @@ function checkRunbookRules(source: YamlSource, rb: RunbookSpec): Diagnostic[] {
 function checkParameter(p: ParameterSpec, path: PathSegment[], error: (path: PathSegment[], message: string) => void): void {
   if (p.type === 'enum' && !p.values) error(path, 'an enum parameter needs "values"');
   if (p.type !== 'enum' && p.values) error([...path, 'values'], `"values" is only for enum parameters (this one is ${p.type})`);
-  if (p.type === 'secret' && p.default !== undefined) error([...path, 'default'], 'a secret parameter cannot have a default: give it through "env" or a masked prompt');
+  if (p.type === 'secret' && p.default !== undefined)
+    error([...path, 'default'], 'a secret parameter cannot have a default: give it through "env" or a masked prompt');
   if (p.pattern !== undefined) {
     try {
       new RegExp(p.pattern);
@@ -122,7 +143,8 @@ export function checkParameterValue(p: ParameterSpec, value: string | number | b
       return p.values?.includes(String(value)) ? undefined : `${JSON.stringify(value)} is not one of ${p.values?.join(', ')}`;
     default:
       if (typeof value !== 'string') return `${JSON.stringify(value)} is not a string`;
-      if (p.pattern !== undefined && !new RegExp(`^(?:${p.pattern})$`).test(value)) return `${JSON.stringify(value)} does not match /${p.pattern}/`;
+      if (p.pattern !== undefined && !new RegExp(`^(?:${p.pattern})$`).test(value))
+        return `${JSON.stringify(value)} does not match /${p.pattern}/`;
       return undefined;
   }
 }

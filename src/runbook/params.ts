@@ -42,21 +42,41 @@ export async function resolveParameters(defs: Record<string, ParameterSpec>, sou
   const problem = (file: string, path: string, message: string) => diagnostics.push({ severity: 'error', file, path, message });
 
   for (const name of Object.keys(sources.commandLine)) {
-    if (!(name in defs)) problem('(command line)', `--param ${name}`, `unknown parameter "${name}"; this runbook takes ${Object.keys(defs).join(', ') || 'no parameters'}`);
+    if (!(name in defs))
+      problem(
+        '(command line)',
+        `--param ${name}`,
+        `unknown parameter "${name}"; this runbook takes ${Object.keys(defs).join(', ') || 'no parameters'}`,
+      );
   }
   for (const name of Object.keys(sources.inventory)) {
     if (!(name in defs)) {
-      diagnostics.push({ severity: 'warning', file: sources.inventoryFile ?? '(inventory)', path: `parameters.${name}`, message: `parameter "${name}" is not used by this runbook` });
+      diagnostics.push({
+        severity: 'warning',
+        file: sources.inventoryFile ?? '(inventory)',
+        path: `parameters.${name}`,
+        message: `parameter "${name}" is not used by this runbook`,
+      });
     }
   }
 
   for (const [name, spec] of Object.entries(defs)) {
     if (spec.type === 'secret') {
       if (name in sources.commandLine || name in sources.inventory) {
-        problem(name in sources.commandLine ? '(command line)' : (sources.inventoryFile ?? '(inventory)'), name, `"${name}" is a secret: give it through ${spec.env ? `the environment variable ${spec.env}` : 'the masked prompt'}, never as a literal`);
+        problem(
+          name in sources.commandLine ? '(command line)' : (sources.inventoryFile ?? '(inventory)'),
+          name,
+          `"${name}" is a secret: give it through ${spec.env ? `the environment variable ${spec.env}` : 'the masked prompt'}, never as a literal`,
+        );
       }
       values[name] = { secret: true };
-      info.push({ name, type: spec.type, secret: true, source: spec.env && sources.env[spec.env] !== undefined ? 'environment' : 'prompt', from: spec.env ? `env ${spec.env}` : 'prompt' });
+      info.push({
+        name,
+        type: spec.type,
+        secret: true,
+        source: spec.env && sources.env[spec.env] !== undefined ? 'environment' : 'prompt',
+        from: spec.env ? `env ${spec.env}` : 'prompt',
+      });
       continue;
     }
     let value: Scalar | undefined;
@@ -81,7 +101,11 @@ export async function resolveParameters(defs: Record<string, ParameterSpec>, sou
       source = 'prompt';
     }
     if (value === undefined) {
-      problem('(command line)', name, `missing parameter "${name}" (${describeType(spec)}${spec.description ? `: ${spec.description}` : ''}): pass --param ${name}=<value> or set it under "parameters" in the inventory`);
+      problem(
+        '(command line)',
+        name,
+        `missing parameter "${name}" (${describeType(spec)}${spec.description ? `: ${spec.description}` : ''}): pass --param ${name}=<value> or set it under "parameters" in the inventory`,
+      );
       continue;
     }
     const bad = checkParameterValue(spec, value);
@@ -110,7 +134,15 @@ export function exampleParameters(defs: Record<string, ParameterSpec>): Resolved
       info.push({ name, type: spec.type, secret: true, source: 'example' });
       continue;
     }
-    const value: Scalar = spec.default ?? (spec.type === 'integer' ? (spec.min ?? 0) : spec.type === 'boolean' ? false : spec.type === 'enum' ? (spec.values?.[0] ?? '') : `<${name}>`);
+    const value: Scalar =
+      spec.default ??
+      (spec.type === 'integer'
+        ? (spec.min ?? 0)
+        : spec.type === 'boolean'
+          ? false
+          : spec.type === 'enum'
+            ? (spec.values?.[0] ?? '')
+            : `<${name}>`);
     values[name] = { value };
     info.push({ name, type: spec.type, secret: false, value, source: 'example' });
   }

@@ -5,9 +5,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 
-export const identifier = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected lower-case letters, digits, "-" or "_" (e.g. "stop-cells")');
+export const identifier = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected lower-case letters, digits, "-" or "_" (e.g. "stop-cells")');
 
 export const duration = z
   .union([z.string(), z.number().nonnegative()])
@@ -30,9 +28,7 @@ export const textMatch = z
   .strict();
 export type TextMatch = z.infer<typeof textMatch>;
 
-export const exitCodes = z
-  .union([z.number().int(), z.array(z.number().int()).min(1)])
-  .describe('Accepted exit code(s). Default 0.');
+export const exitCodes = z.union([z.number().int(), z.array(z.number().int()).min(1)]).describe('Accepted exit code(s). Default 0.');
 
 /** Takes a value out of a step's result for later steps: `{{ steps.<id>.value }}`. */
 export const textCapture = z
@@ -105,11 +101,7 @@ const conditionLeaf = z
   })
   .strict();
 
-export type Condition =
-  | z.infer<typeof conditionLeaf>
-  | { all: Condition[] }
-  | { any: Condition[] }
-  | { not: Condition };
+export type Condition = z.infer<typeof conditionLeaf> | { all: Condition[] } | { any: Condition[] } | { not: Condition };
 
 export const condition: z.ZodType<Condition> = z.lazy(() =>
   z.union([

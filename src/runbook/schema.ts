@@ -41,7 +41,10 @@ const stepCommon = {
   title: z.string().min(1),
   target: z.string().optional().describe('Target role (from `targets`) the step acts on.'),
   confirm: confirm.optional(),
-  destructive: z.boolean().optional().describe('Destroys data or state: needs a typed confirmation, and --allow-destructive without a terminal.'),
+  destructive: z
+    .boolean()
+    .optional()
+    .describe('Destroys data or state: needs a typed confirmation, and --allow-destructive without a terminal.'),
   readOnly: z.boolean().optional().describe('Changes nothing: runs without confirmation.'),
   when: condition.optional().describe('Run the step only when this holds (parameters at planning, step values at run time).'),
   verify: checkSchema.optional().describe('Checked after the step; a failing verification fails the step.'),

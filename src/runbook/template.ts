@@ -14,24 +14,15 @@ import { quoteShellWord } from './shell-quote.js';
 export type Encoding = 'shell' | 'raw' | 'url' | 'text';
 
 /** One piece of a rendered template. */
-export type Part =
-  | { text: string }
-  | { secret: string; encoding: Encoding }
-  | { ref: string; encoding: Encoding };
+export type Part = { text: string } | { secret: string; encoding: Encoding } | { ref: string; encoding: Encoding };
 
 /** A bind parameter of a SQL statement. */
-export type BindValue =
-  | { value: string | number | boolean | null }
-  | { secret: string }
-  | { ref: string };
+export type BindValue = { value: string | number | boolean | null } | { secret: string } | { ref: string };
 
 export type Scalar = string | number | boolean;
 
 /** What a placeholder path resolves to at plan time. */
-export type Resolved =
-  | { kind: 'value'; value: Scalar | Scalar[] }
-  | { kind: 'secret'; name: string }
-  | { kind: 'deferred'; ref: string };
+export type Resolved = { kind: 'value'; value: Scalar | Scalar[] } | { kind: 'secret'; name: string } | { kind: 'deferred'; ref: string };
 
 /** Resolves a dotted path; undefined means the reference is not defined. */
 export type Resolver = (path: string) => Resolved | undefined;

@@ -35,7 +35,14 @@ export function parseYamlText(file: string, text: string): { source?: YamlSource
     return { severity: 'error', file, line: pos.line, column: pos.col, path: '', message: `YAML syntax: ${firstLine(e.message)}` };
   });
   if (diagnostics.length === 0 && (doc.contents === null || !isMap(doc.contents))) {
-    diagnostics.push({ severity: 'error', file, line: 1, column: 1, path: '', message: 'expected a YAML mapping (key: value) at the top level' });
+    diagnostics.push({
+      severity: 'error',
+      file,
+      line: 1,
+      column: 1,
+      path: '',
+      message: 'expected a YAML mapping (key: value) at the top level',
+    });
   }
   return diagnostics.length ? { diagnostics } : { source: { file, text, doc, lines }, diagnostics };
 }
@@ -131,7 +138,9 @@ function describeFound(value: unknown): string {
 function describeIssue(issue: ZodIssueLike, found: unknown): string {
   switch (issue.code) {
     case 'invalid_type':
-      return found === undefined ? `required field is missing (expected ${issue.expected})` : `expected ${issue.expected}, found ${describeFound(found)}`;
+      return found === undefined
+        ? `required field is missing (expected ${issue.expected})`
+        : `expected ${issue.expected}, found ${describeFound(found)}`;
     case 'unrecognized_keys':
       return `unknown field${(issue.keys?.length ?? 0) > 1 ? 's' : ''} ${issue.keys?.map((k) => `"${k}"`).join(', ')}`;
     case 'invalid_value':

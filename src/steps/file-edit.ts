@@ -41,9 +41,7 @@ interface FileEditSpec extends Record<string, unknown> {
 }
 
 type PlannedEdit =
-  | { set: { key: string; value: Part[]; separator: string } }
-  | { removeLines: string }
-  | { replace: { pattern: string; with: Part[] } };
+  { set: { key: string; value: Part[]; separator: string } } | { removeLines: string } | { replace: { pattern: string; with: Part[] } };
 
 interface FileEditData {
   path: Part[];
@@ -93,18 +91,22 @@ export const fileEditStep: StepKind<FileEditSpec> = {
     const target = await ctx.connections.command(ctx.target);
     const path = materializeParts(data.path, ctx.values);
     const shell = (command: string, stdin?: string) =>
-      target.exec(composeCommand({ command: [{ text: command }], env: [], sudo: data.sudo, stdin: null }, (p) => displayParts(p)), {
-        ...(stdin === undefined ? {} : { stdin }),
-        timeoutMs: ctx.timeoutMs,
-        signal: ctx.signal,
-      });
+      target.exec(
+        composeCommand({ command: [{ text: command }], env: [], sudo: data.sudo, stdin: null }, (p) => displayParts(p)),
+        {
+          ...(stdin === undefined ? {} : { stdin }),
+          timeoutMs: ctx.timeoutMs,
+          signal: ctx.signal,
+        },
+      );
     const fail = (message: string): ActionResult => ({ status: 'failed', message, durationMs: Date.now() - started });
 
     const read = await shell(`cat -- ${quoteShellWord(path)}`);
     if (read.exitCode !== 0) return fail(`cannot read ${path}: ${read.stderr.trim() || `exit code ${read.exitCode}`}`);
     const before = read.stdout;
     const after = applyEdits(before, data.edits, ctx);
-    if (after === before) return { status: 'succeeded', message: `${path} already as wanted; nothing changed`, durationMs: Date.now() - started, diff: '' };
+    if (after === before)
+      return { status: 'succeeded', message: `${path} already as wanted; nothing changed`, durationMs: Date.now() - started, diff: '' };
 
     const diff = createTwoFilesPatch(path, path, before, after, 'before', 'after');
     ctx.onOutput('stdout', diff);

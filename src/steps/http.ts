@@ -39,7 +39,10 @@ export const httpStep: StepKind<HttpSpec> = {
     body: z.string().optional(),
     expect: z
       .object({
-        status: z.union([z.number().int(), z.array(z.number().int()).min(1)]).optional().describe('Default 200.'),
+        status: z
+          .union([z.number().int(), z.array(z.number().int()).min(1)])
+          .optional()
+          .describe('Default 200.'),
         body: textMatch.optional(),
       })
       .strict()
@@ -53,7 +56,10 @@ export const httpStep: StepKind<HttpSpec> = {
       query: Object.entries(spec.query ?? {}).map(([name, value]) => ({ name, value: render.parts(value, 'text') })),
       headers: Object.entries(spec.headers ?? {}).map(([name, value]) => ({ name, value: render.parts(value, 'text') })),
       body: spec.body === undefined ? null : render.parts(spec.body, 'text'),
-      expect: { status: [spec.expect?.status ?? 200].flat(), body: renderExpectations(spec.expect?.body ?? null, (t) => render.parts(t, 'text')) },
+      expect: {
+        status: [spec.expect?.status ?? 200].flat(),
+        body: renderExpectations(spec.expect?.body ?? null, (t) => render.parts(t, 'text')),
+      },
       capture: spec.capture ?? null,
     };
     return data as unknown as Record<string, unknown>;
@@ -86,11 +92,14 @@ export const httpStep: StepKind<HttpSpec> = {
       const base = { durationMs: Date.now() - started, httpStatus: response.status, body: response.body };
       ctx.onOutput('stdout', response.body);
       const failure =
-        (data.expect.status.includes(response.status) ? undefined : `HTTP ${response.status}, expected ${data.expect.status.join(' or ')}`) ??
+        (data.expect.status.includes(response.status)
+          ? undefined
+          : `HTTP ${response.status}, expected ${data.expect.status.join(' or ')}`) ??
         checkText('body', resolveExpectations(data.expect.body, text) ?? undefined, response.body);
       if (failure) return { status: 'failed', message: failure, ...base };
       const value = data.capture ? captureText(data.capture.regex, response.body) : undefined;
-      if (data.capture && value === undefined) return { status: 'failed', message: `capture /${data.capture.regex}/ found nothing in the body`, ...base };
+      if (data.capture && value === undefined)
+        return { status: 'failed', message: `capture /${data.capture.regex}/ found nothing in the body`, ...base };
       return { status: 'succeeded', message: `HTTP ${response.status}`, ...base, ...(value === undefined ? {} : { value }) };
     } catch (error) {
       const cancelled = ctx.signal.aborted;

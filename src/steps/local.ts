@@ -19,7 +19,11 @@ export const localStep: StepKind<LocalSpec> = {
   changes: true,
   fields: { ...commandFields },
   plan(spec, render) {
-    const data: RunnableCommand = { ...planCommand(spec, render), expect: renderExpectations(spec.expect, (t) => render.parts(t, 'text')), capture: spec.capture };
+    const data: RunnableCommand = {
+      ...planCommand(spec, render),
+      expect: renderExpectations(spec.expect, (t) => render.parts(t, 'text')),
+      capture: spec.capture,
+    };
     return data as unknown as Record<string, unknown>;
   },
   describe(raw) {

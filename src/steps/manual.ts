@@ -26,7 +26,10 @@ export const manualStep: StepKind<ManualSpec> = {
   changes: false,
   fields: {
     instructions: z.string().min(1).describe('What the operator does, step by step. May use {{ }} references.'),
-    check: z.lazy(() => checkSchema).optional().describe('Checked after the operator confirms; on failure they may retry.'),
+    check: z
+      .lazy(() => checkSchema)
+      .optional()
+      .describe('Checked after the operator confirms; on failure they may retry.'),
   },
   plan(spec, render, nested) {
     const data: ManualData = {
@@ -37,7 +40,10 @@ export const manualStep: StepKind<ManualSpec> = {
   },
   describe(raw) {
     const data = raw as unknown as ManualData;
-    const lines = displayParts(data.instructions).trimEnd().split('\n').map((l) => `| ${l}`);
+    const lines = displayParts(data.instructions)
+      .trimEnd()
+      .split('\n')
+      .map((l) => `| ${l}`);
     if (data.check) lines.push(`then check: ${data.check.title}`);
     return lines;
   },
@@ -47,7 +53,10 @@ export const manualStep: StepKind<ManualSpec> = {
     const instructions = materializeParts(data.instructions, ctx.values);
     if (ctx.presetAnswer === undefined) {
       const done = await ctx.operator.confirmDone(ctx.stepId, instructions);
-      if (!done) throw new RunbookError('aborted', `the operator did not confirm manual step ${ctx.stepId}`, { hint: 'Nothing more was run; the journal records where the run stopped.' });
+      if (!done)
+        throw new RunbookError('aborted', `the operator did not confirm manual step ${ctx.stepId}`, {
+          hint: 'Nothing more was run; the journal records where the run stopped.',
+        });
     }
     if (!data.check) return { status: 'succeeded', message: 'done (confirmed by the operator)', durationMs: Date.now() - started };
     for (;;) {

@@ -54,6 +54,12 @@ export const promptStep: StepKind<PromptSpec> = {
       (data.choices && !data.choices.includes(answer) ? `answer "${answer}" is not one of ${data.choices.join(', ')}` : undefined) ??
       (data.pattern && !new RegExp(data.pattern).test(answer) ? `answer "${answer}" does not match /${data.pattern}/` : undefined);
     if (invalid) return { status: 'failed', message: invalid, durationMs: Date.now() - started };
-    return { status: 'succeeded', message: `answered "${answer}"`, value: answer, durationMs: Date.now() - started, answers: [{ prompt: displayParts(data.question), answer }] };
+    return {
+      status: 'succeeded',
+      message: `answered "${answer}"`,
+      value: answer,
+      durationMs: Date.now() - started,
+      answers: [{ prompt: displayParts(data.question), answer }],
+    };
   },
 };

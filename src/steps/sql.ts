@@ -72,7 +72,8 @@ export const sqlStep: StepKind<SqlSpec> = {
       }
     }
     if (data.transaction && data.statements.length > 1) lines.push('COMMIT;');
-    for (const [how, value] of Object.entries(resolveExpectations(data.expect ?? {}, displayParts))) lines.push(`expect ${how} ${JSON.stringify(value)}`);
+    for (const [how, value] of Object.entries(resolveExpectations(data.expect ?? {}, displayParts)))
+      lines.push(`expect ${how} ${JSON.stringify(value)}`);
     return lines;
   },
   async run(raw, ctx) {
@@ -86,7 +87,11 @@ export const sqlStep: StepKind<SqlSpec> = {
         { transaction: data.transaction, timeoutMs: ctx.timeoutMs, signal: ctx.signal },
       );
       const base = { durationMs: Date.now() - started, rows: result.rows, rowCount: result.rowCount };
-      const failure = checkRows(resolveExpectations(data.expect, (p) => materializeParts(p, ctx.values)), result.rows, result.rowCount);
+      const failure = checkRows(
+        resolveExpectations(data.expect, (p) => materializeParts(p, ctx.values)),
+        result.rows,
+        result.rowCount,
+      );
       if (failure) return { status: 'failed', message: failure, ...base };
       let value: ActionResult['value'];
       if (data.capture) {

@@ -25,7 +25,10 @@ export const waitStep: StepKind<WaitSpec> = {
   changes: false,
   fields: {
     duration: duration.optional().describe('Sleep this long (e.g. "10s").'),
-    until: z.lazy(() => checkSchema).optional().describe('Poll this check until it passes.'),
+    until: z
+      .lazy(() => checkSchema)
+      .optional()
+      .describe('Poll this check until it passes.'),
     interval: duration.optional().describe('Between polls (default 2s).'),
   },
   plan(spec, _render, nested) {
@@ -48,17 +51,27 @@ export const waitStep: StepKind<WaitSpec> = {
     const started = Date.now();
     if (data.durationMs !== null) await ctx.sleep(data.durationMs);
     if (ctx.signal.aborted) return { status: 'failed', message: 'cancelled', cancelled: true, durationMs: Date.now() - started };
-    if (!data.until) return { status: 'succeeded', message: `waited ${formatDuration(Date.now() - started)}`, durationMs: Date.now() - started };
+    if (!data.until)
+      return { status: 'succeeded', message: `waited ${formatDuration(Date.now() - started)}`, durationMs: Date.now() - started };
     let attempts = 0;
     for (;;) {
       attempts++;
       const check = await ctx.runCheck(data.until);
       if (check.status === 'succeeded') {
-        return { status: 'succeeded', message: `passed after ${attempts} poll(s), ${formatDuration(Date.now() - started)}`, durationMs: Date.now() - started };
+        return {
+          status: 'succeeded',
+          message: `passed after ${attempts} poll(s), ${formatDuration(Date.now() - started)}`,
+          durationMs: Date.now() - started,
+        };
       }
       if (ctx.signal.aborted) return { status: 'failed', message: 'cancelled', cancelled: true, durationMs: Date.now() - started };
       if (Date.now() - started + data.intervalMs > ctx.timeoutMs) {
-        return { status: 'failed', message: `still failing after ${formatDuration(Date.now() - started)} (${attempts} polls): ${check.message}`, timedOut: true, durationMs: Date.now() - started };
+        return {
+          status: 'failed',
+          message: `still failing after ${formatDuration(Date.now() - started)} (${attempts} polls): ${check.message}`,
+          timedOut: true,
+          durationMs: Date.now() - started,
+        };
       }
       await ctx.sleep(data.intervalMs);
     }

@@ -53,7 +53,10 @@ export function openConnections(options: ConnectionOptions): Connections {
       if (host === null) return local;
       return once(ssh, host, () => {
         if (!inventory.hosts[host]) throw new RunbookError('invalid', `no host "${host}" in the inventory`);
-        return new SshTarget(host, sshEndpoint(host), sshAuth(host), hostKeys, connectTimeoutMs, (alias) => ({ endpoint: sshEndpoint(alias), auth: sshAuth(alias) }));
+        return new SshTarget(host, sshEndpoint(host), sshAuth(host), hostKeys, connectTimeoutMs, (alias) => ({
+          endpoint: sshEndpoint(alias),
+          auth: sshAuth(alias),
+        }));
       });
     },
     async sql(name: string): Promise<SqlTarget> {

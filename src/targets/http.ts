@@ -21,10 +21,21 @@ export class HttpEndpoint implements HttpTarget {
     this.ca = entry.ca ? readFileSync(entry.ca, 'utf8') : undefined;
   }
 
-  private send(method: string, url: URL, headers: Record<string, string>, body: string | undefined, timeoutMs: number, signal: AbortSignal): Promise<HttpResult> {
+  private send(
+    method: string,
+    url: URL,
+    headers: Record<string, string>,
+    body: string | undefined,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<HttpResult> {
     const options: RequestOptions = {
       method,
-      headers: { 'user-agent': 'runbook', ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) },
+      headers: {
+        'user-agent': 'runbook',
+        ...headers,
+        ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}),
+      },
       timeout: timeoutMs,
       signal,
       ...(url.protocol === 'https:' ? { ca: this.ca, rejectUnauthorized: !this.entry.insecure } : {}),
@@ -47,7 +58,9 @@ export class HttpEndpoint implements HttpTarget {
       req.on('error', (error) =>
         reject(
           new RunbookError('connection', `request to ${this.name} (${url.origin}) failed: ${error.message}`, {
-            hint: /certificate|self.signed|CERT/i.test(error.message) ? 'TLS verification failed: give the CA file with "ca:" in the inventory.' : 'Check the URL and that the appliance is reachable.',
+            hint: /certificate|self.signed|CERT/i.test(error.message)
+              ? 'TLS verification failed: give the CA file with "ca:" in the inventory.'
+              : 'Check the URL and that the appliance is reachable.',
             cause: error,
           }),
         ),
@@ -57,7 +70,10 @@ export class HttpEndpoint implements HttpTarget {
     });
   }
 
-  private async authHeaders(timeoutMs: number, signal: AbortSignal): Promise<{ headers: Record<string, string>; query: Record<string, string> }> {
+  private async authHeaders(
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<{ headers: Record<string, string>; query: Record<string, string> }> {
     const auth = this.entry.auth;
     const need = (field: string) => {
       const v = this.secret(field);
@@ -65,15 +81,26 @@ export class HttpEndpoint implements HttpTarget {
       return v;
     };
     if (!auth) return { headers: {}, query: {} };
-    if (auth.type === 'basic') return { headers: { authorization: 'Basic ' + Buffer.from(`${auth.user}:${need('password')}`).toString('base64') }, query: {} };
+    if (auth.type === 'basic')
+      return { headers: { authorization: 'Basic ' + Buffer.from(`${auth.user}:${need('password')}`).toString('base64') }, query: {} };
     if (auth.type === 'bearer') return { headers: { authorization: `Bearer ${need('token')}` }, query: {} };
     if (auth.type === 'query') return { headers: {}, query: { [auth.userParam]: auth.user, [auth.passwordParam]: need('password') } };
     if (!this.token) {
       const url = new URL(auth.tokenPath, this.entry.url);
       const basic = Buffer.from(`${auth.clientId}:${need('clientSecret')}`).toString('base64');
-      const res = await this.send('POST', url, { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' }, 'grant_type=client_credentials', timeoutMs, signal);
+      const res = await this.send(
+        'POST',
+        url,
+        { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+        'grant_type=client_credentials',
+        timeoutMs,
+        signal,
+      );
       const token = res.status === 200 ? (JSON.parse(res.body) as { access_token?: string }).access_token : undefined;
-      if (!token) throw new RunbookError('connection', `OAuth token request to ${this.name} failed: HTTP ${res.status}`, { hint: 'Check the API client id and secret.' });
+      if (!token)
+        throw new RunbookError('connection', `OAuth token request to ${this.name} failed: HTTP ${res.status}`, {
+          hint: 'Check the API client id and secret.',
+        });
       this.token = token;
     }
     return { headers: { authorization: `Bearer ${this.token}` }, query: {} };

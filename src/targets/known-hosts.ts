@@ -50,7 +50,15 @@ function parse(text: string): KnownHostLine[] {
 }
 
 function globMatch(pattern: string, text: string): boolean {
-  const regex = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 'i');
+  const regex = new RegExp(
+    '^' +
+      pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.') +
+      '$',
+    'i',
+  );
   return regex.test(text);
 }
 
@@ -102,14 +110,22 @@ export function verifyHostKey(policy: HostKeyPolicy, hostName: string, address: 
   const fp = fingerprint(key);
   if (verdict === 'known') return;
   if (verdict === 'changed' || verdict === 'revoked') {
-    throw new RunbookError('host-key', `the SSH host key of ${hostName} (${hostPattern(address, port)}) has ${verdict === 'changed' ? 'CHANGED' : 'been REVOKED'}: presented ${keyType} ${fp}. This may be an attack (or the appliance was reinstalled). Nothing was run on it.`, {
-      hint: `Verify the new fingerprint out of band, then remove the old entry: ssh-keygen -R '${hostPattern(address, port)}' -f ${policy.knownHostsFile}`,
-    });
+    throw new RunbookError(
+      'host-key',
+      `the SSH host key of ${hostName} (${hostPattern(address, port)}) has ${verdict === 'changed' ? 'CHANGED' : 'been REVOKED'}: presented ${keyType} ${fp}. This may be an attack (or the appliance was reinstalled). Nothing was run on it.`,
+      {
+        hint: `Verify the new fingerprint out of band, then remove the old entry: ssh-keygen -R '${hostPattern(address, port)}' -f ${policy.knownHostsFile}`,
+      },
+    );
   }
   if (!policy.acceptNew) {
-    throw new RunbookError('host-key', `the SSH host key of ${hostName} (${hostPattern(address, port)}) is unknown: ${keyType} ${fp}. Nothing was run on it.`, {
-      hint: `Check the fingerprint with the appliance owner, then run again with --accept-new-host-keys (records it in ${policy.knownHostsFile}), or add it with ssh-keyscan.`,
-    });
+    throw new RunbookError(
+      'host-key',
+      `the SSH host key of ${hostName} (${hostPattern(address, port)}) is unknown: ${keyType} ${fp}. Nothing was run on it.`,
+      {
+        hint: `Check the fingerprint with the appliance owner, then run again with --accept-new-host-keys (records it in ${policy.knownHostsFile}), or add it with ssh-keyscan.`,
+      },
+    );
   }
   mkdirSync(dirname(policy.knownHostsFile), { recursive: true });
   appendFileSync(policy.knownHostsFile, `${hostPattern(address, port)} ${keyType} ${key.toString('base64')}\n`, { mode: 0o600 });

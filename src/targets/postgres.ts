@@ -53,10 +53,14 @@ export class PostgresTarget implements SqlTarget {
         await client.connect();
       } catch (error) {
         this.connecting = undefined;
-        throw new RunbookError('connection', `cannot connect to database ${this.name} (${this.entry.host}:${this.entry.port}/${this.entry.database}): ${(error as Error).message}`, {
-          hint: 'Check the address, port, user and password source (PGPASSWORD, ~/.pgpass or the inventory), and pg_hba.conf on the server.',
-          cause: error,
-        });
+        throw new RunbookError(
+          'connection',
+          `cannot connect to database ${this.name} (${this.entry.host}:${this.entry.port}/${this.entry.database}): ${(error as Error).message}`,
+          {
+            hint: 'Check the address, port, user and password source (PGPASSWORD, ~/.pgpass or the inventory), and pg_hba.conf on the server.',
+            cause: error,
+          },
+        );
       }
       this.client = client;
       return client;

@@ -51,6 +51,9 @@ export class PromptAnswerer {
 }
 
 function lastLine(text: string): string {
-  const lines = text.replace(/\r/g, '').split('\n').filter((l) => l.trim() !== '');
+  const lines = text
+    .replace(/\r/g, '')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   return (lines[lines.length - 1] ?? '').trim().slice(0, 200);
 }

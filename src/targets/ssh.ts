@@ -115,10 +115,16 @@ export class SshTarget implements CommandTarget {
         if (hostKeyError) return reject(hostKeyError);
         const auth = error.level === 'client-authentication';
         reject(
-          new RunbookError('connection', `cannot connect to ${endpoint.name} (${endpoint.user}@${endpoint.host}:${endpoint.port}): ${auth ? 'authentication failed' : error.message}`, {
-            hint: auth ? 'Check the user, the key (identityFile or ssh-agent) and the authorized_keys on the host.' : 'Check that the host is up, the address and port, and the network path (VPN, ProxyJump).',
-            cause: error,
-          }),
+          new RunbookError(
+            'connection',
+            `cannot connect to ${endpoint.name} (${endpoint.user}@${endpoint.host}:${endpoint.port}): ${auth ? 'authentication failed' : error.message}`,
+            {
+              hint: auth
+                ? 'Check the user, the key (identityFile or ssh-agent) and the authorized_keys on the host.'
+                : 'Check that the host is up, the address and port, and the network path (VPN, ProxyJump).',
+              cause: error,
+            },
+          ),
         );
       });
       client.connect({ ...this.config(endpoint, auth, (e) => (hostKeyError = e)), ...(sock ? { sock: sock as never } : {}) });
@@ -133,12 +139,16 @@ export class SshTarget implements CommandTarget {
         const jump = this.resolveJump(this.endpoint.proxyJump);
         this.jump = await this.open(jump.endpoint, jump.auth);
         sock = await new Promise<ClientChannel>((resolve, reject) =>
-          this.jump!.forwardOut('127.0.0.1', 0, this.endpoint.host, this.endpoint.port, (err, stream) => (err ? reject(err) : resolve(stream))),
+          this.jump!.forwardOut('127.0.0.1', 0, this.endpoint.host, this.endpoint.port, (err, stream) =>
+            err ? reject(err) : resolve(stream),
+          ),
         );
       }
       const client = await this.open(this.endpoint, this.auth, sock);
       client.on('close', () => {
-        this.lost ??= new RunbookError('connection', `the SSH connection to ${this.name} was closed`, { hint: 'Check the host; the journal records which steps completed.' });
+        this.lost ??= new RunbookError('connection', `the SSH connection to ${this.name} was closed`, {
+          hint: 'Check the host; the journal records which steps completed.',
+        });
         this.client = undefined;
       });
       client.on('error', () => undefined);
@@ -166,7 +176,16 @@ export class SshTarget implements CommandTarget {
         options.signal.removeEventListener('abort', onAbort);
         client.removeListener('close', onConnectionClosed);
         answerer?.dispose();
-        resolve({ exitCode, signal, stdout, stderr, timedOut, cancelled, promptFailure, ...(answerer ? { answered: answerer.answered } : {}) });
+        resolve({
+          exitCode,
+          signal,
+          stdout,
+          stderr,
+          timedOut,
+          cancelled,
+          promptFailure,
+          ...(answerer ? { answered: answerer.answered } : {}),
+        });
       };
       const stop = () => {
         try {
@@ -199,10 +218,15 @@ export class SshTarget implements CommandTarget {
         }
         channel = stream;
         if (options.pty) {
-          answerer = new PromptAnswerer(options.pty.answers, options.pty.unexpectedPromptAfterMs, (text) => stream.write(text), (message) => {
-            promptFailure = message;
-            stop();
-          });
+          answerer = new PromptAnswerer(
+            options.pty.answers,
+            options.pty.unexpectedPromptAfterMs,
+            (text) => stream.write(text),
+            (message) => {
+              promptFailure = message;
+              stop();
+            },
+          );
         }
         stream.on('data', (chunk: Buffer) => {
           const text = chunk.toString('utf8');

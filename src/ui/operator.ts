@@ -26,7 +26,9 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (error) {
     if (error instanceof Error && (error.name === 'ExitPromptError' || error.name === 'AbortPromptError')) {
-      throw new RunbookError('aborted', 'aborted at the prompt', { hint: 'Nothing more was run. The journal records where the run stopped.' });
+      throw new RunbookError('aborted', 'aborted at the prompt', {
+        hint: 'Nothing more was run. The journal records where the run stopped.',
+      });
     }
     throw error;
   }
@@ -38,7 +40,10 @@ export function createConfirmer(policy: OperatorPolicy): Confirmer {
       const typed = step.confirm.mode === 'typed';
       if (!policy.interactive) {
         if (typed && step.destructive && !(policy.yes && policy.allowDestructive)) {
-          throw noTerminal(`step ${step.id} is destructive and needs a typed confirmation`, 'Run it on a terminal, or pass both --yes and --allow-destructive if this run is meant to destroy without asking.');
+          throw noTerminal(
+            `step ${step.id} is destructive and needs a typed confirmation`,
+            'Run it on a terminal, or pass both --yes and --allow-destructive if this run is meant to destroy without asking.',
+          );
         }
         if (policy.yes) return { confirmed: true, by: 'flag' };
         throw noTerminal(`step ${step.id} needs a confirmation`, 'Pass --yes to confirm ordinary steps in a non-interactive run.');
@@ -48,7 +53,11 @@ export function createConfirmer(policy: OperatorPolicy): Confirmer {
       policy.beforePrompt?.();
       const prompts = await import('@inquirer/prompts');
       if (typed) {
-        const answer = await guarded(() => prompts.input({ message: `Step ${step.id} is ${step.destructive ? 'DESTRUCTIVE' : 'guarded'}. Type "${expected}" to run it (anything else aborts):` }));
+        const answer = await guarded(() =>
+          prompts.input({
+            message: `Step ${step.id} is ${step.destructive ? 'DESTRUCTIVE' : 'guarded'}. Type "${expected}" to run it (anything else aborts):`,
+          }),
+        );
         return { confirmed: answer.trim() === expected, by: 'operator' };
       }
       const yes = await guarded(() => prompts.confirm({ message: `Run step ${step.id}: ${step.title}?`, default: false }));
@@ -60,17 +69,29 @@ export function createConfirmer(policy: OperatorPolicy): Confirmer {
 export function createOperatorIO(policy: OperatorPolicy): OperatorIO {
   return {
     async confirmDone(title, instructions) {
-      if (!policy.interactive) throw noTerminal(`manual step ${title} needs the operator`, `Run on a terminal, or pre-answer it with --answer ${title}=done for a rehearsal.`);
+      if (!policy.interactive)
+        throw noTerminal(
+          `manual step ${title} needs the operator`,
+          `Run on a terminal, or pre-answer it with --answer ${title}=done for a rehearsal.`,
+        );
       policy.beforePrompt?.();
       const prompts = await import('@inquirer/prompts');
       process.stdout.write(`\n${instructions.trim()}\n\n`);
       return guarded(() => prompts.confirm({ message: 'Done? (No aborts the run)', default: false }));
     },
     async ask(question, choices, defaultValue) {
-      if (!policy.interactive) throw noTerminal(`a question needs an answer ("${question}")`, 'Pre-answer it with --answer <step>=<value>.');
+      if (!policy.interactive)
+        throw noTerminal(`a question needs an answer ("${question}")`, 'Pre-answer it with --answer <step>=<value>.');
       policy.beforePrompt?.();
       const prompts = await import('@inquirer/prompts');
-      if (choices) return guarded(() => prompts.select({ message: question, choices: choices.map((c) => ({ value: c, name: c })), ...(defaultValue ? { default: defaultValue } : {}) }));
+      if (choices)
+        return guarded(() =>
+          prompts.select({
+            message: question,
+            choices: choices.map((c) => ({ value: c, name: c })),
+            ...(defaultValue ? { default: defaultValue } : {}),
+          }),
+        );
       return guarded(() => prompts.input({ message: question, ...(defaultValue ? { default: defaultValue } : {}) }));
     },
     async retryOrAbort(message) {
@@ -78,7 +99,13 @@ export function createOperatorIO(policy: OperatorPolicy): OperatorIO {
       policy.beforePrompt?.();
       const prompts = await import('@inquirer/prompts');
       return guarded(() =>
-        prompts.select({ message: `${message}. Retry the check after fixing it, or abort?`, choices: [{ value: 'retry' as const, name: 'retry the check' }, { value: 'abort' as const, name: 'abort the run' }] }),
+        prompts.select({
+          message: `${message}. Retry the check after fixing it, or abort?`,
+          choices: [
+            { value: 'retry' as const, name: 'retry the check' },
+            { value: 'abort' as const, name: 'abort the run' },
+          ],
+        }),
       );
     },
   };

@@ -14,7 +14,11 @@ export function renderRunbookDocument(spec: RunbookSpec, plan: Plan, c: ChalkIns
   if (params.length) {
     out.push('', c.bold('Parameters'));
     for (const [name, p] of params) {
-      const extra = [describeType(p), p.default !== undefined ? `default ${JSON.stringify(p.default)}` : 'required', p.env ? `env ${p.env}` : ''].filter(Boolean);
+      const extra = [
+        describeType(p),
+        p.default !== undefined ? `default ${JSON.stringify(p.default)}` : 'required',
+        p.env ? `env ${p.env}` : '',
+      ].filter(Boolean);
       out.push(`  ${name} (${extra.join(', ')})${p.description ? `: ${p.description}` : ''}`);
     }
   }

@@ -11,7 +11,9 @@ export function renderPlan(plan: Plan, c: ChalkInstance): string {
   const rb = plan.runbook;
   out.push(c.bold(`Runbook ${rb.id} ${rb.version}: ${rb.title}`));
   if (rb.source) out.push(`Source: ${rb.source}`);
-  out.push(`Inventory: ${plan.inventory ? `${plan.inventory.file}${plan.inventory.name ? ` (${plan.inventory.name})` : ''}` : 'none (example values)'}`);
+  out.push(
+    `Inventory: ${plan.inventory ? `${plan.inventory.file}${plan.inventory.name ? ` (${plan.inventory.name})` : ''}` : 'none (example values)'}`,
+  );
   if (plan.parameters.length) {
     out.push('', c.bold('Parameters'));
     for (const p of plan.parameters) {
@@ -28,7 +30,8 @@ export function renderPlan(plan: Plan, c: ChalkInstance): string {
   const roles = Object.entries(plan.targets);
   if (roles.length) {
     out.push('', c.bold('Targets'));
-    for (const [role, t] of roles) out.push(`  ${role} (${t.type}): ${t.entries.map((e) => `${e.name} ${c.dim(`[${e.where}]`)}`).join(', ')}`);
+    for (const [role, t] of roles)
+      out.push(`  ${role} (${t.type}): ${t.entries.map((e) => `${e.name} ${c.dim(`[${e.where}]`)}`).join(', ')}`);
   }
   if (plan.preconditions.length) {
     out.push('', c.bold('Preconditions') + c.dim(' (read-only; all are checked before anything changes)'));
@@ -44,7 +47,11 @@ export function renderPlan(plan: Plan, c: ChalkInstance): string {
     plan.rollback.forEach((step, i) => out.push(...renderStep(step, `R${i + 1}.`, c), ''));
   }
   const runs = plan.steps.filter((s) => s.condition.decided !== 'skip').length;
-  out.push(c.dim(`${plan.steps.length} steps (${runs} planned to run, ${plan.steps.length - runs} skipped by parameters), ${plan.preconditions.length} preconditions. Dry-run: nothing was run.`));
+  out.push(
+    c.dim(
+      `${plan.steps.length} steps (${runs} planned to run, ${plan.steps.length - runs} skipped by parameters), ${plan.preconditions.length} preconditions. Dry-run: nothing was run.`,
+    ),
+  );
   return out.join('\n');
 }
 
@@ -63,11 +70,22 @@ function renderStep(step: PlannedStep, number: string, c: ChalkInstance): string
     return lines;
   }
   if (step.condition.decided === 'at-run-time') lines.push(`${pad}${c.yellow(`runs only if ${step.condition.text}`)}`);
-  if (step.notes) lines.push(...step.notes.trimEnd().split('\n').map((l) => `${pad}${c.dim(`note: ${l}`)}`));
+  if (step.notes)
+    lines.push(
+      ...step.notes
+        .trimEnd()
+        .split('\n')
+        .map((l) => `${pad}${c.dim(`note: ${l}`)}`),
+    );
   lines.push(...renderAction(step.action, pad, c));
   if (step.fanOut.mode !== 'parallel' || step.fanOut.maxFailures || step.action.instances.length > 1) {
     if (step.action.instances.length > 1) {
-      const how = step.fanOut.mode === 'serial' ? 'one host at a time' : step.fanOut.mode === 'batches' ? `in batches of ${step.fanOut.batchSize}` : `in parallel, at most ${step.fanOut.limit} at once`;
+      const how =
+        step.fanOut.mode === 'serial'
+          ? 'one host at a time'
+          : step.fanOut.mode === 'batches'
+            ? `in batches of ${step.fanOut.batchSize}`
+            : `in parallel, at most ${step.fanOut.limit} at once`;
       lines.push(`${pad}${c.dim(`fan-out: ${how}; tolerated failures: ${step.fanOut.maxFailures}`)}`);
     }
   }

@@ -67,7 +67,9 @@ export function createTerminalRenderer(
         break;
       case 'check-finished': {
         const mark = e.status === 'succeeded' ? c.green('✔') : c.red('✘');
-        write(`  ${mark} ${e.phase === 'verify' ? 'verify: ' : ''}${e.title}${e.target ? c.dim(` [${e.target}]`) : ''}${e.status === 'failed' ? c.red(` — ${e.message}`) : ''}\n`);
+        write(
+          `  ${mark} ${e.phase === 'verify' ? 'verify: ' : ''}${e.title}${e.target ? c.dim(` [${e.target}]`) : ''}${e.status === 'failed' ? c.red(` — ${e.message}`) : ''}\n`,
+        );
         break;
       }
       case 'step-skipped':
@@ -91,12 +93,18 @@ export function createTerminalRenderer(
         break;
       }
       case 'instance-finished':
-        for (const stream of ['stdout', 'stderr']) flush(`${e.stepId}/${e.target}/${stream}`, e.target ? c.cyan(`  ${e.target} │ `) : '  │ ');
-        if (e.target) write(`  ${e.status === 'succeeded' ? c.green('✔') : c.red('✘')} ${e.target} ${c.dim(formatDuration(e.durationMs))}${e.status === 'failed' ? c.red(` — ${e.message}`) : ''}\n`);
+        for (const stream of ['stdout', 'stderr'])
+          flush(`${e.stepId}/${e.target}/${stream}`, e.target ? c.cyan(`  ${e.target} │ `) : '  │ ');
+        if (e.target)
+          write(
+            `  ${e.status === 'succeeded' ? c.green('✔') : c.red('✘')} ${e.target} ${c.dim(formatDuration(e.durationMs))}${e.status === 'failed' ? c.red(` — ${e.message}`) : ''}\n`,
+          );
         break;
       case 'step-finished':
         spinner?.stop();
-        write(`${e.status === 'succeeded' ? c.green('✔') : c.red('✘')} ${e.stepId} ${e.status} ${c.dim(`in ${formatDuration(e.durationMs)}`)}${e.status === 'failed' ? c.red(` — ${e.message}`) : ''}\n`);
+        write(
+          `${e.status === 'succeeded' ? c.green('✔') : c.red('✘')} ${e.stepId} ${e.status} ${c.dim(`in ${formatDuration(e.durationMs)}`)}${e.status === 'failed' ? c.red(` — ${e.message}`) : ''}\n`,
+        );
         rows.push({ id: e.stepId, status: e.status, duration: formatDuration(e.durationMs), message: e.message });
         break;
       case 'confirmation':

@@ -57,7 +57,9 @@ describe('commands over SSH', () => {
   });
 
   it('accepts the exit codes a step declares', async () => {
-    const rb = runbook(`  - { id: grep, title: grep finds nothing, kind: ssh, target: app, readOnly: true, command: 'grep -q nothing /etc/hostname', expect: { exitCode: [0, 1] } }`);
+    const rb = runbook(
+      `  - { id: grep, title: grep finds nothing, kind: ssh, target: app, readOnly: true, command: 'grep -q nothing /etc/hostname', expect: { exitCode: [0, 1] } }`,
+    );
     expect((await exec(rb)).code).toBe(0);
   });
 
@@ -101,7 +103,10 @@ describe('commands over SSH', () => {
   it('answers an interactive program over a pseudo-terminal and fails on an unexpected prompt', async () => {
     for (const host of ['app1', 'app2']) {
       const script = join(workdir(host), 'ask.sh');
-      writeFileSync(script, '#!/bin/sh\nprintf "Do you wish to upgrade the product now? [Y/N] "\nread a\nprintf "Backed up? [y/n] "\nread b\necho "answers: $a $b"\n');
+      writeFileSync(
+        script,
+        '#!/bin/sh\nprintf "Do you wish to upgrade the product now? [Y/N] "\nread a\nprintf "Backed up? [y/n] "\nread b\necho "answers: $a $b"\n',
+      );
       chmodSync(script, 0o755);
     }
     const answered = runbook(`  - id: ask
@@ -158,7 +163,9 @@ describe('SQL', () => {
 
   it('stores hostile values exactly through bind parameters', async () => {
     const hostile = "Robert'); DROP TABLE audit; -- $1 \\ 日本";
-    const rb = runbook(`  - { id: ins, title: insert, kind: sql, target: appdb, sql: 'insert into audit(note) values ({{ params.value }})' }`);
+    const rb = runbook(
+      `  - { id: ins, title: insert, kind: sql, target: appdb, sql: 'insert into audit(note) values ({{ params.value }})' }`,
+    );
     expect((await exec(rb, ['-p', `value=${hostile}`])).code).toBe(0);
     const rows = await lab.pg.query('app', 'select note from audit where note = $1', [hostile]);
     expect(rows).toHaveLength(1);
@@ -224,22 +231,31 @@ describe('host keys', () => {
 
 describe('fan-out', () => {
   it('stops starting hosts after the first failure in serial mode and tolerates maxFailures', async () => {
-    const serial = runbook(`  - { id: s, title: serial, kind: ssh, target: app, fanOut: { mode: serial }, command: 'echo ran >> {{ host.vars.workdir }}/serial.log; [ {{ host.name }} = app2 ]' }`);
+    const serial = runbook(
+      `  - { id: s, title: serial, kind: ssh, target: app, fanOut: { mode: serial }, command: 'echo ran >> {{ host.vars.workdir }}/serial.log; [ {{ host.name }} = app2 ]' }`,
+    );
     const r = await exec(serial);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('1 not started');
     expect(() => readFileSync(join(workdir('app2'), 'serial.log'))).toThrow();
-    const tolerant = runbook(`  - { id: t, title: tolerant, kind: ssh, target: app, fanOut: { mode: parallel, maxFailures: 1 }, command: '[ {{ host.name }} = app2 ]' }`);
+    const tolerant = runbook(
+      `  - { id: t, title: tolerant, kind: ssh, target: app, fanOut: { mode: parallel, maxFailures: 1 }, command: '[ {{ host.name }} = app2 ]' }`,
+    );
     expect((await exec(tolerant)).code).toBe(0);
   });
 });
 
 describe('output', () => {
   it('--json prints one event per line, secrets masked', async () => {
-    const rb = runbook(`  - { id: echo, title: echo secret, kind: ssh, target: app, readOnly: true, env: { P: '{{ params.db_admin_password }}' }, command: 'echo "pw=$P"' }`);
+    const rb = runbook(
+      `  - { id: echo, title: echo secret, kind: ssh, target: app, readOnly: true, env: { P: '{{ params.db_admin_password }}' }, command: 'echo "pw=$P"' }`,
+    );
     const r = await runCli(['--json', 'exec', rb, '-i', lab.inventoryPath, '--yes', '--state-dir', join(lab.dir, 'state')], env());
     expect(r.code).toBe(0);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; text?: string });
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; text?: string });
     expect(events[0]?.type).toBe('run-started');
     expect(events.some((e) => e.type === 'output' && e.text?.includes('pw=***'))).toBe(true);
     expect(r.stdout).not.toContain(lab.dbPassword);
@@ -257,11 +273,17 @@ describe('retries, batches and statement timeouts', () => {
     const r = await exec(rb);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('(attempt 3)');
-    expect(readFileSync(join(workdir('app1'), 'attempts'), 'utf8').trim().split('\n')).toHaveLength(3);
+    expect(
+      readFileSync(join(workdir('app1'), 'attempts'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(3);
   });
 
   it('runs batches one after the other', async () => {
-    const rb = runbook(`  - { id: b, title: batches, kind: ssh, target: app, fanOut: { mode: batches, batchSize: 1 }, command: 'date +%s%N > {{ host.vars.workdir }}/batch; sleep 0.3' }`);
+    const rb = runbook(
+      `  - { id: b, title: batches, kind: ssh, target: app, fanOut: { mode: batches, batchSize: 1 }, command: 'date +%s%N > {{ host.vars.workdir }}/batch; sleep 0.3' }`,
+    );
     expect((await exec(rb)).code).toBe(0);
     const t1 = Number(readFileSync(join(workdir('app1'), 'batch'), 'utf8'));
     const t2 = Number(readFileSync(join(workdir('app2'), 'batch'), 'utf8'));
@@ -269,7 +291,9 @@ describe('retries, batches and statement timeouts', () => {
   });
 
   it('cancels a SQL statement at the step timeout', async () => {
-    const rb = runbook(`  - { id: slow, title: slow query, kind: sql, target: appdb, readOnly: true, timeout: 1s, sql: 'select pg_sleep(10)' }`);
+    const rb = runbook(
+      `  - { id: slow, title: slow query, kind: sql, target: appdb, readOnly: true, timeout: 1s, sql: 'select pg_sleep(10)' }`,
+    );
     const started = Date.now();
     const r = await exec(rb);
     expect(r.code).toBe(1);
@@ -292,7 +316,9 @@ describe('OpenSSH client configuration', () => {
       inventory,
       `ssh: { configFile: ${config}, knownHostsFile: ${lab.ssh.knownHostsPath} }\nhosts:\n  db-gateway: {}\n  inner: {}\ndatabases:\n  appdb: { host: ${lab.pg.host}, port: ${lab.pg.port}, database: app, user: app_owner, password: { env: EXAMPLE_DB_PASSWORD } }\nendpoints:\n  api: { url: 'http://127.0.0.1:${lab.httpPort}' }\nroles:\n  app: [db-gateway, inner]\n  appdb: appdb\n  api: api\n`,
     );
-    const rb = runbook(`  - { id: who, title: who, kind: ssh, target: app, readOnly: true, command: 'echo "$LAB_HOST via $SSH_CONNECTION"' }`);
+    const rb = runbook(
+      `  - { id: who, title: who, kind: ssh, target: app, readOnly: true, command: 'echo "$LAB_HOST via $SSH_CONNECTION"' }`,
+    );
     const r = await exec(rb, [], inventory);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/db-gateway │ app1 via .* 127\.0\.40\.1 \d+/);
@@ -311,7 +337,9 @@ describe('OpenSSH client configuration', () => {
 
 describe('reviewed plans', () => {
   it('executes a plan written by `runbook plan -o`, and refuses it once the inventory changed', async () => {
-    const rb = runbook(`  - { id: mark, title: mark, kind: ssh, target: app, command: 'echo {{ params.value }} > {{ host.vars.workdir }}/reviewed' }`);
+    const rb = runbook(
+      `  - { id: mark, title: mark, kind: ssh, target: app, command: 'echo {{ params.value }} > {{ host.vars.workdir }}/reviewed' }`,
+    );
     const inventory = lab.writeInventory();
     const planFile = join(lab.dir, 'reviewed-plan.json');
     const planned = await runCli(['plan', rb, '-i', inventory, '-p', 'value=as-reviewed', '-o', planFile], env());

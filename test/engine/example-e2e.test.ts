@@ -20,7 +20,10 @@ afterAll(async () => {
 
 async function cli(args: string[], env: Record<string, string> = {}) {
   try {
-    const r = await run('node', [CLI, ...args], { env: { ...process.env, NO_COLOR: '1', CI: 'true', EXAMPLE_DB_PASSWORD: lab.dbPassword, ...env }, timeout: 30_000 });
+    const r = await run('node', [CLI, ...args], {
+      env: { ...process.env, NO_COLOR: '1', CI: 'true', EXAMPLE_DB_PASSWORD: lab.dbPassword, ...env },
+      timeout: 30_000,
+    });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -36,7 +39,20 @@ describe('example runbook end to end', () => {
       chmodSync(join(h.stateDir, 'app.properties'), 0o666);
     }
     const stateDir = join(lab.dir, 'state');
-    const r = await cli(['exec', RUNBOOK, '-i', lab.inventoryPath, '--yes', '--allow-destructive', '--answer', 'choose-restart=rolling', '--answer', 'sign-off=done', '--state-dir', stateDir]);
+    const r = await cli([
+      'exec',
+      RUNBOOK,
+      '-i',
+      lab.inventoryPath,
+      '--yes',
+      '--allow-destructive',
+      '--answer',
+      'choose-restart=rolling',
+      '--answer',
+      'sign-off=done',
+      '--state-dir',
+      stateDir,
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('run succeeded');
@@ -54,13 +70,25 @@ describe('example runbook end to end', () => {
     expect(runs).toHaveLength(1);
     const journal = readFileSync(join(stateDir, 'runs', runs[0]!, 'events.jsonl'), 'utf8');
     expect(journal).not.toContain(lab.dbPassword);
-    const events = journal.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    const events = journal
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string });
     expect(events[0]?.type).toBe('run-started');
     expect(events.at(-1)).toMatchObject({ type: 'run-finished', status: 'succeeded' });
   });
 
   it('refuses to confirm without a terminal and without --yes, touching nothing', async () => {
-    const r = await cli(['exec', RUNBOOK, '-i', lab.inventoryPath, '--answer', 'choose-restart=rolling', '--state-dir', join(lab.dir, 'state2')]);
+    const r = await cli([
+      'exec',
+      RUNBOOK,
+      '-i',
+      lab.inventoryPath,
+      '--answer',
+      'choose-restart=rolling',
+      '--state-dir',
+      join(lab.dir, 'state2'),
+    ]);
     expect(r.code).toBe(5);
     expect(r.stderr).toContain('needs a confirmation, but there is no terminal');
   });
@@ -69,7 +97,17 @@ describe('example runbook end to end', () => {
     const inv = lab.writeInventory({ knownHosts: null });
     const marker = join(lab.ssh.host('app1').stateDir, 'maintenance.log');
     const before = existsSync(marker) ? readFileSync(marker, 'utf8') : '';
-    const r = await cli(['exec', RUNBOOK, '-i', inv, '--yes', '--answer', 'choose-restart=rolling', '--state-dir', join(lab.dir, 'state3')]);
+    const r = await cli([
+      'exec',
+      RUNBOOK,
+      '-i',
+      inv,
+      '--yes',
+      '--answer',
+      'choose-restart=rolling',
+      '--state-dir',
+      join(lab.dir, 'state3'),
+    ]);
     expect(r.code).toBe(7);
     expect(r.stderr).toMatch(/host key of app\d .* is unknown: ssh-ed25519 SHA256:/);
     expect(r.stderr).toContain('--accept-new-host-keys');

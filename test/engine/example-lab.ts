@@ -21,7 +21,12 @@ export interface ExampleLab {
 export async function startExampleLab(): Promise<ExampleLab> {
   const dir = mkdtempSync(join(tmpdir(), 'runbook-example-'));
   const [ssh, pg] = await Promise.all([
-    startSshLab({ hosts: [{ name: 'app1', address: '127.0.40.1' }, { name: 'app2', address: '127.0.40.2' }] }),
+    startSshLab({
+      hosts: [
+        { name: 'app1', address: '127.0.40.1' },
+        { name: 'app2', address: '127.0.40.2' },
+      ],
+    }),
     startPostgres(),
   ]);
   const dbPassword = 'S3cr3t-db-pw!';
@@ -39,7 +44,10 @@ export async function startExampleLab(): Promise<ExampleLab> {
   const writeInventory = (overrides: { knownHosts?: string | null; extra?: string } = {}) => {
     const known = overrides.knownHosts === undefined ? ssh.knownHostsPath : overrides.knownHosts;
     const hosts = ssh.hosts
-      .map((h) => `  ${h.name}: { address: ${h.address}, port: ${h.port}, user: ${ssh.user}, identityFile: ${ssh.clientKeyPath}, vars: { workdir: ${h.stateDir} } }`)
+      .map(
+        (h) =>
+          `  ${h.name}: { address: ${h.address}, port: ${h.port}, user: ${ssh.user}, identityFile: ${ssh.clientKeyPath}, vars: { workdir: ${h.stateDir} } }`,
+      )
       .join('\n');
     const text = `name: example lab
 ssh:

@@ -18,7 +18,18 @@ const runbook = join(process.cwd(), 'fixtures', 'example', 'example-maintenance.
 it('runs the SQL preconditions, steps and verifications and skips everything else', async () => {
   const url = `postgres://${pg.user}:${encodeURIComponent(pg.password)}@${pg.host}:${pg.port}/smoke`;
   const r = await runCli(
-    ['smoke', runbook, '--database-url', url, '--seed', join(process.cwd(), 'fixtures', 'smoke', 'example-maintenance.sql'), '-p', 'release=3.1.4', '--state-dir', join(pg.baseDir, 'state')],
+    [
+      'smoke',
+      runbook,
+      '--database-url',
+      url,
+      '--seed',
+      join(process.cwd(), 'fixtures', 'smoke', 'example-maintenance.sql'),
+      '-p',
+      'release=3.1.4',
+      '--state-dir',
+      join(pg.baseDir, 'state'),
+    ],
     { EXAMPLE_DB_PASSWORD: 'unused-in-smoke' },
   );
   expect(r.stderr).toBe('');

@@ -18,13 +18,18 @@ afterAll(async () => {
 
 function runbook(steps: string): string {
   const path = join(lab.dir, `term-${++n}.yaml`);
-  writeFileSync(path, `id: terminal-${n}\ntitle: Terminal ${n}\ntargets:\n  app: { type: hosts }\n  appdb: { type: database }\n  api: { type: http }\nsteps:\n${steps}`);
+  writeFileSync(
+    path,
+    `id: terminal-${n}\ntitle: Terminal ${n}\ntargets:\n  app: { type: hosts }\n  appdb: { type: database }\n  api: { type: http }\nsteps:\n${steps}`,
+  );
   return path;
 }
 
 const marker = (name: string) => join(lab.ssh.host('app1').stateDir, name);
 const start = (rb: string, ...args: string[]) =>
-  (session = TerminalSession.start(['exec', rb, '-i', lab.inventoryPath, '--state-dir', join(lab.dir, 'state'), ...args], { EXAMPLE_DB_PASSWORD: lab.dbPassword }));
+  (session = TerminalSession.start(['exec', rb, '-i', lab.inventoryPath, '--state-dir', join(lab.dir, 'state'), ...args], {
+    EXAMPLE_DB_PASSWORD: lab.dbPassword,
+  }));
 
 describe('in a terminal', () => {
   it('asks before a changing step; "No" (the default) aborts with exit 5 and runs nothing', async () => {
@@ -48,7 +53,9 @@ describe('in a terminal', () => {
   });
 
   it('requires the typed name for a destructive step, even with --yes; a wrong name aborts', async () => {
-    const rb = runbook(`  - { id: wipe, title: wipe, kind: ssh, target: app, destructive: true, confirm: { typed: '{{ roles.app.name }}' }, command: 'touch {{ host.vars.workdir }}/wiped' }`);
+    const rb = runbook(
+      `  - { id: wipe, title: wipe, kind: ssh, target: app, destructive: true, confirm: { typed: '{{ roles.app.name }}' }, command: 'touch {{ host.vars.workdir }}/wiped' }`,
+    );
     let s = start(rb, '--yes');
     await s.waitFor(/Type "app1" to run it/);
     s.type('app2');

@@ -9,7 +9,9 @@ export class TerminalSession {
 
   static start(args: string[], env: Record<string, string>): TerminalSession {
     const name = `rb-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    const envs = Object.entries({ NO_COLOR: '1', ...env }).map(([k, v]) => `${k}=${quote(v)}`).join(' ');
+    const envs = Object.entries({ NO_COLOR: '1', ...env })
+      .map(([k, v]) => `${k}=${quote(v)}`)
+      .join(' ');
     const command = `env -u CI ${envs} node ${quote(CLI)} ${args.map(quote).join(' ')}; echo "EXIT=$?"; sleep 120`;
     execFileSync('tmux', ['new-session', '-d', '-s', name, '-x', '220', '-y', '60', command]);
     return new TerminalSession(name);
