@@ -5,7 +5,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { EXIT, RunbookError } from './errors.js';
-import { createContext, type CommandContext, type GlobalOptions } from './commands/context.js';
+import type { CommandContext, GlobalOptions } from './commands/context.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -149,6 +149,8 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
 export async function main(argv: string[]): Promise<number> {
   let exitCode: number = EXIT.ok;
   const program = buildProgram(async (fn) => {
+    // Loaded on demand: `runbook --version` and `--help` need none of it.
+    const { createContext } = await import('./commands/context.js');
     const ctx = createContext(program.opts<GlobalOptions>());
     try {
       await fn(ctx);

@@ -4,7 +4,6 @@
  * here, shows a diff, keeps a backup beside the file, then writes it. Editing a file that is
  * already as wanted changes nothing, so a resumed run can repeat the step safely.
  */
-import { createTwoFilesPatch } from 'diff';
 import { z } from 'zod';
 import { quoteShellWord } from '../runbook/shell-quote.js';
 import { displayParts, materializeParts, type Part } from '../runbook/template.js';
@@ -108,6 +107,7 @@ export const fileEditStep: StepKind<FileEditSpec> = {
     if (after === before)
       return { status: 'succeeded', message: `${path} already as wanted; nothing changed`, durationMs: Date.now() - started, diff: '' };
 
+    const { createTwoFilesPatch } = await import('diff');
     const diff = createTwoFilesPatch(path, path, before, after, 'before', 'after');
     ctx.onOutput('stdout', diff);
     const backup = `${path}.runbook-${stamp()}.bak`;
