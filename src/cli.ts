@@ -33,6 +33,10 @@ Exit codes:
 Environment:
   RUNBOOK_PATH       extra runbook directories (colon-separated), like --runbooks
   RUNBOOK_STATE_DIR  journal and lock directory (default $XDG_STATE_HOME/runbook)
+  RUNBOOK_STATE_URL  shared journal and lock store for a team: postgres://user:pw@host/db
+                     (tables runbook_runs, runbook_events, runbook_locks; locks are advisory
+                     locks, released when the holder's connection ends). --state-url, then
+                     --state-dir, win over it.
   NO_COLOR           disable colours`;
 
 function addPlanOptions(cmd: Command): Command {
@@ -92,6 +96,7 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
     .option('--from <step>', 'start at this step (recorded in the journal)')
     .option('--only <step>', 'run only this step (recorded in the journal)')
     .option('--state-dir <dir>', 'journal and lock directory')
+    .option('--state-url <url>', 'shared PostgreSQL store for journal and lock (or RUNBOOK_STATE_URL)')
     .option('--run-id <id>', 'use this run id (default: generated)')
     .addOption(new Option('--concurrency <n>', 'default parallel hosts per step').argParser(Number))
     .action((id: string, opts) =>
@@ -108,8 +113,11 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
 
   program
     .command('runs')
-    .description('list recorded runs and their state')
+    .description('list recorded runs and their state (running, succeeded, failed, aborted, interrupted, unknown = crashed) and the held locks')
     .option('--state-dir <dir>', 'journal directory')
+    .option('--state-url <url>', 'shared PostgreSQL store (or RUNBOOK_STATE_URL)')
+    .option('--break-lock <lock-id>', 'remove a stale lock (its process is gone) so that the runbook can run again on those targets')
+    .option('--force', 'with --break-lock: also break a lock whose holder cannot be checked (another host)')
     .action((opts) => run((ctx) => import('./commands/journal-commands.js').then((m) => m.runsCommand(opts, ctx))));
 
   program
@@ -122,6 +130,7 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
     .option('--accept-new-host-keys', 'trust SSH host keys seen for the first time')
     .option('--known-hosts <file>', 'known_hosts file')
     .option('--state-dir <dir>', 'journal directory')
+    .option('--state-url <url>', 'shared PostgreSQL store (or RUNBOOK_STATE_URL)')
     .action((runId: string, opts) => run((ctx) => import('./commands/resume-command.js').then((m) => m.resumeCommand(runId, opts, ctx))));
 
   program
@@ -129,6 +138,7 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
     .description('the record of a run for a change ticket')
     .addOption(new Option('--format <format>', 'md or json').choices(['md', 'json']).default('md'))
     .option('--state-dir <dir>', 'journal directory')
+    .option('--state-url <url>', 'shared PostgreSQL store (or RUNBOOK_STATE_URL)')
     .action((runId: string, opts) => run((ctx) => import('./commands/journal-commands.js').then((m) => m.reportCommand(runId, opts, ctx))));
 
   addPlanOptions(program.command('smoke <runbook>').description('run the SQL parts of a runbook against one database (CI smoke test)'))

@@ -2,9 +2,12 @@
 import { hostname, userInfo } from 'node:os';
 import { RunbookError } from '../errors.js';
 import { EventBus } from '../engine/events.js';
-import { executePlan, type RunSummary } from '../engine/executor.js';
+import { executePlan, type ExecuteOptions, type RunSummary } from '../engine/executor.js';
 import { collectSecrets } from '../engine/secrets.js';
-import { defaultStateDir, newRunId, startJournal } from '../journal/journal.js';
+import { newRunId, type JournalHandle } from '../journal/journal.js';
+import { lockKey, type HeldLock } from '../journal/lock.js';
+import { guardOutput } from '../journal/output-guard.js';
+import { openStateStore, type StateStore } from '../journal/store.js';
 import { openConnections } from '../targets/connections.js';
 import { askSecret, createConfirmer, createOperatorIO } from '../ui/operator.js';
 import { createJsonRenderer, createTerminalRenderer } from '../ui/terminal-renderer.js';
@@ -20,6 +23,8 @@ export interface ExecOptions extends PlanOptions {
   from?: string;
   only?: string;
   stateDir?: string;
+  /** Shared PostgreSQL store for journals and locks (or RUNBOOK_STATE_URL). */
+  stateUrl?: string;
   runId?: string;
   /** A reviewed plan file (runbook plan -o) to execute as it is. */
   plan?: string;
@@ -43,21 +48,92 @@ async function run(id: string, options: ExecOptions, ctx: CommandContext, mode: 
   return runPrepared(prepared, options, ctx, mode);
 }
 
-/** Executes a prepared plan: secrets, journal, renderers, signals, connections, executor. */
-export async function runPrepared(prepared: Prepared, options: ExecOptions, ctx: CommandContext, mode: 'exec' | 'check'): Promise<RunSummary> {
+/** What resume brings to a run: the journal to continue, and how to settle what it left open. */
+export interface ResumeHooks {
+  runId: string;
+  store: StateStore;
+  /** The selection of the original run (--from/--only), applied again. */
+  from: string | null;
+  only: string | null;
+  /** Files that changed since the run started (resumed with --force). */
+  forcedChanges: string[];
+  /**
+   * Called once the session is recorded (run-started) and before any step runs: settles the
+   * step of unknown outcome and says which steps are done, or 'abort'.
+   */
+  settle(session: RunSession): Promise<{ completed: NonNullable<ExecuteOptions['completed']>; runPreconditions: boolean } | 'abort'>;
+}
+
+/** What a running session offers to resume's settling: the executor's options, the journal, the terminal. */
+export interface RunSession {
+  execute: ExecuteOptions;
+  journal: JournalHandle;
+  lock: HeldLock;
+  /** Stops the live terminal view before asking the operator. */
+  pause(): void;
+}
+
+/** Executes a prepared plan: lock, secrets, journal, renderers, signals, connections, executor. */
+export async function runPrepared(prepared: Pick<Prepared, 'plan' | 'inventory'>, options: ExecOptions, ctx: CommandContext, mode: 'exec' | 'check', resume?: ResumeHooks): Promise<RunSummary> {
   const plan = prepared.plan;
   const stepIds = plan.steps.map((s) => s.id);
-  for (const [flag, value] of [['--from', options.from], ['--only', options.only]] as const) {
+  const from = resume ? resume.from : (options.from ?? null);
+  const only = resume ? resume.only : (options.only ?? null);
+  for (const [flag, value] of [['--from', from], ['--only', only]] as const) {
     if (value && !stepIds.includes(value)) throw new RunbookError('usage', `${flag} ${value}: no such step`, { hint: `Steps: ${stepIds.join(', ')}` });
   }
-  const secrets = await collectSecrets(plan, ctx.env, ctx.interactive ? askSecret : null);
-  const runId = options.runId ?? newRunId(plan.runbook.id);
+  const runId = resume?.runId ?? options.runId ?? newRunId(plan.runbook.id);
   const operator = `${userInfo().username}@${hostname()}`;
+  // The lock comes first: a second operator learns at once, before being asked for anything.
+  const store = resume?.store ?? (mode === 'exec' ? await openStateStore(options, ctx.env) : null);
+  let lock: HeldLock | null = null;
+  let journal: JournalHandle | null = null;
+  try {
+    if (store) lock = await store.lock(lockKey(plan), { runId, pid: process.pid, host: hostname(), user: userInfo().username, since: new Date().toISOString() }, resume?.runId ?? null);
+    const secrets = await collectSecrets(plan, ctx.env, ctx.interactive ? askSecret : null);
+    const redact = (text: string) => secrets.redact(text);
+    if (store) journal = resume ? await store.reopenJournal(runId, redact) : await store.createJournal(runId, plan, redact);
+    return await runSession({ prepared, options, ctx, mode, resume, runId, operator, from, only, secrets, journal, lock });
+  } finally {
+    await lock?.release();
+    journal?.close();
+    if (!resume) await store?.close();
+  }
+}
+
+interface SessionInput {
+  prepared: Pick<Prepared, 'plan' | 'inventory'>;
+  options: ExecOptions;
+  ctx: CommandContext;
+  mode: 'exec' | 'check';
+  resume: ResumeHooks | undefined;
+  runId: string;
+  operator: string;
+  from: string | null;
+  only: string | null;
+  secrets: Awaited<ReturnType<typeof collectSecrets>>;
+  journal: JournalHandle | null;
+  lock: HeldLock | null;
+}
+
+async function runSession(input: SessionInput): Promise<RunSummary> {
+  const { prepared, options, ctx, mode, resume, runId, operator, from, only, secrets, journal, lock } = input;
+  const plan = prepared.plan;
   const bus = new EventBus((text) => secrets.redact(text));
-  const journal = mode === 'exec' ? startJournal(options.stateDir ?? defaultStateDir(ctx.env), runId, plan, (t) => secrets.redact(t)) : null;
-  if (journal) bus.on(journal.listener);
   const terminal = ctx.json ? null : createTerminalRenderer((t) => void ctx.stdout.write(t), ctx.style, { live: Boolean(ctx.stdout.isTTY) });
-  bus.on(terminal ?? createJsonRenderer((t) => void ctx.stdout.write(t)));
+  const render = terminal ?? createJsonRenderer((t) => void ctx.stdout.write(t));
+  const secretValues = plan.secrets.map((s) => secrets.get(s.name)).filter((v): v is string => v !== undefined);
+  // One guard in front of every listener: a secret echoed across two output chunks is masked too.
+  bus.on(
+    guardOutput(
+      (event) => {
+        journal?.listener(event);
+        render(event);
+      },
+      secretValues,
+      (t) => secrets.redact(t),
+    ),
+  );
 
   const stop = new AbortController();
   const kill = new AbortController();
@@ -80,15 +156,15 @@ export async function runPrepared(prepared: Prepared, options: ExecOptions, ctx:
   bus.emit({
     type: 'run-started',
     runId,
-    mode,
+    mode: resume ? 'resume' : mode,
     runbook: { id: plan.runbook.id, version: plan.runbook.version, hash: plan.runbook.hash, file: plan.runbook.file },
     inventory: plan.inventory ? { file: plan.inventory.file, hash: plan.inventory.hash } : null,
     operator,
     parameters: plan.parameters.map((p) => ({ name: p.name, value: p.secret ? '***' : (p.value ?? '') })),
-    selection: { from: options.from ?? null, only: options.only ?? null, forced: false },
+    selection: { from, only, forced: (resume?.forcedChanges.length ?? 0) > 0 },
   });
   try {
-    const summary = await executePlan({
+    const execute: ExecuteOptions = {
       plan,
       runId,
       operator,
@@ -100,20 +176,34 @@ export async function runPrepared(prepared: Prepared, options: ExecOptions, ctx:
       stopSignal: stop.signal,
       killSignal: kill.signal,
       mode,
-      runPreconditions: !options.only && !options.from,
-      from: options.from ?? null,
-      only: options.only ?? null,
-    });
+      runPreconditions: !only && !from,
+      from,
+      only,
+    };
+    if (resume && journal && lock) {
+      if (resume.forcedChanges.length) journal.note({ type: 'resume-forced', changed: resume.forcedChanges });
+      if (lock.takenOver) {
+        const { runId: heldBy, pid, host, user, since } = lock.takenOver;
+        journal.note({ type: 'lock-taken-over', lock: { runId: heldBy, pid, host, user, since } });
+      }
+      const settled = await resume.settle({ execute, journal, lock, pause: () => terminal?.pause() });
+      if (settled === 'abort') {
+        bus.emit({ type: 'run-finished', status: 'aborted', message: 'the operator aborted the resume', exitCode: 5 });
+        throw new RunbookError('aborted', `run ${runId} aborted on resume`, { hint: `The journal records the decision (${journal.dir}).` });
+      }
+      execute.completed = settled.completed;
+      execute.runPreconditions = settled.runPreconditions && !only && !from;
+    }
+    const summary = await executePlan(execute);
     if (summary.exitCode !== 0) {
       throw new RunbookError(summary.status === 'aborted' ? 'aborted' : summary.status === 'interrupted' ? 'interrupted' : 'step-failed', `run ${runId} ${summary.status}: ${summary.message}`, {
-        hint: journal ? `The journal is in ${journal.dir}.` : 'Fix the failing checks and run again.',
+        hint: journal ? `The journal is in ${journal.dir}. Continue after fixing the cause: runbook resume ${runId}` : 'Fix the failing checks and run again.',
       });
     }
     return summary;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    journal?.close();
     await connections.closeAll();
   }
 }

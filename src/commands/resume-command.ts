@@ -1,7 +1,168 @@
-/** `runbook resume <run-id>` (being built: see issue 5). */
+/**
+ * `runbook resume <run-id>`: continues a run after its last completed step, with the plan the
+ * journal stored (executed as it was reviewed) and secrets read again. A step that started and
+ * never recorded an end is never re-run silently: its verification decides where it has one,
+ * otherwise the operator does (on a terminal, or with --unknown rerun|done|abort).
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { RunbookError } from '../errors.js';
+import { verifyStep, type RunSummary } from '../engine/executor.js';
+import { lockedError } from '../journal/lock.js';
+import { analyzeRun, findStep, type RunAnalysis } from '../journal/read.js';
+import { openStateStore, type StateStore } from '../journal/store.js';
+import type { PlannedStep } from '../planner/plan-types.js';
+import { loadInventory } from '../runbook/inventory.js';
 import type { CommandContext } from './context.js';
+import { runPrepared, type ExecOptions, type ResumeHooks, type RunSession } from './exec-commands.js';
 
-export async function resumeCommand(_runId: string, _options: unknown, _ctx: CommandContext): Promise<void> {
-  throw new RunbookError('resume', 'resume is not available in this build yet', { hint: 'Use `runbook exec <id> --from <step>` after checking the journal.' });
+export interface ResumeOptions {
+  yes?: boolean;
+  allowDestructive?: boolean;
+  force?: boolean;
+  unknown?: string;
+  acceptNewHostKeys?: boolean;
+  knownHosts?: string;
+  stateDir?: string;
+  stateUrl?: string;
+}
+
+type Choice = 'rerun' | 'done' | 'abort';
+const CHOICES: Choice[] = ['rerun', 'done', 'abort'];
+
+function refuse(message: string, hint: string): RunbookError {
+  return new RunbookError('resume', message, { hint });
+}
+
+function sha256OfFile(file: string): string | null {
+  try {
+    return createHash('sha256').update(readFileSync(file, 'utf8')).digest('hex');
+  } catch {
+    return null;
+  }
+}
+
+export async function resumeCommand(runId: string, options: ResumeOptions, ctx: CommandContext): Promise<RunSummary> {
+  if (options.unknown !== undefined && !CHOICES.includes(options.unknown as Choice)) {
+    throw new RunbookError('usage', `--unknown ${options.unknown}: expected one of ${CHOICES.join(', ')}`, { hint: 'rerun: run the step again; done: count it as done; abort: end the run here.' });
+  }
+  const store = await openStateStore(options, ctx.env);
+  try {
+    return await resume(runId, options, ctx, store);
+  } finally {
+    await store.close();
+  }
+}
+
+async function resume(runId: string, options: ResumeOptions, ctx: CommandContext, store: StateStore): Promise<RunSummary> {
+  const run = await store.readRun(runId);
+  if (!run) throw refuse(`no run ${runId} in ${store.where}`, `runbook runs${store.option} lists the recorded runs.`);
+  const plan = run.plan;
+  if (!plan) throw refuse(`run ${runId} has no stored plan`, 'The journal is incomplete; start a new run.');
+  const a = analyzeRun(run);
+  if (!a.first) throw refuse(`run ${runId} never started`, 'Start a new run with runbook exec.');
+  if (a.state === 'succeeded') throw refuse(`run ${runId} already succeeded; there is nothing to resume`, 'runbook report ' + runId + ' shows its record.');
+  if (a.rolledBack) throw refuse(`run ${runId} failed and rolled back`, 'Resuming after a rollback would mix two states; start a new run when the cause is fixed.');
+  const live = (await store.locks()).find((l) => l.runId === runId && !l.stale);
+  if (live) throw lockedError(live, store.option);
+
+  // The plan is executed as stored; the files it came from must still be the same.
+  const changed: string[] = [];
+  if (sha256OfFile(plan.runbook.file) !== plan.runbook.hash) changed.push(`the runbook ${plan.runbook.file}`);
+  if (plan.inventory && sha256OfFile(plan.inventory.file) !== plan.inventory.hash) changed.push(`the inventory ${plan.inventory.file}`);
+  if (changed.length && !options.force) {
+    throw refuse(`${changed.join(' and ')} changed since run ${runId} started`, 'Resume executes the plan stored with the run; review the change, then add --force to resume anyway (recorded in the journal), or start a new run.');
+  }
+  if (!plan.inventory) throw refuse(`run ${runId} has no inventory`, 'Only runs with an inventory file can be resumed.');
+  const unknownStep = a.unknown ? findStep(plan, a.unknown.step.stepId) : undefined;
+  if (unknownStep && !unknownStep.verify && !ctx.interactive && !options.unknown) {
+    throw refuse(
+      `step ${unknownStep.id} started in the interrupted run and has no recorded end; it has no verification, so its outcome is unknown`,
+      `Check ${describeTargets(a)} by hand, then resume with --unknown rerun (run it again), --unknown done (count it as done) or --unknown abort, or resume on a terminal to be asked.`,
+    );
+  }
+  let inventory;
+  try {
+    inventory = loadInventory(plan.inventory.file);
+  } catch (error) {
+    throw refuse(`cannot read the inventory ${plan.inventory.file}: ${(error as Error).message}`, 'Resume needs the inventory the run used.');
+  }
+  const hooks: ResumeHooks = {
+    runId,
+    store,
+    from: a.first.selection.from,
+    only: a.first.selection.only,
+    forcedChanges: changed,
+    settle: (session) => settle(session, a, unknownStep, options, ctx),
+  };
+  const execOptions: ExecOptions = {
+    yes: options.yes ?? false,
+    allowDestructive: options.allowDestructive ?? false,
+    acceptNewHostKeys: options.acceptNewHostKeys ?? false,
+    ...(options.knownHosts ? { knownHosts: options.knownHosts } : {}),
+  };
+  if (!ctx.json) {
+    const done = [...a.completed.keys()];
+    ctx.print(`Resuming run ${runId} (${a.state}; ${done.length} of ${plan.steps.length} step(s) completed${a.lastStep ? `, last step ${a.lastStep}` : ''}).`);
+  }
+  return runPrepared({ plan, inventory }, execOptions, ctx, 'exec', hooks);
+}
+
+function describeTargets(a: RunAnalysis): string {
+  const u = a.unknown;
+  if (!u) return 'the targets';
+  const finished = u.finishedTargets.length ? ` (finished on ${u.finishedTargets.join(', ')})` : '';
+  return `${u.step.targets.join(', ') || 'the operator machine'}${finished}`;
+}
+
+async function settle(session: RunSession, a: RunAnalysis, step: PlannedStep | undefined, options: ResumeOptions, ctx: CommandContext) {
+  const completed: NonNullable<RunSession['execute']['completed']> = new Map();
+  for (const [id, c] of a.completed) {
+    completed.set(id, { status: c.status, ...(c.value !== undefined ? { value: c.value } : {}), ...(c.stdout !== undefined ? { stdout: c.stdout } : {}), ...(c.exitCode !== undefined ? { exitCode: c.exitCode } : {}) });
+  }
+  // Preconditions describe the state before the first change; once a step ran they no longer hold.
+  const runPreconditions = a.lastStep === null;
+  if (!step || !a.unknown) return { completed, runPreconditions };
+
+  const say = (text: string) => {
+    if (!ctx.json) ctx.print(text);
+  };
+  session.pause();
+  say(`Step ${step.id} (${step.title}) started at ${a.unknown.step.time} and has no recorded end: its outcome is unknown (${describeTargets(a)}).`);
+  let decision: Choice;
+  let by: 'verification' | 'operator' | 'flag';
+  let message: string;
+  if (step.verify) {
+    say(`Running its verification to decide: ${step.verify.title}`);
+    const result = await verifyStep(session.execute, step.id);
+    decision = result?.status === 'succeeded' ? 'done' : 'rerun';
+    by = 'verification';
+    message = result?.status === 'succeeded' ? `verification passed: ${result.message}` : `verification failed: ${result?.message ?? 'no result'}`;
+    say(decision === 'done' ? `The verification passed: step ${step.id} counts as done.` : `The verification failed (${result?.message}): step ${step.id} runs again.`);
+  } else if (options.unknown) {
+    decision = options.unknown as Choice;
+    by = 'flag';
+    message = `--unknown ${decision}`;
+  } else {
+    const prompts = await import('@inquirer/prompts');
+    try {
+      decision = await prompts.select<Choice>({
+        message: `Step ${step.id} has no verification. What happened to it?`,
+        choices: [
+          { value: 'rerun', name: 'it did not take effect: run it again' },
+          { value: 'done', name: 'I checked: it is done, go on with the next step' },
+          { value: 'abort', name: 'abort the run here' },
+        ],
+      });
+    } catch {
+      decision = 'abort';
+    }
+    by = 'operator';
+    message = `chosen on the terminal: ${decision}`;
+  }
+  session.journal.note({ type: 'unknown-outcome', stepId: step.id, title: step.title, decision, by, message });
+  if (decision === 'abort') return 'abort' as const;
+  if (decision === 'done') completed.set(step.id, { status: 'succeeded' });
+  if (by !== 'verification') say(decision === 'done' ? `Step ${step.id} counts as done (${message}).` : `Step ${step.id} runs again (${message}).`);
+  return { completed, runPreconditions };
 }

@@ -58,6 +58,15 @@ export async function executePlan(options: ExecuteOptions): Promise<RunSummary> 
   return new Execution(options).run();
 }
 
+/**
+ * Runs a step's verification alone, for resume: the step started in an earlier session and
+ * never recorded an end, so its verification decides whether it took effect. Null without one.
+ */
+export async function verifyStep(options: ExecuteOptions, stepId: string): Promise<ActionResult | null> {
+  const step = options.plan.steps.find((s) => s.id === stepId);
+  return step?.verify ? new Execution(options).verifyOnly(step.verify, step.id) : null;
+}
+
 type Outcome = StepOutcome & { stdout?: string; exitCode?: number | null };
 
 class Execution {
@@ -83,6 +92,10 @@ class Execution {
         return v as Scalar;
       },
     };
+  }
+
+  verifyOnly(verify: PlannedAction, stepId: string): Promise<ActionResult> {
+    return this.safeRun(() => this.runAction(verify, stepId, 'verify', this.o.killSignal));
   }
 
   async run(): Promise<RunSummary> {

@@ -1,0 +1,143 @@
+/**
+ * Reading a journal back: the records of a run, and what they say: its state, the steps that
+ * completed (with the values later steps may use), and the step whose outcome is unknown
+ * because it started and never recorded an end.
+ */
+import type { RunEvent } from '../engine/events.js';
+import type { Plan, PlannedStep } from '../planner/plan-types.js';
+import type { Scalar } from '../runbook/template.js';
+import type { JournalRecord } from './journal.js';
+
+export type RunState = 'running' | 'succeeded' | 'failed' | 'aborted' | 'interrupted' | 'unknown';
+
+export interface StoredRun {
+  runId: string;
+  plan: Plan | null;
+  records: JournalRecord[];
+}
+
+type Started = Extract<RunEvent, { type: 'run-started' }>;
+type StepStarted = Extract<RunEvent, { type: 'step-started' }>;
+
+export interface CompletedStep {
+  status: 'succeeded' | 'failed' | 'skipped';
+  value?: Scalar;
+  stdout?: string;
+  exitCode?: number | null;
+  /** How it came to count as completed. */
+  how: 'finished' | 'skipped' | 'marked done' | 'verified';
+}
+
+export interface RunAnalysis {
+  runId: string;
+  started: Started | null;
+  /** The first session's start (the original exec). */
+  first: Started | null;
+  sessions: number;
+  /** State from the records alone: a run without an end is `unknown` until a live lock says it runs. */
+  state: RunState;
+  lastStep: string | null;
+  finishedAt: string | null;
+  completed: Map<string, CompletedStep>;
+  /** The step that started but never recorded an end, in the last session that ran steps. */
+  unknown: { step: StepStarted; finishedTargets: string[] } | null;
+  /** A rollback ran: the run is over, resume would not make sense. */
+  rolledBack: boolean;
+  preconditionsPassed: boolean;
+}
+
+/** Parses events.jsonl text; a torn line (the process died mid-write) is skipped. */
+export function parseRecords(text: string): JournalRecord[] {
+  const out: JournalRecord[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      out.push(JSON.parse(line) as JournalRecord);
+    } catch {
+      // torn write at the moment the process died
+    }
+  }
+  return out;
+}
+
+export function analyzeRun(run: StoredRun): RunAnalysis {
+  const completed = new Map<string, CompletedStep>();
+  let started: Started | null = null;
+  let first: Started | null = null;
+  let sessions = 0;
+  let state: RunState = 'unknown';
+  let lastStep: string | null = null;
+  let finishedAt: string | null = null;
+  let open: { step: StepStarted; finishedTargets: string[] } | null = null;
+  let rolledBack = false;
+  let preconditionsPassed = false;
+  // A failed step is only "completed" when the run went on past it (on-failure: continue).
+  let failedPending: { id: string; outcome: CompletedStep } | null = null;
+  const movePastFailure = () => {
+    if (failedPending) completed.set(failedPending.id, failedPending.outcome);
+    failedPending = null;
+  };
+
+  for (const r of run.records) {
+    switch (r.type) {
+      case 'run-started':
+        sessions++;
+        started = r;
+        first ??= r;
+        state = 'unknown';
+        finishedAt = null;
+        failedPending = null;
+        break;
+      case 'preconditions-finished':
+        if (r.failed === 0) preconditionsPassed = true;
+        break;
+      case 'step-started':
+        movePastFailure();
+        lastStep = r.stepId;
+        if (r.phase === 'main') open = { step: r, finishedTargets: [] };
+        break;
+      case 'instance-finished':
+        if (open && open.step.stepId === r.stepId && r.target) open.finishedTargets.push(r.target);
+        break;
+      case 'step-skipped':
+        movePastFailure();
+        lastStep = r.stepId;
+        // Steps left out by --from/--only are left out again on resume; condition skips are facts.
+        if (r.reason.startsWith('condition false')) completed.set(r.stepId, { status: 'skipped', how: 'skipped' });
+        break;
+      case 'step-finished': {
+        if (!open || open.step.stepId !== r.stepId) break; // a rollback step
+        open = null;
+        const outcome: CompletedStep = {
+          status: r.status,
+          how: 'finished',
+          ...(r.value !== undefined ? { value: r.value } : {}),
+          ...(r.stdout !== undefined ? { stdout: r.stdout } : {}),
+          ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
+        };
+        if (r.status === 'failed') failedPending = { id: r.stepId, outcome };
+        else completed.set(r.stepId, outcome);
+        break;
+      }
+      case 'rollback-started':
+        rolledBack = true;
+        break;
+      case 'unknown-outcome':
+        if (open && open.step.stepId === r.stepId) open = null;
+        if (r.decision === 'done') completed.set(r.stepId, { status: 'succeeded', how: r.by === 'verification' ? 'verified' : 'marked done' });
+        break;
+      case 'run-finished':
+        state = r.status;
+        finishedAt = r.time;
+        break;
+      default:
+        break;
+    }
+  }
+  return { runId: run.runId, started, first, sessions, state, lastStep, finishedAt, completed, unknown: open, rolledBack, preconditionsPassed };
+}
+
+/** The planned step with this id (main steps first, then rollback steps). */
+export function findStep(plan: Plan, id: string): PlannedStep | undefined {
+  return plan.steps.find((s) => s.id === id) ?? plan.rollback.find((s) => s.id === id);
+}

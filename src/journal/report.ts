@@ -1,0 +1,243 @@
+/**
+ * The record of a run for a change ticket, built from its journal alone: who, when, where,
+ * parameters, and every step with its commands, output excerpt, verification, answers,
+ * durations and outcome. Everything in it comes from the (already redacted) journal.
+ */
+import type { RunEvent } from '../engine/events.js';
+import type { JournalRecord } from './journal.js';
+import { analyzeRun, type RunState, type StoredRun } from './read.js';
+
+const EXCERPT_CHARS = 2000;
+
+
+export interface ReportStep {
+  id: string;
+  title: string;
+  kind: string | null;
+  phase: 'main' | 'rollback';
+  outcome: 'succeeded' | 'failed' | 'skipped' | 'unknown' | 'marked done' | 'not run';
+  message: string;
+  started: string | null;
+  finished: string | null;
+  durationMs: number | null;
+  attempts: number;
+  targets: string[];
+  commands: Array<{ target: string | null; lines: string[] }>;
+  exitCode: number | null;
+  value: unknown;
+  output: Array<{ target: string | null; stream: 'stdout' | 'stderr'; excerpt: string; truncated: boolean }>;
+  verification: Array<{ target: string | null; status: string; message: string }>;
+  checks: Array<{ target: string | null; status: string; message: string }>;
+  confirmation: { mode: string; answer: string; by: string } | null;
+  answers: Array<{ target: string | null; prompt: string; answer: string }>;
+  notes: string[];
+}
+
+export interface RunReport {
+  reportVersion: 1;
+  runId: string;
+  runbook: { id: string; title: string | null; version: string; hash: string; file: string } | null;
+  inventory: { file: string; hash: string } | null;
+  state: RunState;
+  started: string | null;
+  finished: string | null;
+  sessions: Array<{ mode: string; operator: string; started: string; selection: { from: string | null; only: string | null; forced: boolean }; finished: string | null; status: string | null; message: string | null }>;
+  parameters: Array<{ name: string; value: unknown }>;
+  targets: Record<string, string[]>;
+  preconditions: Array<{ title: string; target: string | null; status: string; message: string }>;
+  steps: ReportStep[];
+  notes: string[];
+}
+
+export function buildReport(run: StoredRun, state: RunState): RunReport {
+  const a = analyzeRun(run);
+  const steps = new Map<string, ReportStep>();
+  const sessions: RunReport['sessions'] = [];
+  const preconditions: RunReport['preconditions'] = [];
+  const notes: string[] = [];
+  const stepOf = (id: string, seed?: Partial<ReportStep>): ReportStep => {
+    let s = steps.get(id);
+    if (!s) {
+      const planned = run.plan?.steps.find((p) => p.id === id) ?? run.plan?.rollback.find((p) => p.id === id);
+      s = {
+        id,
+        title: planned?.title ?? id,
+        kind: planned?.kind ?? null,
+        phase: planned?.phase ?? 'main',
+        outcome: 'not run',
+        message: '',
+        started: null,
+        finished: null,
+        durationMs: null,
+        attempts: 0,
+        targets: [],
+        commands: [],
+        exitCode: null,
+        value: null,
+        output: [],
+        verification: [],
+        checks: [],
+        confirmation: null,
+        answers: [],
+        notes: [],
+        ...seed,
+      };
+      steps.set(id, s);
+    }
+    return s;
+  };
+  for (const step of run.plan?.steps ?? []) stepOf(step.id);
+
+  for (const r of run.records) {
+    switch (r.type) {
+      case 'run-started':
+        sessions.push({ mode: r.mode, operator: r.operator, started: r.time, selection: r.selection, finished: null, status: null, message: null });
+        break;
+      case 'run-finished': {
+        const s = sessions.at(-1);
+        if (s) Object.assign(s, { finished: r.time, status: r.status, message: r.message });
+        break;
+      }
+      case 'check-finished':
+        if (r.phase === 'precondition') preconditions.push({ title: r.title, target: r.target, status: r.status, message: r.message });
+        else if (r.stepId) (r.phase === 'verify' ? stepOf(r.stepId).verification : stepOf(r.stepId).checks).push({ target: r.target, status: r.status, message: r.message });
+        break;
+      case 'confirmation':
+        stepOf(r.stepId).confirmation = { mode: r.mode, answer: r.answer, by: r.by };
+        if (r.answer === 'declined') Object.assign(stepOf(r.stepId), { outcome: 'not run', message: 'declined by the operator' });
+        break;
+      case 'step-started': {
+        const s = stepOf(r.stepId);
+        s.attempts = Math.max(s.attempts, r.attempt);
+        s.started ??= r.time;
+        s.targets = r.targets;
+        s.commands = r.commands;
+        s.outcome = 'unknown';
+        s.message = 'started, no recorded end';
+        break;
+      }
+      case 'output':
+        appendOutput(stepOf(r.stepId), r);
+        break;
+      case 'instance-finished':
+        for (const x of r.answers ?? []) stepOf(r.stepId).answers.push({ target: r.target, ...x });
+        break;
+      case 'step-skipped':
+        Object.assign(stepOf(r.stepId), { outcome: 'skipped', message: r.reason });
+        break;
+      case 'step-finished':
+        Object.assign(stepOf(r.stepId), {
+          outcome: r.status,
+          message: r.message,
+          finished: r.time,
+          durationMs: r.durationMs,
+          exitCode: r.exitCode ?? null,
+          value: r.value ?? null,
+        });
+        break;
+      case 'rollback-started':
+        notes.push(`step ${r.stepId} failed; rollback: ${r.rollback.join(', ')}`);
+        break;
+      case 'resume-forced':
+        notes.push(`resumed with --force although ${r.changed.join(' and ')} changed (${r.time})`);
+        break;
+      case 'lock-taken-over':
+        notes.push(`took over the stale lock of run ${r.lock.runId} (pid ${r.lock.pid} on ${r.lock.host} was gone) (${r.time})`);
+        break;
+      case 'unknown-outcome': {
+        const s = stepOf(r.stepId);
+        s.notes.push(`outcome unknown after an interruption: ${r.decision} (decided by ${r.by}: ${r.message})`);
+        if (r.decision === 'done') Object.assign(s, { outcome: r.by === 'verification' ? 'succeeded' : 'marked done', message: r.message, finished: r.time });
+        break;
+      }
+      case 'interrupt-requested':
+        notes.push(`${r.message} (${r.time})`);
+        break;
+      default:
+        break;
+    }
+  }
+  const first = a.first;
+  return {
+    reportVersion: 1,
+    runId: run.runId,
+    runbook: first ? { ...first.runbook, title: run.plan?.runbook.title ?? null } : null,
+    inventory: first?.inventory ?? null,
+    state,
+    started: first?.time ?? null,
+    finished: a.finishedAt,
+    sessions,
+    parameters: first?.parameters ?? [],
+    targets: Object.fromEntries(Object.entries(run.plan?.targets ?? {}).map(([role, t]) => [role, t.entries.map((e) => `${e.name} (${e.where})`)])),
+    preconditions,
+    steps: [...steps.values()],
+    notes,
+  };
+}
+
+function appendOutput(step: ReportStep, r: Extract<RunEvent, { type: 'output' }>): void {
+  let o = step.output.find((x) => x.target === r.target && x.stream === r.stream);
+  if (!o) step.output.push((o = { target: r.target, stream: r.stream, excerpt: '', truncated: false }));
+  o.excerpt += r.text;
+  if (o.excerpt.length > EXCERPT_CHARS) {
+    o.excerpt = o.excerpt.slice(-EXCERPT_CHARS);
+    o.truncated = true;
+  }
+}
+
+const cell = (v: unknown) => String(v ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const duration = (ms: number | null) => (ms === null ? '' : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
+const fence = (text: string) => {
+  const ticks = '`'.repeat(Math.max(3, ...[...text.matchAll(/`+/g)].map((m) => m[0].length + 1)));
+  return `${ticks}\n${text.replace(/\n$/, '')}\n${ticks}`;
+};
+
+export function renderReportMarkdown(r: RunReport): string {
+  const out: string[] = [];
+  out.push(`# Run ${r.runId}`, '');
+  out.push('| | |', '|---|---|');
+  if (r.runbook) out.push(`| Runbook | ${cell(r.runbook.title ?? r.runbook.id)} (\`${r.runbook.id}\` ${cell(r.runbook.version)}, sha256 ${r.runbook.hash.slice(0, 12)}) |`);
+  if (r.inventory) out.push(`| Inventory | ${cell(r.inventory.file)} (sha256 ${r.inventory.hash.slice(0, 12)}) |`);
+  out.push(`| Outcome | **${r.state}** |`, `| Started | ${r.started ?? ''} |`, `| Finished | ${r.finished ?? ''} |`);
+  const operators = [...new Set(r.sessions.map((s) => s.operator))];
+  out.push(`| Operator | ${cell(operators.join(', '))} |`, '');
+  out.push('## Sessions', '', '| Mode | Operator | Started | Finished | Status | Selection |', '|---|---|---|---|---|---|');
+  for (const s of r.sessions) {
+    const sel = [s.selection.from ? `--from ${s.selection.from}` : '', s.selection.only ? `--only ${s.selection.only}` : '', s.selection.forced ? 'forced' : ''].filter(Boolean).join(', ');
+    out.push(`| ${s.mode} | ${cell(s.operator)} | ${s.started} | ${s.finished ?? ''} | ${s.status ?? 'no recorded end'} | ${cell(sel)} |`);
+  }
+  out.push('', '## Where', '');
+  for (const [role, entries] of Object.entries(r.targets)) out.push(`- **${role}**: ${entries.join(', ')}`);
+  out.push('', '## Parameters', '', '| Name | Value |', '|---|---|');
+  for (const p of r.parameters) out.push(`| ${cell(p.name)} | ${cell(p.value)} |`);
+  if (r.preconditions.length) {
+    out.push('', '## Preconditions', '', '| Check | Target | Result |', '|---|---|---|');
+    for (const p of r.preconditions) out.push(`| ${cell(p.title)} | ${cell(p.target ?? '')} | ${p.status}: ${cell(p.message)} |`);
+  }
+  out.push('', '## Steps');
+  for (const s of r.steps) {
+    out.push('', `### ${s.id}: ${s.title}`, '', `- Outcome: **${s.outcome}**${s.message ? ` (${s.message})` : ''}`);
+    if (s.started) out.push(`- Started ${s.started}${s.finished ? `, finished ${s.finished}` : ''}${s.durationMs !== null ? `, ${duration(s.durationMs)}` : ''}${s.attempts > 1 ? `, ${s.attempts} attempts` : ''}`);
+    if (s.targets.length) out.push(`- Targets: ${s.targets.join(', ')}`);
+    if (s.exitCode !== null) out.push(`- Exit code: ${s.exitCode}`);
+    if (s.value !== null && s.value !== undefined) out.push(`- Value: \`${cell(s.value)}\``);
+    if (s.confirmation) out.push(`- Confirmation (${s.confirmation.mode}): ${s.confirmation.answer} by ${s.confirmation.by}`);
+    for (const x of s.answers) out.push(`- Answered${x.target ? ` on ${x.target}` : ''}: "${cell(x.prompt)}" -> ${cell(x.answer)}`);
+    for (const v of s.verification) out.push(`- Verification${v.target ? ` on ${v.target}` : ''}: ${v.status}: ${cell(v.message)}`);
+    for (const c of s.checks) out.push(`- Check${c.target ? ` on ${c.target}` : ''}: ${c.status}: ${cell(c.message)}`);
+    for (const n of s.notes) out.push(`- Note: ${n}`);
+    if (s.commands.length) {
+      out.push('', 'Commands:', '');
+      out.push(fence(s.commands.map((c) => (c.target ? `# ${c.target}\n` : '') + c.lines.join('\n')).join('\n')));
+    }
+    for (const o of s.output) {
+      if (!o.excerpt.trim()) continue;
+      out.push('', `Output${o.target ? ` of ${o.target}` : ''} (${o.stream}${o.truncated ? `, last ${EXCERPT_CHARS} characters` : ''}):`, '', fence(o.excerpt));
+    }
+  }
+  if (r.notes.length) {
+    out.push('', '## Notes', '');
+    for (const n of r.notes) out.push(`- ${n}`);
+  }
+  return out.join('\n') + '\n';
+}
