@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError, type Diagnostic } from '../errors.js';
 import { identifier, scalar } from './schema-parts.js';
-import { diagnosticAt, parseYamlText, readYamlSource, validateWithSchema, type YamlSource } from './yaml-source.js';
+import { diagnosticAt, parseYamlText, readYamlSource, validateWithSchema, valueAt, type PathSegment, type YamlSource, type ZodIssueLike } from './yaml-source.js';
 
 export const secretRefSchema = z
   .union([
@@ -128,7 +128,7 @@ export function parseInventory(file: string, text: string): Inventory {
 function checkInventory({ source, diagnostics }: { source?: YamlSource; diagnostics: Diagnostic[] }): Inventory {
   if (!source) throw new ValidationError(diagnostics);
   const file = source.file;
-  const { value, diagnostics: schemaProblems } = validateWithSchema(source, inventorySchema);
+  const { value, diagnostics: schemaProblems } = validateWithSchema(source, inventorySchema, describeSecretIssue);
   if (!value) throw new ValidationError(schemaProblems);
   const problems = checkInventoryRules(source, value);
   if (problems.some((d) => d.severity === 'error')) throw new ValidationError(problems);
@@ -172,4 +172,16 @@ export function entryKind(inv: InventorySpec, name: string): 'hosts' | 'database
   if (name in inv.databases) return 'database';
   if (name in inv.endpoints) return 'http';
   return undefined;
+}
+
+const secretFields = new Set(['password', 'passphrase', 'token', 'clientSecret']);
+
+/** A literal where a secret reference belongs: say what is expected, and never echo the value. */
+function describeSecretIssue(issue: ZodIssueLike, data: unknown): string | undefined {
+  const path = issue.path.filter((p): p is PathSegment => typeof p === 'string' || typeof p === 'number');
+  const field = path[path.length - 1];
+  if (issue.code !== 'invalid_union' || typeof field !== 'string' || !secretFields.has(field)) return undefined;
+  const found = valueAt(data, path);
+  const what = typeof found === 'string' ? 'a literal string' : found === null ? 'null' : Array.isArray(found) ? 'a list' : typeof found === 'object' ? 'a mapping with other fields' : `a ${typeof found}`;
+  return `expected {env: NAME} or {prompt: true}, found ${what} (a ${field} is never written in the inventory)`;
 }

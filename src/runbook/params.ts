@@ -9,11 +9,14 @@ import type { ParameterValue } from '../planner/scope.js';
 import { checkParameterValue } from './load.js';
 import type { ParameterSpec } from './schema.js';
 import type { Scalar } from './template.js';
+import { diagnosticAt, type YamlSource } from './yaml-source.js';
 
 export interface ParameterSources {
   commandLine: Record<string, string>;
   inventory: Record<string, Scalar>;
   inventoryFile?: string;
+  /** The parsed inventory, to place problems with its parameter values at their line and column. */
+  inventorySource?: YamlSource;
   env: NodeJS.ProcessEnv;
   /** Asks for a missing value (on a terminal); absent without one. */
   ask?: (name: string, spec: ParameterSpec) => Promise<string>;
@@ -40,6 +43,12 @@ export async function resolveParameters(defs: Record<string, ParameterSpec>, sou
   const info: PlannedParameter[] = [];
   const diagnostics: Diagnostic[] = [];
   const problem = (file: string, path: string, message: string) => diagnostics.push({ severity: 'error', file, path, message });
+  const inventoryProblem = (name: string, message: string, severity: Diagnostic['severity'] = 'error') =>
+    diagnostics.push(
+      sources.inventorySource
+        ? diagnosticAt(sources.inventorySource, ['parameters', name], message, severity)
+        : { severity, file: sources.inventoryFile ?? '(inventory)', path: `parameters.${name}`, message },
+    );
 
   for (const name of Object.keys(sources.commandLine)) {
     if (!(name in defs))
@@ -51,24 +60,15 @@ export async function resolveParameters(defs: Record<string, ParameterSpec>, sou
   }
   for (const name of Object.keys(sources.inventory)) {
     if (!(name in defs)) {
-      diagnostics.push({
-        severity: 'warning',
-        file: sources.inventoryFile ?? '(inventory)',
-        path: `parameters.${name}`,
-        message: `parameter "${name}" is not used by this runbook`,
-      });
+      inventoryProblem(name, `parameter "${name}" is not used by this runbook`, 'warning');
     }
   }
 
   for (const [name, spec] of Object.entries(defs)) {
     if (spec.type === 'secret') {
-      if (name in sources.commandLine || name in sources.inventory) {
-        problem(
-          name in sources.commandLine ? '(command line)' : (sources.inventoryFile ?? '(inventory)'),
-          name,
-          `"${name}" is a secret: give it through ${spec.env ? `the environment variable ${spec.env}` : 'the masked prompt'}, never as a literal`,
-        );
-      }
+      const secretMessage = `"${name}" is a secret: give it through ${spec.env ? `the environment variable ${spec.env}` : 'the masked prompt'}, never as a literal`;
+      if (name in sources.commandLine) problem('(command line)', `--param ${name}`, secretMessage);
+      else if (name in sources.inventory) inventoryProblem(name, secretMessage);
       values[name] = { secret: true };
       info.push({
         name,
@@ -110,7 +110,8 @@ export async function resolveParameters(defs: Record<string, ParameterSpec>, sou
     }
     const bad = checkParameterValue(spec, value);
     if (bad) {
-      problem(where, name, `parameter "${name}": ${bad}`);
+      if (source === 'inventory') inventoryProblem(name, `parameter "${name}": ${bad}`);
+      else problem(where, source === 'command line' ? `--param ${name}` : name, `parameter "${name}": ${bad}`);
       continue;
     }
     values[name] = { value };

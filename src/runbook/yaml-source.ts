@@ -3,7 +3,7 @@
  * a diagnostic naming the file, line, column and field path. Never throws on bad input.
  */
 import { readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 import type { Diagnostic } from '../errors.js';
 
@@ -31,8 +31,9 @@ export function parseYamlText(file: string, text: string): { source?: YamlSource
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const diagnostics: Diagnostic[] = doc.errors.map((e) => {
-    const pos = lines.linePos(e.pos[0]);
-    return { severity: 'error', file, line: pos.line, column: pos.col, path: '', message: `YAML syntax: ${firstLine(e.message)}` };
+    const { offset, message } = explainYamlError(doc, text, e);
+    const pos = lines.linePos(offset);
+    return { severity: 'error', file, line: pos.line, column: pos.col, path: '', message: `YAML syntax: ${message}` };
   });
   if (diagnostics.length === 0 && (doc.contents === null || !isMap(doc.contents))) {
     diagnostics.push({
@@ -41,7 +42,7 @@ export function parseYamlText(file: string, text: string): { source?: YamlSource
       line: 1,
       column: 1,
       path: '',
-      message: 'expected a YAML mapping (key: value) at the top level',
+      message: `expected a YAML mapping (key: value) at the top level, found ${doc.contents === null ? 'nothing (the file is empty)' : describeFound(doc.toJS())}`,
     });
   }
   return diagnostics.length ? { diagnostics } : { source: { file, text, doc, lines }, diagnostics };
@@ -49,6 +50,25 @@ export function parseYamlText(file: string, text: string): { source?: YamlSource
 
 function firstLine(message: string): string {
   return message.split('\n')[0] ?? message;
+}
+
+/** Names the duplicated key, and places an unclosed quote where it opens rather than at the end of the file. */
+function explainYamlError(doc: Document.Parsed, text: string, e: YAMLError): { offset: number; message: string } {
+  const message = firstLine(e.message);
+  if (e.code === 'DUPLICATE_KEY') {
+    const key = /^["']?([^"':\n]*)/.exec(text.slice(e.pos[0]))?.[1]?.trim();
+    return { offset: e.pos[0], message: key ? `key "${key}" appears twice in the same mapping (keys must be unique)` : message };
+  }
+  if (e.code === 'MISSING_CHAR' && /quote/.test(message)) {
+    let start: number | undefined;
+    visit(doc, {
+      Scalar(_, node) {
+        if ((node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE') && node.range && node.range[1] >= e.pos[0]) start ??= node.range[0];
+      },
+    });
+    if (start !== undefined) return { offset: start, message: `this quoted string is never closed (${message})` };
+  }
+  return { offset: e.pos[0], message };
 }
 
 export function formatPath(path: readonly PathSegment[]): string {
@@ -116,6 +136,8 @@ export interface ZodIssueLike {
   values?: unknown[];
   errors?: ZodIssueLike[][];
   input?: unknown;
+  origin?: string;
+  minimum?: number | bigint;
 }
 
 export function valueAt(data: unknown, path: readonly PathSegment[]): unknown {
@@ -130,23 +152,61 @@ export function valueAt(data: unknown, path: readonly PathSegment[]): unknown {
 function describeFound(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
+  if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'a list';
+  if (value === '') return 'an empty string';
   if (typeof value === 'object') return 'a mapping';
   return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+const typeWords: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a mapping',
+  record: 'a mapping',
+  map: 'a mapping',
+};
+
+function expectedWords(expected: string | undefined): string {
+  return expected === undefined ? 'a value' : (typeWords[expected] ?? expected);
+}
+
+/** What the members of a union expect when each fails on the value itself: "a string or a list". */
+function unionAlternatives(issue: ZodIssueLike): string[] {
+  const out: string[] = [];
+  for (const branch of issue.errors ?? []) {
+    const own = branch.filter((i) => i.path.length === 0);
+    for (const i of own) {
+      if (i.code === 'invalid_type') out.push(expectedWords(i.expected));
+      else if (i.code === 'invalid_value') out.push(...(i.values ?? []).map((v) => JSON.stringify(v)));
+    }
+    if (own.length === 0 && branch.length) out.push('a mapping');
+  }
+  return [...new Set(out)];
 }
 
 function describeIssue(issue: ZodIssueLike, found: unknown): string {
   switch (issue.code) {
     case 'invalid_type':
       return found === undefined
-        ? `required field is missing (expected ${issue.expected})`
-        : `expected ${issue.expected}, found ${describeFound(found)}`;
+        ? `required field is missing (expected ${expectedWords(issue.expected)})`
+        : `expected ${expectedWords(issue.expected)}, found ${describeFound(found)}`;
+    case 'too_small':
+      if (issue.origin === 'array') return `expected at least ${String(issue.minimum)} item${Number(issue.minimum) === 1 ? '' : 's'}, found ${describeFound(found)}`;
+      if (issue.origin === 'string' && Number(issue.minimum) === 1) return `expected a non-empty string, found ${describeFound(found)}`;
+      return `${issue.message}${found === undefined ? '' : `, found ${describeFound(found)}`}`;
     case 'unrecognized_keys':
       return `unknown field${(issue.keys?.length ?? 0) > 1 ? 's' : ''} ${issue.keys?.map((k) => `"${k}"`).join(', ')}`;
     case 'invalid_value':
       return `expected one of ${issue.values?.map((v) => JSON.stringify(v)).join(', ')}, found ${describeFound(found)}`;
-    case 'invalid_union':
+    case 'invalid_union': {
+      const alternatives = unionAlternatives(issue);
+      if (alternatives.length && found === undefined) return `required field is missing (expected ${alternatives.join(' or ')})`;
+      if (alternatives.length) return `expected ${alternatives.join(' or ')}, found ${describeFound(found)}`;
       return `${issue.message.replace(/^Invalid input/, 'invalid value')}, found ${describeFound(found)}`;
+    }
     default:
       return `${issue.message}${found === undefined ? '' : `, found ${describeFound(found)}`}`;
   }
