@@ -78,6 +78,13 @@ function quoteStateAt(template: string, offset: number, language: 'shell' | 'sql
     if (quote === undefined) {
       if (c === '\\' && language === 'shell') i++;
       else if (c === "'" || c === '"') quote = c;
+      // Comments are not strings: an apostrophe in `-- don't` or `# don't` opens no quote.
+      else if ((language === 'sql' && c === '-' && template[i + 1] === '-') || (language === 'shell' && c === '#' && (i === 0 || /[\s;&|()]/.test(template[i - 1] ?? ''))))
+        i = lineEnd(template, i) - 1;
+      else if (language === 'sql' && c === '/' && template[i + 1] === '*') {
+        const end = template.indexOf('*/', i + 2);
+        i = end < 0 ? template.length : end + 1;
+      }
     } else if (c === quote) {
       quote = undefined;
     } else if (c === '\\' && quote === '"' && language === 'shell') {
@@ -85,6 +92,11 @@ function quoteStateAt(template: string, offset: number, language: 'shell' | 'sql
     }
   }
   return quote;
+}
+
+function lineEnd(text: string, from: number): number {
+  const end = text.indexOf('\n', from);
+  return end < 0 ? text.length : end;
 }
 
 function describeValue(value: Scalar | Scalar[], encoding: Encoding): string {
