@@ -71,7 +71,7 @@ export function lockedError(info: LockInfo, where: string): RunbookError {
   const holder = `run ${info.runId} (pid ${info.pid} on ${info.host}, ${info.user}, since ${info.since})`;
   if (info.stale) {
     return new RunbookError('locked', `${info.runbook} on these targets is locked by ${holder}, whose process is gone`, {
-      hint: `If that run is really over, break the stale lock: runbook runs --break-lock ${info.id}${where}, or continue it: runbook resume ${info.runId}`,
+      hint: `Continue that run with: runbook resume ${info.runId}${where}\nOr, if it must not continue, break the stale lock: runbook runs --break-lock ${info.id}${where}`,
     });
   }
   return new RunbookError('locked', `${info.runbook} on these targets is being run by ${holder}`, {
