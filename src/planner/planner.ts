@@ -206,7 +206,7 @@ class Planner {
       const at = findScalarContaining(this.input.runbook.source, path, template) ?? path;
       const message =
         this.symbolic || !/undefined reference/.test(error.message) ? error.message : `${error.message} (with this inventory)`;
-      const text = explainReference(message);
+      const text = explainReference(message, target);
       if (!this.diagnostics.some((d) => d.message === text && d.path === formatPath(at))) this.error(at, text);
     };
     return {
@@ -382,9 +382,14 @@ class Planner {
   }
 }
 
-function explainReference(message: string): string {
-  if (!/undefined reference "\{\{ (host|db|target)\./.test(message)) return message;
-  return `${message}: host.*, db.* and target.* are defined only in steps acting on a target of that type`;
+function explainReference(message: string, target: { type: 'hosts' | 'database' | 'http'; name: string } | null): string {
+  const head = /undefined reference "\{\{ (host|db|target)\.([\w-]+)(?:\.([\w-]+))?/.exec(message);
+  if (!head) return message;
+  const [, scope, field, sub] = head;
+  const fits = target !== null && (scope === 'target' || (scope === 'host' && target.type === 'hosts') || (scope === 'db' && target.type === 'database'));
+  if (!fits) return `${message}: host.*, db.* and target.* are defined only in steps acting on a target of that type`;
+  if (scope === 'host' && field === 'vars' && sub) return `${message}: host "${target.name}" has no "${sub}" under vars in the inventory`;
+  return message;
 }
 
 function kindOf(inv: InventorySpec, name: string): 'hosts' | 'database' | 'http' | undefined {
