@@ -42,7 +42,8 @@ export async function checkCommand(id: string, options: ExecOptions, ctx: Comman
 
 async function run(id: string, options: ExecOptions, ctx: CommandContext, mode: 'exec' | 'check'): Promise<RunSummary> {
   if (options.plan) return runPrepared(loadReviewedPlan(options.plan, options.inventory), options, ctx, mode);
-  if (!options.inventory) throw new RunbookError('usage', `${mode} needs an inventory (-i <file>)`, { hint: 'Preview without one: runbook exec <id> --dry-run' });
+  if (!options.inventory)
+    throw new RunbookError('usage', `${mode} needs an inventory (-i <file>)`, { hint: 'Preview without one: runbook exec <id> --dry-run' });
   const prepared = await preparePlan(id, options, ctx);
   printWarnings(prepared, ctx);
   return runPrepared(prepared, options, ctx, mode);
@@ -74,13 +75,23 @@ export interface RunSession {
 }
 
 /** Executes a prepared plan: lock, secrets, journal, renderers, signals, connections, executor. */
-export async function runPrepared(prepared: Pick<Prepared, 'plan' | 'inventory'>, options: ExecOptions, ctx: CommandContext, mode: 'exec' | 'check', resume?: ResumeHooks): Promise<RunSummary> {
+export async function runPrepared(
+  prepared: Pick<Prepared, 'plan' | 'inventory'>,
+  options: ExecOptions,
+  ctx: CommandContext,
+  mode: 'exec' | 'check',
+  resume?: ResumeHooks,
+): Promise<RunSummary> {
   const plan = prepared.plan;
   const stepIds = plan.steps.map((s) => s.id);
   const from = resume ? resume.from : (options.from ?? null);
   const only = resume ? resume.only : (options.only ?? null);
-  for (const [flag, value] of [['--from', from], ['--only', only]] as const) {
-    if (value && !stepIds.includes(value)) throw new RunbookError('usage', `${flag} ${value}: no such step`, { hint: `Steps: ${stepIds.join(', ')}` });
+  for (const [flag, value] of [
+    ['--from', from],
+    ['--only', only],
+  ] as const) {
+    if (value && !stepIds.includes(value))
+      throw new RunbookError('usage', `${flag} ${value}: no such step`, { hint: `Steps: ${stepIds.join(', ')}` });
   }
   const runId = resume?.runId ?? options.runId ?? newRunId(plan.runbook.id);
   const operator = `${userInfo().username}@${hostname()}`;
@@ -89,7 +100,12 @@ export async function runPrepared(prepared: Pick<Prepared, 'plan' | 'inventory'>
   let lock: HeldLock | null = null;
   let journal: JournalHandle | null = null;
   try {
-    if (store) lock = await store.lock(lockKey(plan), { runId, pid: process.pid, host: hostname(), user: userInfo().username, since: new Date().toISOString() }, resume?.runId ?? null);
+    if (store)
+      lock = await store.lock(
+        lockKey(plan),
+        { runId, pid: process.pid, host: hostname(), user: userInfo().username, since: new Date().toISOString() },
+        resume?.runId ?? null,
+      );
     const secrets = await collectSecrets(plan, ctx.env, ctx.interactive ? askSecret : null);
     const redact = (text: string) => secrets.redact(text);
     if (store) journal = resume ? await store.reopenJournal(runId, redact) : await store.createJournal(runId, plan, redact);
@@ -120,7 +136,9 @@ async function runSession(input: SessionInput): Promise<RunSummary> {
   const { prepared, options, ctx, mode, resume, runId, operator, from, only, secrets, journal, lock } = input;
   const plan = prepared.plan;
   const bus = new EventBus((text) => secrets.redact(text));
-  const terminal = ctx.json ? null : createTerminalRenderer((t) => void ctx.stdout.write(t), ctx.style, { live: Boolean(ctx.stdout.isTTY) });
+  const terminal = ctx.json
+    ? null
+    : createTerminalRenderer((t) => void ctx.stdout.write(t), ctx.style, { live: Boolean(ctx.stdout.isTTY) });
   const render = terminal ?? createJsonRenderer((t) => void ctx.stdout.write(t));
   const secretValues = plan.secrets.map((s) => secrets.get(s.name)).filter((v): v is string => v !== undefined);
   // One guard in front of every listener: a secret echoed across two output chunks is masked too.
@@ -141,7 +159,10 @@ async function runSession(input: SessionInput): Promise<RunSummary> {
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
     if (interrupts === 1 && signal === 'SIGINT') {
-      bus.emit({ type: 'interrupt-requested', message: `Ctrl-C: no new step will start; the running command gets ${GRACE_MS / 1000}s to end (Ctrl-C again to stop it now).` });
+      bus.emit({
+        type: 'interrupt-requested',
+        message: `Ctrl-C: no new step will start; the running command gets ${GRACE_MS / 1000}s to end (Ctrl-C again to stop it now).`,
+      });
       stop.abort();
       setTimeout(() => kill.abort(), GRACE_MS).unref();
     } else {
@@ -151,8 +172,18 @@ async function runSession(input: SessionInput): Promise<RunSummary> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const connections = openConnections({ inventory: prepared.inventory!, secrets, knownHostsFile: options.knownHosts, acceptNewHostKeys: options.acceptNewHostKeys ?? false });
-  const policy = { interactive: ctx.interactive, yes: options.yes ?? false, allowDestructive: options.allowDestructive ?? false, beforePrompt: () => terminal?.pause() };
+  const connections = openConnections({
+    inventory: prepared.inventory!,
+    secrets,
+    knownHostsFile: options.knownHosts,
+    acceptNewHostKeys: options.acceptNewHostKeys ?? false,
+  });
+  const policy = {
+    interactive: ctx.interactive,
+    yes: options.yes ?? false,
+    allowDestructive: options.allowDestructive ?? false,
+    beforePrompt: () => terminal?.pause(),
+  };
   bus.emit({
     type: 'run-started',
     runId,
@@ -196,9 +227,15 @@ async function runSession(input: SessionInput): Promise<RunSummary> {
     }
     const summary = await executePlan(execute);
     if (summary.exitCode !== 0) {
-      throw new RunbookError(summary.status === 'aborted' ? 'aborted' : summary.status === 'interrupted' ? 'interrupted' : 'step-failed', `run ${runId} ${summary.status}: ${summary.message}`, {
-        hint: journal ? `The journal is in ${journal.dir}. Continue after fixing the cause: runbook resume ${runId}` : 'Fix the failing checks and run again.',
-      });
+      throw new RunbookError(
+        summary.status === 'aborted' ? 'aborted' : summary.status === 'interrupted' ? 'interrupted' : 'step-failed',
+        `run ${runId} ${summary.status}: ${summary.message}`,
+        {
+          hint: journal
+            ? `The journal is in ${journal.dir}. Continue after fixing the cause: runbook resume ${runId}`
+            : 'Fix the failing checks and run again.',
+        },
+      );
     }
     return summary;
   } finally {

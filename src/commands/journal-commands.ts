@@ -44,7 +44,10 @@ export async function runsCommand(options: RunsOptions, ctx: CommandContext): Pr
     if (options.breakLock) {
       const broken = await store.breakLock(options.breakLock, options.force ?? false);
       if (ctx.json) ctx.print(JSON.stringify({ broken }));
-      else ctx.print(`Broke lock ${broken.id} of run ${broken.runId} (pid ${broken.pid} on ${broken.host}, ${broken.user}, since ${broken.since}).`);
+      else
+        ctx.print(
+          `Broke lock ${broken.id} of run ${broken.runId} (pid ${broken.pid} on ${broken.host}, ${broken.user}, since ${broken.since}).`,
+        );
       return [];
     }
     const [runs, locks] = await Promise.all([store.listRuns(), store.locks()]);
@@ -81,10 +84,16 @@ export async function runsCommand(options: RunsOptions, ctx: CommandContext): Pr
 
 function printTable(ctx: CommandContext, rows: RunRow[]): void {
   const label = (s: RunState) => (s === 'unknown' ? 'unknown (crashed)' : s);
-  const table = [['RUN ID', 'RUNBOOK', 'STARTED', 'OPERATOR', 'STATE', 'LAST STEP'], ...rows.map((r) => [r.id, r.runbook, r.started ?? '', r.operator ?? '', label(r.state), r.lastStep ?? ''])];
+  const table = [
+    ['RUN ID', 'RUNBOOK', 'STARTED', 'OPERATOR', 'STATE', 'LAST STEP'],
+    ...rows.map((r) => [r.id, r.runbook, r.started ?? '', r.operator ?? '', label(r.state), r.lastStep ?? '']),
+  ];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   for (const [i, row] of table.entries()) {
-    const line = row.map((c, j) => c.padEnd(widths[j]!)).join('  ').trimEnd();
+    const line = row
+      .map((c, j) => c.padEnd(widths[j]!))
+      .join('  ')
+      .trimEnd();
     ctx.print(i === 0 ? ctx.style.bold(line) : line);
   }
 }
@@ -96,7 +105,10 @@ export interface ReportOptions extends StateOptions {
 export async function reportCommand(runId: string, options: ReportOptions, ctx: CommandContext): Promise<void> {
   await withStore(options, ctx, async (store) => {
     const run = await store.readRun(runId);
-    if (!run) throw new RunbookError('usage', `no run ${runId} in ${store.where}`, { hint: `runbook runs${store.option} lists the recorded runs.` });
+    if (!run)
+      throw new RunbookError('usage', `no run ${runId} in ${store.where}`, {
+        hint: `runbook runs${store.option} lists the recorded runs.`,
+      });
     const report = buildReport(run, stateOf(run, await store.locks()));
     const format = options.format ?? (ctx.json ? 'json' : 'md');
     ctx.stdout.write(format === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderReportMarkdown(report));

@@ -44,7 +44,9 @@ function sha256OfFile(file: string): string | null {
 
 export async function resumeCommand(runId: string, options: ResumeOptions, ctx: CommandContext): Promise<RunSummary> {
   if (options.unknown !== undefined && !CHOICES.includes(options.unknown as Choice)) {
-    throw new RunbookError('usage', `--unknown ${options.unknown}: expected one of ${CHOICES.join(', ')}`, { hint: 'rerun: run the step again; done: count it as done; abort: end the run here.' });
+    throw new RunbookError('usage', `--unknown ${options.unknown}: expected one of ${CHOICES.join(', ')}`, {
+      hint: 'rerun: run the step again; done: count it as done; abort: end the run here.',
+    });
   }
   const store = await openStateStore(options, ctx.env);
   try {
@@ -61,8 +63,13 @@ async function resume(runId: string, options: ResumeOptions, ctx: CommandContext
   if (!plan) throw refuse(`run ${runId} has no stored plan`, 'The journal is incomplete; start a new run.');
   const a = analyzeRun(run);
   if (!a.first) throw refuse(`run ${runId} never started`, 'Start a new run with runbook exec.');
-  if (a.state === 'succeeded') throw refuse(`run ${runId} already succeeded; there is nothing to resume`, 'runbook report ' + runId + ' shows its record.');
-  if (a.rolledBack) throw refuse(`run ${runId} failed and rolled back`, 'Resuming after a rollback would mix two states; start a new run when the cause is fixed.');
+  if (a.state === 'succeeded')
+    throw refuse(`run ${runId} already succeeded; there is nothing to resume`, 'runbook report ' + runId + ' shows its record.');
+  if (a.rolledBack)
+    throw refuse(
+      `run ${runId} failed and rolled back`,
+      'Resuming after a rollback would mix two states; start a new run when the cause is fixed.',
+    );
   const live = (await store.locks()).find((l) => l.runId === runId && !l.stale);
   if (live) throw lockedError(live, store.option);
 
@@ -71,7 +78,10 @@ async function resume(runId: string, options: ResumeOptions, ctx: CommandContext
   if (sha256OfFile(plan.runbook.file) !== plan.runbook.hash) changed.push(`the runbook ${plan.runbook.file}`);
   if (plan.inventory && sha256OfFile(plan.inventory.file) !== plan.inventory.hash) changed.push(`the inventory ${plan.inventory.file}`);
   if (changed.length && !options.force) {
-    throw refuse(`${changed.join(' and ')} changed since run ${runId} started`, 'Resume executes the plan stored with the run; review the change, then add --force to resume anyway (recorded in the journal), or start a new run.');
+    throw refuse(
+      `${changed.join(' and ')} changed since run ${runId} started`,
+      'Resume executes the plan stored with the run; review the change, then add --force to resume anyway (recorded in the journal), or start a new run.',
+    );
   }
   if (!plan.inventory) throw refuse(`run ${runId} has no inventory`, 'Only runs with an inventory file can be resumed.');
   const unknownStep = a.unknown ? findStep(plan, a.unknown.step.stepId) : undefined;
@@ -85,7 +95,10 @@ async function resume(runId: string, options: ResumeOptions, ctx: CommandContext
   try {
     inventory = loadInventory(plan.inventory.file);
   } catch (error) {
-    throw refuse(`cannot read the inventory ${plan.inventory.file}: ${(error as Error).message}`, 'Resume needs the inventory the run used.');
+    throw refuse(
+      `cannot read the inventory ${plan.inventory.file}: ${(error as Error).message}`,
+      'Resume needs the inventory the run used.',
+    );
   }
   const hooks: ResumeHooks = {
     runId,
@@ -103,7 +116,9 @@ async function resume(runId: string, options: ResumeOptions, ctx: CommandContext
   };
   if (!ctx.json) {
     const done = [...a.completed.keys()];
-    ctx.print(`Resuming run ${runId} (${a.state}; ${done.length} of ${plan.steps.length} step(s) completed${a.lastStep ? `, last step ${a.lastStep}` : ''}).`);
+    ctx.print(
+      `Resuming run ${runId} (${a.state}; ${done.length} of ${plan.steps.length} step(s) completed${a.lastStep ? `, last step ${a.lastStep}` : ''}).`,
+    );
   }
   return runPrepared({ plan, inventory }, execOptions, ctx, 'exec', hooks);
 }
@@ -118,7 +133,12 @@ function describeTargets(a: RunAnalysis): string {
 async function settle(session: RunSession, a: RunAnalysis, step: PlannedStep | undefined, options: ResumeOptions, ctx: CommandContext) {
   const completed: NonNullable<RunSession['execute']['completed']> = new Map();
   for (const [id, c] of a.completed) {
-    completed.set(id, { status: c.status, ...(c.value !== undefined ? { value: c.value } : {}), ...(c.stdout !== undefined ? { stdout: c.stdout } : {}), ...(c.exitCode !== undefined ? { exitCode: c.exitCode } : {}) });
+    completed.set(id, {
+      status: c.status,
+      ...(c.value !== undefined ? { value: c.value } : {}),
+      ...(c.stdout !== undefined ? { stdout: c.stdout } : {}),
+      ...(c.exitCode !== undefined ? { exitCode: c.exitCode } : {}),
+    });
   }
   // Preconditions describe the state before the first change; once a step ran they no longer hold.
   const runPreconditions = a.lastStep === null;
@@ -128,7 +148,9 @@ async function settle(session: RunSession, a: RunAnalysis, step: PlannedStep | u
     if (!ctx.json) ctx.print(text);
   };
   session.pause();
-  say(`Step ${step.id} (${step.title}) started at ${a.unknown.step.time} and has no recorded end: its outcome is unknown (${describeTargets(a)}).`);
+  say(
+    `Step ${step.id} (${step.title}) started at ${a.unknown.step.time} and has no recorded end: its outcome is unknown (${describeTargets(a)}).`,
+  );
   let decision: Choice;
   let by: 'verification' | 'operator' | 'flag';
   let message: string;
@@ -137,8 +159,13 @@ async function settle(session: RunSession, a: RunAnalysis, step: PlannedStep | u
     const result = await verifyStep(session.execute, step.id);
     decision = result?.status === 'succeeded' ? 'done' : 'rerun';
     by = 'verification';
-    message = result?.status === 'succeeded' ? `verification passed: ${result.message}` : `verification failed: ${result?.message ?? 'no result'}`;
-    say(decision === 'done' ? `The verification passed: step ${step.id} counts as done.` : `The verification failed (${result?.message}): step ${step.id} runs again.`);
+    message =
+      result?.status === 'succeeded' ? `verification passed: ${result.message}` : `verification failed: ${result?.message ?? 'no result'}`;
+    say(
+      decision === 'done'
+        ? `The verification passed: step ${step.id} counts as done.`
+        : `The verification failed (${result?.message}): step ${step.id} runs again.`,
+    );
   } else if (options.unknown) {
     decision = options.unknown as Choice;
     by = 'flag';
@@ -163,6 +190,7 @@ async function settle(session: RunSession, a: RunAnalysis, step: PlannedStep | u
   session.journal.note({ type: 'unknown-outcome', stepId: step.id, title: step.title, decision, by, message });
   if (decision === 'abort') return 'abort' as const;
   if (decision === 'done') completed.set(step.id, { status: 'succeeded' });
-  if (by !== 'verification') say(decision === 'done' ? `Step ${step.id} counts as done (${message}).` : `Step ${step.id} runs again (${message}).`);
+  if (by !== 'verification')
+    say(decision === 'done' ? `Step ${step.id} counts as done (${message}).` : `Step ${step.id} runs again (${message}).`);
   return { completed, runPreconditions };
 }

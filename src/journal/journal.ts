@@ -45,7 +45,10 @@ export function defaultStateDir(env: NodeJS.ProcessEnv): string {
 }
 
 export function newRunId(runbookId: string, now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${runbookId}-${randomBytes(3).toString('hex')}`;
 }
 
@@ -79,7 +82,8 @@ export function journalWriter(sink: RecordSink, redact: (text: string) => string
       const used = outputByStep.get(event.stepId) ?? 0;
       if (used >= MAX_STEP_OUTPUT_CHARS) return;
       let text = event.text.length > MAX_OUTPUT_CHARS ? event.text.slice(0, MAX_OUTPUT_CHARS) + '…[truncated]' : event.text;
-      if (used + text.length >= MAX_STEP_OUTPUT_CHARS) text = text.slice(0, MAX_STEP_OUTPUT_CHARS - used) + '…[further output of this step not journaled]';
+      if (used + text.length >= MAX_STEP_OUTPUT_CHARS)
+        text = text.slice(0, MAX_STEP_OUTPUT_CHARS - used) + '…[further output of this step not journaled]';
       outputByStep.set(event.stepId, used + text.length);
       sink(redact(JSON.stringify({ ...event, text })), false);
       return;
@@ -97,7 +101,9 @@ export function journalWriter(sink: RecordSink, redact: (text: string) => string
 export function startJournal(stateDir: string, runId: string, plan: Plan, redact: (text: string) => string): JournalHandle {
   const dir = runDir(stateDir, runId);
   if (existsSync(join(dir, 'events.jsonl'))) {
-    throw new RunbookError('usage', `run ${runId} already exists in ${stateDir}`, { hint: 'Use another --run-id, or `runbook resume ' + runId + '` to continue it.' });
+    throw new RunbookError('usage', `run ${runId} already exists in ${stateDir}`, {
+      hint: 'Use another --run-id, or `runbook resume ' + runId + '` to continue it.',
+    });
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileSync(join(dir, 'plan.json'), redact(JSON.stringify(plan, null, 2)) + '\n', { mode: 0o600 });

@@ -50,7 +50,10 @@ export function lockKey(plan: Plan): LockKey {
         .map((where) => where.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^@/]+@/i, '$1')),
     ),
   ].sort();
-  const hash = createHash('sha256').update(JSON.stringify([plan.runbook.id, targets])).digest('hex').slice(0, 12);
+  const hash = createHash('sha256')
+    .update(JSON.stringify([plan.runbook.id, targets]))
+    .digest('hex')
+    .slice(0, 12);
   return { id: `${plan.runbook.id}-${hash}`, runbook: plan.runbook.id, targets };
 }
 
@@ -125,7 +128,8 @@ export function acquireFileLock(stateDir: string, key: LockKey, owner: LockOwner
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const current = readLock(file);
-    if (!current) throw new RunbookError('locked', `the lock file ${file} is unreadable`, { hint: `Check it; remove it by hand if no run holds it.` });
+    if (!current)
+      throw new RunbookError('locked', `the lock file ${file} is unreadable`, { hint: `Check it; remove it by hand if no run holds it.` });
     if (current.stale && resumeOf && current.runId === resumeOf) {
       takenOver = current;
       rmSync(file, { force: true });
@@ -133,7 +137,9 @@ export function acquireFileLock(stateDir: string, key: LockKey, owner: LockOwner
     }
     throw lockedError(current, '');
   }
-  throw new RunbookError('locked', `could not take the lock ${key.id}`, { hint: 'Another run is starting on the same targets; try again.' });
+  throw new RunbookError('locked', `could not take the lock ${key.id}`, {
+    hint: 'Another run is starting on the same targets; try again.',
+  });
 }
 
 export function listFileLocks(stateDir: string): LockInfo[] {
@@ -153,9 +159,13 @@ export function breakFileLock(stateDir: string, id: string, force: boolean): Loc
   if (!current) throw new RunbookError('usage', `no lock ${id} in ${stateDir}`, { hint: 'runbook runs --json lists the locks.' });
   if (!current.stale && !force) {
     const alive = current.host === hostname();
-    throw new RunbookError('locked', `lock ${id} is held by run ${current.runId} (pid ${current.pid} on ${current.host}), ${alive ? 'which is still running' : 'on another host; runbook cannot tell whether it still runs'}`, {
-      hint: alive ? 'Wait for it to end, or stop it first.' : `Make sure that run is over, then add --force to break it.`,
-    });
+    throw new RunbookError(
+      'locked',
+      `lock ${id} is held by run ${current.runId} (pid ${current.pid} on ${current.host}), ${alive ? 'which is still running' : 'on another host; runbook cannot tell whether it still runs'}`,
+      {
+        hint: alive ? 'Wait for it to end, or stop it first.' : `Make sure that run is over, then add --force to break it.`,
+      },
+    );
   }
   rmSync(file, { force: true });
   return current;

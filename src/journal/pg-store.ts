@@ -83,9 +83,12 @@ export async function openPgStore(url: string): Promise<StateStore> {
     return Promise.all(rows.map(async (r) => toInfo(r, !(await isHeld(String(r.advisory_key))))));
   };
   const read = async (runId: string): Promise<StoredRun | null> => {
-    const run = (await client.query('select plan from runbook_runs where run_id = $1', [runId])).rows[0] as { plan: string | null } | undefined;
+    const run = (await client.query('select plan from runbook_runs where run_id = $1', [runId])).rows[0] as
+      { plan: string | null } | undefined;
     if (!run) return null;
-    const events = (await client.query('select record from runbook_events where run_id = $1 order by seq', [runId])).rows as Array<{ record: string }>;
+    const events = (await client.query('select record from runbook_events where run_id = $1 order by seq', [runId])).rows as Array<{
+      record: string;
+    }>;
     return { runId, plan: run.plan ? (JSON.parse(run.plan) as Plan) : null, records: parseRecords(events.map((e) => e.record).join('\n')) };
   };
 
@@ -94,8 +97,15 @@ export async function openPgStore(url: string): Promise<StateStore> {
     option: ` --state-url '${where}'`,
     async createJournal(runId, plan, redact) {
       const exists = await client.query('select 1 from runbook_runs where run_id = $1', [runId]);
-      if (exists.rowCount) throw new RunbookError('usage', `run ${runId} already exists in ${where}`, { hint: `Use another --run-id, or runbook resume ${runId}.` });
-      await client.query('insert into runbook_runs(run_id, runbook, plan) values ($1, $2, $3)', [runId, plan.runbook.id, redact(JSON.stringify(plan, null, 2))]);
+      if (exists.rowCount)
+        throw new RunbookError('usage', `run ${runId} already exists in ${where}`, {
+          hint: `Use another --run-id, or runbook resume ${runId}.`,
+        });
+      await client.query('insert into runbook_runs(run_id, runbook, plan) values ($1, $2, $3)', [
+        runId,
+        plan.runbook.id,
+        redact(JSON.stringify(plan, null, 2)),
+      ]);
       return syncJournal(url, where, runId, redact);
     },
     async reopenJournal(runId, redact) {
@@ -112,14 +122,26 @@ export async function openPgStore(url: string): Promise<StateStore> {
       const session = await connect(url, `lock ${key.id}`);
       const got = (await session.query('select pg_try_advisory_lock($1::bigint) as ok', [k])).rows[0]?.ok === true;
       if (!got) {
-        const row = (await client.query('select * from runbook_locks where id = $1', [key.id])).rows[0] as Record<string, unknown> | undefined;
+        const row = (await client.query('select * from runbook_locks where id = $1', [key.id])).rows[0] as
+          Record<string, unknown> | undefined;
         await session.end().catch(() => {});
         const info: LockInfo = row
           ? toInfo(row, false)
-          : { id: key.id, runbook: key.runbook, targets: key.targets, runId: '(starting)', pid: 0, host: '?', user: '?', since: new Date().toISOString(), stale: false };
+          : {
+              id: key.id,
+              runbook: key.runbook,
+              targets: key.targets,
+              runId: '(starting)',
+              pid: 0,
+              host: '?',
+              user: '?',
+              since: new Date().toISOString(),
+              stale: false,
+            };
         throw lockedError(info, '');
       }
-      const previous = (await session.query('select * from runbook_locks where id = $1', [key.id])).rows[0] as Record<string, unknown> | undefined;
+      const previous = (await session.query('select * from runbook_locks where id = $1', [key.id])).rows[0] as
+        Record<string, unknown> | undefined;
       await session.query(
         `insert into runbook_locks(id, runbook, targets, run_id, pid, host, username, since, backend_pid, advisory_key)
          values ($1, $2, $3, $4, $5, $6, $7, $8, pg_backend_pid(), $9)
@@ -136,7 +158,9 @@ export async function openPgStore(url: string): Promise<StateStore> {
           if (released) return;
           released = true;
           held.delete(key.id);
-          await session.query('delete from runbook_locks where id = $1 and run_id = $2 and backend_pid = pg_backend_pid()', [key.id, owner.runId]).catch(() => {});
+          await session
+            .query('delete from runbook_locks where id = $1 and run_id = $2 and backend_pid = pg_backend_pid()', [key.id, owner.runId])
+            .catch(() => {});
           await session.query('select pg_advisory_unlock($1::bigint)', [k]).catch(() => {});
           await session.end().catch(() => {});
         },
@@ -148,9 +172,13 @@ export async function openPgStore(url: string): Promise<StateStore> {
       if (!info) throw new RunbookError('usage', `no lock ${id} in ${where}`, { hint: 'runbook runs --json lists the locks.' });
       if (!info.stale) {
         if (!force) {
-          throw new RunbookError('locked', `lock ${id} is held by run ${info.runId} (pid ${info.pid} on ${info.host}), whose database session is alive`, {
-            hint: 'Wait for it to end. Only if that process hangs: --force ends its database session (needs the privilege to do so).',
-          });
+          throw new RunbookError(
+            'locked',
+            `lock ${id} is held by run ${info.runId} (pid ${info.pid} on ${info.host}), whose database session is alive`,
+            {
+              hint: 'Wait for it to end. Only if that process hangs: --force ends its database session (needs the privilege to do so).',
+            },
+          );
         }
         await client.query('select pg_terminate_backend(backend_pid) from runbook_locks where id = $1', [id]);
       }
@@ -169,16 +197,25 @@ function syncJournal(url: string, where: string, runId: string, redact: (text: s
   const shared = new SharedArrayBuffer(4);
   const flag = new Int32Array(shared);
   const channel = new MessageChannel();
-  const worker = new Worker(new URL('./pg-sync-worker.js', import.meta.url), { workerData: { url, shared, port: channel.port2 }, transferList: [channel.port2] });
+  const worker = new Worker(new URL('./pg-sync-worker.js', import.meta.url), {
+    workerData: { url, shared, port: channel.port2 },
+    transferList: [channel.port2],
+  });
   worker.unref();
   const port: MessagePort = channel.port1;
   let open = true;
   const query = (sql: string, params: unknown[]) => {
     Atomics.store(flag, 0, 0);
     port.postMessage({ sql, params });
-    if (Atomics.wait(flag, 0, 0, 30_000) === 'timed-out') throw new RunbookError('connection', `the shared state store ${where} did not answer within 30s`, { hint: 'The run stopped so that the journal stays complete.' });
+    if (Atomics.wait(flag, 0, 0, 30_000) === 'timed-out')
+      throw new RunbookError('connection', `the shared state store ${where} did not answer within 30s`, {
+        hint: 'The run stopped so that the journal stays complete.',
+      });
     const reply = receiveMessageOnPort(port)?.message as { ok: boolean; error?: string } | undefined;
-    if (!reply?.ok) throw new RunbookError('connection', `cannot write the journal to ${where}: ${reply?.error ?? 'no answer'}`, { hint: 'The run stopped so that the journal stays complete.' });
+    if (!reply?.ok)
+      throw new RunbookError('connection', `cannot write the journal to ${where}: ${reply?.error ?? 'no answer'}`, {
+        hint: 'The run stopped so that the journal stays complete.',
+      });
   };
   const writer = journalWriter((line) => {
     if (open) query('insert into runbook_events(run_id, record) values ($1, $2)', [runId, line]);

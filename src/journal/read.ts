@@ -124,7 +124,8 @@ export function analyzeRun(run: StoredRun): RunAnalysis {
         break;
       case 'unknown-outcome':
         if (open && open.step.stepId === r.stepId) open = null;
-        if (r.decision === 'done') completed.set(r.stepId, { status: 'succeeded', how: r.by === 'verification' ? 'verified' : 'marked done' });
+        if (r.decision === 'done')
+          completed.set(r.stepId, { status: 'succeeded', how: r.by === 'verification' ? 'verified' : 'marked done' });
         break;
       case 'run-finished':
         state = r.status;
@@ -134,7 +135,19 @@ export function analyzeRun(run: StoredRun): RunAnalysis {
         break;
     }
   }
-  return { runId: run.runId, started, first, sessions, state, lastStep, finishedAt, completed, unknown: open, rolledBack, preconditionsPassed };
+  return {
+    runId: run.runId,
+    started,
+    first,
+    sessions,
+    state,
+    lastStep,
+    finishedAt,
+    completed,
+    unknown: open,
+    rolledBack,
+    preconditionsPassed,
+  };
 }
 
 /** The planned step with this id (main steps first, then rollback steps). */

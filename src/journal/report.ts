@@ -4,11 +4,9 @@
  * durations and outcome. Everything in it comes from the (already redacted) journal.
  */
 import type { RunEvent } from '../engine/events.js';
-import type { JournalRecord } from './journal.js';
 import { analyzeRun, type RunState, type StoredRun } from './read.js';
 
 const EXCERPT_CHARS = 2000;
-
 
 export interface ReportStep {
   id: string;
@@ -41,7 +39,15 @@ export interface RunReport {
   state: RunState;
   started: string | null;
   finished: string | null;
-  sessions: Array<{ mode: string; operator: string; started: string; selection: { from: string | null; only: string | null; forced: boolean }; finished: string | null; status: string | null; message: string | null }>;
+  sessions: Array<{
+    mode: string;
+    operator: string;
+    started: string;
+    selection: { from: string | null; only: string | null; forced: boolean };
+    finished: string | null;
+    status: string | null;
+    message: string | null;
+  }>;
   parameters: Array<{ name: string; value: unknown }>;
   targets: Record<string, string[]>;
   preconditions: Array<{ title: string; target: string | null; status: string; message: string }>;
@@ -91,7 +97,15 @@ export function buildReport(run: StoredRun, state: RunState): RunReport {
   for (const r of run.records) {
     switch (r.type) {
       case 'run-started':
-        sessions.push({ mode: r.mode, operator: r.operator, started: r.time, selection: r.selection, finished: null, status: null, message: null });
+        sessions.push({
+          mode: r.mode,
+          operator: r.operator,
+          started: r.time,
+          selection: r.selection,
+          finished: null,
+          status: null,
+          message: null,
+        });
         break;
       case 'run-finished': {
         const s = sessions.at(-1);
@@ -100,7 +114,12 @@ export function buildReport(run: StoredRun, state: RunState): RunReport {
       }
       case 'check-finished':
         if (r.phase === 'precondition') preconditions.push({ title: r.title, target: r.target, status: r.status, message: r.message });
-        else if (r.stepId) (r.phase === 'verify' ? stepOf(r.stepId).verification : stepOf(r.stepId).checks).push({ target: r.target, status: r.status, message: r.message });
+        else if (r.stepId)
+          (r.phase === 'verify' ? stepOf(r.stepId).verification : stepOf(r.stepId).checks).push({
+            target: r.target,
+            status: r.status,
+            message: r.message,
+          });
         break;
       case 'confirmation':
         stepOf(r.stepId).confirmation = { mode: r.mode, answer: r.answer, by: r.by };
@@ -147,7 +166,8 @@ export function buildReport(run: StoredRun, state: RunState): RunReport {
       case 'unknown-outcome': {
         const s = stepOf(r.stepId);
         s.notes.push(`outcome unknown after an interruption: ${r.decision} (decided by ${r.by}: ${r.message})`);
-        if (r.decision === 'done') Object.assign(s, { outcome: r.by === 'verification' ? 'succeeded' : 'marked done', message: r.message, finished: r.time });
+        if (r.decision === 'done')
+          Object.assign(s, { outcome: r.by === 'verification' ? 'succeeded' : 'marked done', message: r.message, finished: r.time });
         break;
       }
       case 'interrupt-requested':
@@ -168,7 +188,9 @@ export function buildReport(run: StoredRun, state: RunState): RunReport {
     finished: a.finishedAt,
     sessions,
     parameters: first?.parameters ?? [],
-    targets: Object.fromEntries(Object.entries(run.plan?.targets ?? {}).map(([role, t]) => [role, t.entries.map((e) => `${e.name} (${e.where})`)])),
+    targets: Object.fromEntries(
+      Object.entries(run.plan?.targets ?? {}).map(([role, t]) => [role, t.entries.map((e) => `${e.name} (${e.where})`)]),
+    ),
     preconditions,
     steps: [...steps.values()],
     notes,
@@ -185,7 +207,10 @@ function appendOutput(step: ReportStep, r: Extract<RunEvent, { type: 'output' }>
   }
 }
 
-const cell = (v: unknown) => String(v ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const cell = (v: unknown) =>
+  String(v ?? '')
+    .replace(/\|/g, '\\|')
+    .replace(/\n/g, ' ');
 const duration = (ms: number | null) => (ms === null ? '' : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
 const fence = (text: string) => {
   const ticks = '`'.repeat(Math.max(3, ...[...text.matchAll(/`+/g)].map((m) => m[0].length + 1)));
@@ -196,14 +221,23 @@ export function renderReportMarkdown(r: RunReport): string {
   const out: string[] = [];
   out.push(`# Run ${r.runId}`, '');
   out.push('| | |', '|---|---|');
-  if (r.runbook) out.push(`| Runbook | ${cell(r.runbook.title ?? r.runbook.id)} (\`${r.runbook.id}\` ${cell(r.runbook.version)}, sha256 ${r.runbook.hash.slice(0, 12)}) |`);
+  if (r.runbook)
+    out.push(
+      `| Runbook | ${cell(r.runbook.title ?? r.runbook.id)} (\`${r.runbook.id}\` ${cell(r.runbook.version)}, sha256 ${r.runbook.hash.slice(0, 12)}) |`,
+    );
   if (r.inventory) out.push(`| Inventory | ${cell(r.inventory.file)} (sha256 ${r.inventory.hash.slice(0, 12)}) |`);
   out.push(`| Outcome | **${r.state}** |`, `| Started | ${r.started ?? ''} |`, `| Finished | ${r.finished ?? ''} |`);
   const operators = [...new Set(r.sessions.map((s) => s.operator))];
   out.push(`| Operator | ${cell(operators.join(', '))} |`, '');
   out.push('## Sessions', '', '| Mode | Operator | Started | Finished | Status | Selection |', '|---|---|---|---|---|---|');
   for (const s of r.sessions) {
-    const sel = [s.selection.from ? `--from ${s.selection.from}` : '', s.selection.only ? `--only ${s.selection.only}` : '', s.selection.forced ? 'forced' : ''].filter(Boolean).join(', ');
+    const sel = [
+      s.selection.from ? `--from ${s.selection.from}` : '',
+      s.selection.only ? `--only ${s.selection.only}` : '',
+      s.selection.forced ? 'forced' : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
     out.push(`| ${s.mode} | ${cell(s.operator)} | ${s.started} | ${s.finished ?? ''} | ${s.status ?? 'no recorded end'} | ${cell(sel)} |`);
   }
   out.push('', '## Where', '');
@@ -217,7 +251,10 @@ export function renderReportMarkdown(r: RunReport): string {
   out.push('', '## Steps');
   for (const s of r.steps) {
     out.push('', `### ${s.id}: ${s.title}`, '', `- Outcome: **${s.outcome}**${s.message ? ` (${s.message})` : ''}`);
-    if (s.started) out.push(`- Started ${s.started}${s.finished ? `, finished ${s.finished}` : ''}${s.durationMs !== null ? `, ${duration(s.durationMs)}` : ''}${s.attempts > 1 ? `, ${s.attempts} attempts` : ''}`);
+    if (s.started)
+      out.push(
+        `- Started ${s.started}${s.finished ? `, finished ${s.finished}` : ''}${s.durationMs !== null ? `, ${duration(s.durationMs)}` : ''}${s.attempts > 1 ? `, ${s.attempts} attempts` : ''}`,
+      );
     if (s.targets.length) out.push(`- Targets: ${s.targets.join(', ')}`);
     if (s.exitCode !== null) out.push(`- Exit code: ${s.exitCode}`);
     if (s.value !== null && s.value !== undefined) out.push(`- Value: \`${cell(s.value)}\``);
@@ -232,7 +269,12 @@ export function renderReportMarkdown(r: RunReport): string {
     }
     for (const o of s.output) {
       if (!o.excerpt.trim()) continue;
-      out.push('', `Output${o.target ? ` of ${o.target}` : ''} (${o.stream}${o.truncated ? `, last ${EXCERPT_CHARS} characters` : ''}):`, '', fence(o.excerpt));
+      out.push(
+        '',
+        `Output${o.target ? ` of ${o.target}` : ''} (${o.stream}${o.truncated ? `, last ${EXCERPT_CHARS} characters` : ''}):`,
+        '',
+        fence(o.excerpt),
+      );
     }
   }
   if (r.notes.length) {

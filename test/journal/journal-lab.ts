@@ -39,13 +39,24 @@ export interface JournalLab {
 
 export async function startJournalLab(addresses: [string, string]): Promise<JournalLab> {
   const dir = mkdtempSync(join(tmpdir(), 'runbook-journal-'));
-  const [ssh, pg] = await Promise.all([startSshLab({ hosts: [{ name: 'h1', address: addresses[0] }, { name: 'h2', address: addresses[1] }] }), startPostgres()]);
+  const [ssh, pg] = await Promise.all([
+    startSshLab({
+      hosts: [
+        { name: 'h1', address: addresses[0] },
+        { name: 'h2', address: addresses[1] },
+      ],
+    }),
+    startPostgres(),
+  ]);
   await pg.query('postgres', `create role lab_owner login password '${DB_PASSWORD}'`);
   await pg.createDatabase('lab', 'lab_owner');
   await pg.query('lab', 'create table lab_events(tag text not null, step text not null)');
   await pg.query('lab', 'alter table lab_events owner to lab_owner');
   const hosts = ssh.hosts
-    .map((h) => `  ${h.name}: { address: ${h.address}, port: ${h.port}, user: ${ssh.user}, identityFile: ${ssh.clientKeyPath}, vars: { workdir: ${h.stateDir} } }`)
+    .map(
+      (h) =>
+        `  ${h.name}: { address: ${h.address}, port: ${h.port}, user: ${ssh.user}, identityFile: ${ssh.clientKeyPath}, vars: { workdir: ${h.stateDir} } }`,
+    )
     .join('\n');
   const inventory = join(dir, 'inventory.yaml');
   writeFileSync(
@@ -91,9 +102,16 @@ export type KillPoint = { event: 'step-started' | 'step-finished'; stepId: strin
  * Runs the CLI; with `killAt`, watches the run's events.jsonl and sends SIGKILL as soon as the
  * record appears (plus `delayMs`).
  */
-export function runCli(args: string[], env: Record<string, string>, options: { killAt?: KillPoint; journal?: string; timeoutMs?: number } = {}): Promise<CliRun> {
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  options: { killAt?: KillPoint; journal?: string; timeoutMs?: number } = {},
+): Promise<CliRun> {
   return new Promise((resolve) => {
-    const child = spawn('node', [CLI, ...args], { env: { ...process.env, NO_COLOR: '1', CI: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('node', [CLI, ...args], {
+      env: { ...process.env, NO_COLOR: '1', CI: 'true', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -164,7 +182,10 @@ export function localLog(lab: JournalLab, tag: string): string[] {
 export async function marksOf(lab: JournalLab, tag: string, step: (typeof STEPS)[number]): Promise<number[]> {
   const where = MARKS[step];
   if (where === 'db') {
-    const rows = await lab.pg.query<{ n: number }>('lab', 'select count(*)::int as n from lab_events where tag = $1 and step = $2', [tag, step]);
+    const rows = await lab.pg.query<{ n: number }>('lab', 'select count(*)::int as n from lab_events where tag = $1 and step = $2', [
+      tag,
+      step,
+    ]);
     return [rows[0]?.n ?? 0];
   }
   if (where === 'local') return [localLog(lab, tag).filter((l) => l === step).length];
@@ -173,5 +194,20 @@ export async function marksOf(lab: JournalLab, tag: string, step: (typeof STEPS)
 }
 
 export function execArgs(lab: JournalLab, tag: string, runId: string, extra: string[] = []): string[] {
-  return ['exec', RUNBOOK, '-i', lab.inventory, '-p', `tag=${tag}`, '-p', `local_log=${join(lab.dir, `local-${tag}.log`)}`, '--yes', '--state-dir', lab.stateDir, '--run-id', runId, ...extra];
+  return [
+    'exec',
+    RUNBOOK,
+    '-i',
+    lab.inventory,
+    '-p',
+    `tag=${tag}`,
+    '-p',
+    `local_log=${join(lab.dir, `local-${tag}.log`)}`,
+    '--yes',
+    '--state-dir',
+    lab.stateDir,
+    '--run-id',
+    runId,
+    ...extra,
+  ];
 }

@@ -7,7 +7,18 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execArgs, marksOf, openStep, readJournal, runCli, startJournalLab, STEPS, VERIFIED, type JournalLab, type KillPoint } from './journal-lab.js';
+import {
+  execArgs,
+  marksOf,
+  openStep,
+  readJournal,
+  runCli,
+  startJournalLab,
+  STEPS,
+  VERIFIED,
+  type JournalLab,
+  type KillPoint,
+} from './journal-lab.js';
 
 let lab: JournalLab;
 beforeAll(async () => {
@@ -26,71 +37,79 @@ const points: Array<{ name: string; kill: KillPoint }> = [
 ];
 
 describe('kill and resume', () => {
-  it.each(points.map((p, i) => [p.name, p.kill, i] as const))('killed %s: resume completes the run, no step twice', async (_name, kill, i) => {
-    const tag = `k${i}`;
-    const runId = `kill-${i}`;
-    const journal = join(lab.stateDir, 'runs', runId, 'events.jsonl');
-    const first = await runCli(execArgs(lab, tag, runId), lab.env, { killAt: kill, journal });
-    expect(first.signal, first.stderr).toBe('SIGKILL');
-    const before = readJournal(lab.stateDir, runId);
-    if (before.some((r) => r.type === 'run-finished')) {
-      // The kill came after the run had ended (the boundary after the last step): nothing to resume.
-      const again = await runCli(['resume', runId, '--yes', '--state-dir', lab.stateDir], lab.env);
-      expect(again.code).toBe(9);
-      expect(again.stderr).toContain('already succeeded');
-      for (const step of STEPS) expect(await marksOf(lab, tag, step)).toEqual((await marksOf(lab, tag, step)).map(() => 1));
-      // Killed before it let go of its lock: the stale lock stays until broken explicitly.
-      const runs = await runCli(['runs', '--json', '--state-dir', lab.stateDir], lab.env);
-      const locks = (JSON.parse(runs.stdout) as { locks: Array<{ id: string; runId: string; stale: boolean }> }).locks.filter((l) => l.runId === runId);
-      for (const l of locks) {
-        expect(l.stale).toBe(true);
-        const broken = await runCli(['runs', '--break-lock', l.id, '--state-dir', lab.stateDir], lab.env);
-        expect(broken.code, broken.stderr).toBe(0);
-        expect(broken.stdout).toContain(`Broke lock ${l.id} of run ${runId}`);
+  it.each(points.map((p, i) => [p.name, p.kill, i] as const))(
+    'killed %s: resume completes the run, no step twice',
+    async (_name, kill, i) => {
+      const tag = `k${i}`;
+      const runId = `kill-${i}`;
+      const journal = join(lab.stateDir, 'runs', runId, 'events.jsonl');
+      const first = await runCli(execArgs(lab, tag, runId), lab.env, { killAt: kill, journal });
+      expect(first.signal, first.stderr).toBe('SIGKILL');
+      const before = readJournal(lab.stateDir, runId);
+      if (before.some((r) => r.type === 'run-finished')) {
+        // The kill came after the run had ended (the boundary after the last step): nothing to resume.
+        const again = await runCli(['resume', runId, '--yes', '--state-dir', lab.stateDir], lab.env);
+        expect(again.code).toBe(9);
+        expect(again.stderr).toContain('already succeeded');
+        for (const step of STEPS) expect(await marksOf(lab, tag, step)).toEqual((await marksOf(lab, tag, step)).map(() => 1));
+        // Killed before it let go of its lock: the stale lock stays until broken explicitly.
+        const runs = await runCli(['runs', '--json', '--state-dir', lab.stateDir], lab.env);
+        const locks = (JSON.parse(runs.stdout) as { locks: Array<{ id: string; runId: string; stale: boolean }> }).locks.filter(
+          (l) => l.runId === runId,
+        );
+        for (const l of locks) {
+          expect(l.stale).toBe(true);
+          const broken = await runCli(['runs', '--break-lock', l.id, '--state-dir', lab.stateDir], lab.env);
+          expect(broken.code, broken.stderr).toBe(0);
+          expect(broken.stdout).toContain(`Broke lock ${l.id} of run ${runId}`);
+        }
+        return;
       }
-      return;
-    }
-    const open = openStep(before);
-    if (kill.event === 'step-started' && (kill.stepId === 'long' || kill.stepId === 'prepare')) expect(open).toBe(kill.stepId);
-    // Let a remote command cut off by the kill notice its lost connection.
-    if (open === 'long') await new Promise((r) => setTimeout(r, 1500));
-    const completedBefore = new Set(before.filter((r) => r.type === 'step-finished' && r.status === 'succeeded').map((r) => r.stepId));
+      const open = openStep(before);
+      if (kill.event === 'step-started' && (kill.stepId === 'long' || kill.stepId === 'prepare')) expect(open).toBe(kill.stepId);
+      // Let a remote command cut off by the kill notice its lost connection.
+      if (open === 'long') await new Promise((r) => setTimeout(r, 1500));
+      const completedBefore = new Set(before.filter((r) => r.type === 'step-finished' && r.status === 'succeeded').map((r) => r.stepId));
 
-    let unknownFlag: string[] = [];
-    if (open && !VERIFIED.has(open)) {
-      // Without a terminal and without --unknown, resume refuses and says what to do.
-      const refused = await runCli(['resume', runId, '--yes', '--state-dir', lab.stateDir], lab.env);
-      expect(refused.code).toBe(9);
-      expect(refused.stderr).toContain(`step ${open} started`);
-      expect(refused.stderr).toContain('--unknown rerun');
-      // The operator looks at the target, as the hint says, and decides.
-      const marks = await marksOf(lab, tag, open as (typeof STEPS)[number]);
-      expect(marks.every((m) => m === marks[0])).toBe(true);
-      unknownFlag = ['--unknown', marks[0] === 1 ? 'done' : 'rerun'];
-    }
-    const resumed = await runCli(['resume', runId, '--yes', '--state-dir', lab.stateDir, ...unknownFlag], lab.env);
-    expect(resumed.stderr).toBe('');
-    expect(resumed.code).toBe(0);
-    expect(resumed.stdout).toContain('run succeeded');
+      let unknownFlag: string[] = [];
+      if (open && !VERIFIED.has(open)) {
+        // Without a terminal and without --unknown, resume refuses and says what to do.
+        const refused = await runCli(['resume', runId, '--yes', '--state-dir', lab.stateDir], lab.env);
+        expect(refused.code).toBe(9);
+        expect(refused.stderr).toContain(`step ${open} started`);
+        expect(refused.stderr).toContain('--unknown rerun');
+        // The operator looks at the target, as the hint says, and decides.
+        const marks = await marksOf(lab, tag, open as (typeof STEPS)[number]);
+        expect(marks.every((m) => m === marks[0])).toBe(true);
+        unknownFlag = ['--unknown', marks[0] === 1 ? 'done' : 'rerun'];
+      }
+      const resumed = await runCli(['resume', runId, '--yes', '--state-dir', lab.stateDir, ...unknownFlag], lab.env);
+      expect(resumed.stderr).toBe('');
+      expect(resumed.code).toBe(0);
+      expect(resumed.stdout).toContain('run succeeded');
 
-    for (const step of STEPS) {
-      const marks = await marksOf(lab, tag, step);
-      expect(marks, `marks of ${step}`).toEqual(marks.map(() => 1));
-    }
-    const after = readJournal(lab.stateDir, runId);
-    const resumeStart = after.findIndex((r) => r.type === 'run-started' && r.mode === 'resume');
-    expect(resumeStart).toBeGreaterThan(0);
-    const startedAgain = after.slice(resumeStart).filter((r) => r.type === 'step-started').map((r) => r.stepId);
-    for (const id of completedBefore) expect(startedAgain, `${id} completed before the kill`).not.toContain(id);
-    const notes = after.filter((r) => r.type === 'unknown-outcome');
-    if (open) {
-      expect(notes).toHaveLength(1);
-      expect(notes[0]).toMatchObject({ stepId: open, by: VERIFIED.has(open) ? 'verification' : 'flag' });
-      if (notes[0]!.decision === 'done') expect(startedAgain).not.toContain(open);
-      else expect(startedAgain).toContain(open);
-    } else {
-      expect(notes).toHaveLength(0);
-    }
-    expect(after.at(-1)).toMatchObject({ type: 'run-finished', status: 'succeeded' });
-  });
+      for (const step of STEPS) {
+        const marks = await marksOf(lab, tag, step);
+        expect(marks, `marks of ${step}`).toEqual(marks.map(() => 1));
+      }
+      const after = readJournal(lab.stateDir, runId);
+      const resumeStart = after.findIndex((r) => r.type === 'run-started' && r.mode === 'resume');
+      expect(resumeStart).toBeGreaterThan(0);
+      const startedAgain = after
+        .slice(resumeStart)
+        .filter((r) => r.type === 'step-started')
+        .map((r) => r.stepId);
+      for (const id of completedBefore) expect(startedAgain, `${id} completed before the kill`).not.toContain(id);
+      const notes = after.filter((r) => r.type === 'unknown-outcome');
+      if (open) {
+        expect(notes).toHaveLength(1);
+        expect(notes[0]).toMatchObject({ stepId: open, by: VERIFIED.has(open) ? 'verification' : 'flag' });
+        if (notes[0]!.decision === 'done') expect(startedAgain).not.toContain(open);
+        else expect(startedAgain).toContain(open);
+      } else {
+        expect(notes).toHaveLength(0);
+      }
+      expect(after.at(-1)).toMatchObject({ type: 'run-finished', status: 'succeeded' });
+    },
+  );
 });

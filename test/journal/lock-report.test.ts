@@ -7,7 +7,19 @@
 import { copyFileSync, existsSync, readdirSync, readFileSync, appendFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DB_PASSWORD, execArgs, marksOf, readJournal, RUNBOOK, runCli, startJournalLab, STEPS, TOKEN, type CliRun, type JournalLab } from './journal-lab.js';
+import {
+  DB_PASSWORD,
+  execArgs,
+  marksOf,
+  readJournal,
+  RUNBOOK,
+  runCli,
+  startJournalLab,
+  STEPS,
+  TOKEN,
+  type CliRun,
+  type JournalLab,
+} from './journal-lab.js';
 
 let lab: JournalLab;
 beforeAll(async () => {
@@ -21,7 +33,10 @@ const journalOf = (runId: string) => join(lab.stateDir, 'runs', runId, 'events.j
 const runsJson = async () => {
   const r = await runCli(['runs', '--json', '--state-dir', lab.stateDir], lab.env);
   expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as { runs: Array<{ id: string; state: string; lastStep: string | null; operator: string; runbook: string }>; locks: Array<{ id: string; runId: string; stale: boolean }> };
+  return JSON.parse(r.stdout) as {
+    runs: Array<{ id: string; state: string; lastStep: string | null; operator: string; runbook: string }>;
+    locks: Array<{ id: string; runId: string; stale: boolean }>;
+  };
 };
 const stateOf = async (runId: string) => (await runsJson()).runs.find((r) => r.id === runId)?.state;
 
@@ -36,7 +51,12 @@ describe('run lock', () => {
   it('refuses a second run on the same runbook and targets with exit 8, touching nothing', async () => {
     const first = runCli(execArgs(lab, 'c1', 'lock-a'), lab.env);
     // Wait until the first run is in its long step.
-    for (let i = 0; i < 300 && !(existsSync(journalOf('lock-a')) && readFileSync(journalOf('lock-a'), 'utf8').includes('"stepId":"long"')); i++) await new Promise((r) => setTimeout(r, 50));
+    for (
+      let i = 0;
+      i < 300 && !(existsSync(journalOf('lock-a')) && readFileSync(journalOf('lock-a'), 'utf8').includes('"stepId":"long"'));
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 50));
     expect(await stateOf('lock-a')).toBe('running');
     const second = await runCli(execArgs(lab, 'c2', 'lock-b'), lab.env);
     expect(second.code).toBe(8);
@@ -50,8 +70,11 @@ describe('run lock', () => {
     expect((await runsJson()).locks.filter((l) => l.runId === 'lock-a')).toEqual([]);
   });
 
-  it('keeps a killed run\'s lock as stale: a new run is refused until the lock is broken', async () => {
-    const killed = await runCli(execArgs(lab, 'st1', 'stale-a'), lab.env, { killAt: { event: 'step-finished', stepId: 'prepare' }, journal: journalOf('stale-a') });
+  it("keeps a killed run's lock as stale: a new run is refused until the lock is broken", async () => {
+    const killed = await runCli(execArgs(lab, 'st1', 'stale-a'), lab.env, {
+      killAt: { event: 'step-finished', stepId: 'prepare' },
+      journal: journalOf('stale-a'),
+    });
     expect(killed.signal).toBe('SIGKILL');
     expect(await stateOf('stale-a')).toBe('unknown');
     const table = await runCli(['runs', '--state-dir', lab.stateDir], lab.env);
@@ -72,16 +95,32 @@ describe('run lock', () => {
   });
 
   it('records an abort on an unknown outcome, and an interrupted run resumes', async () => {
-    const killed = await runCli(execArgs(lab, 'ab1', 'abort-a'), lab.env, { killAt: { event: 'step-started', stepId: 'local-note' }, journal: journalOf('abort-a') });
+    const killed = await runCli(execArgs(lab, 'ab1', 'abort-a'), lab.env, {
+      killAt: { event: 'step-started', stepId: 'local-note' },
+      journal: journalOf('abort-a'),
+    });
     expect(killed.signal).toBe('SIGKILL');
     const aborted = await runCli(['resume', 'abort-a', '--yes', '--unknown', 'abort', '--state-dir', lab.stateDir], lab.env);
     expect(aborted.code).toBe(5);
     expect(await stateOf('abort-a')).toBe('aborted');
-    expect(readJournal(lab.stateDir, 'abort-a').find((r) => r.type === 'unknown-outcome')).toMatchObject({ stepId: 'local-note', decision: 'abort', by: 'flag' });
+    expect(readJournal(lab.stateDir, 'abort-a').find((r) => r.type === 'unknown-outcome')).toMatchObject({
+      stepId: 'local-note',
+      decision: 'abort',
+      by: 'flag',
+    });
 
     const { spawn } = await import('node:child_process');
-    const child = spawn('node', [join(process.cwd(), 'bin', 'runbook.js'), ...execArgs(lab, 'int1', 'int-a')], { env: { ...process.env, ...lab.env, NO_COLOR: '1', CI: 'true' }, stdio: 'ignore' });
-    for (let i = 0; i < 300 && !(existsSync(journalOf('int-a')) && readFileSync(journalOf('int-a'), 'utf8').includes('"type":"step-started","stepId":"long"')); i++) await new Promise((r) => setTimeout(r, 50));
+    const child = spawn('node', [join(process.cwd(), 'bin', 'runbook.js'), ...execArgs(lab, 'int1', 'int-a')], {
+      env: { ...process.env, ...lab.env, NO_COLOR: '1', CI: 'true' },
+      stdio: 'ignore',
+    });
+    for (
+      let i = 0;
+      i < 300 &&
+      !(existsSync(journalOf('int-a')) && readFileSync(journalOf('int-a'), 'utf8').includes('"type":"step-started","stepId":"long"'));
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
     expect(code).toBe(130);
@@ -127,11 +166,17 @@ describe('resume guards and selection', () => {
 describe('secrets in every artifact', () => {
   it('never writes the token or the database password, even when a program echoes the token in pieces', async () => {
     const outputs: CliRun[] = [];
-    const killed = await runCli(execArgs(lab, 'sec1', 'secret-a'), lab.env, { killAt: { event: 'step-started', stepId: 'finish-db' }, journal: journalOf('secret-a') });
+    const killed = await runCli(execArgs(lab, 'sec1', 'secret-a'), lab.env, {
+      killAt: { event: 'step-started', stepId: 'finish-db' },
+      journal: journalOf('secret-a'),
+    });
     outputs.push(killed);
     // The operator looks whether the insert happened, and says so.
     const [before] = await marksOf(lab, 'sec1', 'finish-db');
-    const resumed = await runCli(['resume', 'secret-a', '--yes', '--unknown', before ? 'done' : 'rerun', '--state-dir', lab.stateDir], lab.env);
+    const resumed = await runCli(
+      ['resume', 'secret-a', '--yes', '--unknown', before ? 'done' : 'rerun', '--state-dir', lab.stateDir],
+      lab.env,
+    );
     outputs.push(resumed);
     expect(await marksOf(lab, 'sec1', 'finish-db')).toEqual([1]);
     expect(resumed.code, resumed.stderr).toBe(0);
@@ -145,7 +190,13 @@ describe('secrets in every artifact', () => {
     const needles = [TOKEN, DB_PASSWORD, TOKEN.slice(0, 12), TOKEN.slice(6)];
     const artifacts: Array<[string, string]> = [
       ...filesUnder(lab.stateDir).map((f) => [f, readFileSync(f, 'utf8')] as [string, string]),
-      ...outputs.flatMap((o, i) => [[`stdout ${i}`, o.stdout], [`stderr ${i}`, o.stderr]] as Array<[string, string]>),
+      ...outputs.flatMap(
+        (o, i) =>
+          [
+            [`stdout ${i}`, o.stdout],
+            [`stderr ${i}`, o.stderr],
+          ] as Array<[string, string]>,
+      ),
     ];
     expect(artifacts.some(([f]) => f.endsWith('plan.json'))).toBe(true);
     for (const [where, text] of artifacts) for (const needle of needles) expect(text.includes(needle), `${needle} in ${where}`).toBe(false);
@@ -165,11 +216,19 @@ describe('secrets in every artifact', () => {
     expect(md.stdout).toContain('| api_token | *** |');
     for (const step of STEPS) expect(md.stdout).toContain(`### ${step}: `);
     expect(md.stdout).toContain('Verification on h1: succeeded');
-    const report = JSON.parse(json.stdout) as { state: string; sessions: unknown[]; steps: Array<{ id: string; outcome: string; commands: unknown[]; durationMs: number | null; notes: string[] }> };
+    const report = JSON.parse(json.stdout) as {
+      state: string;
+      sessions: unknown[];
+      steps: Array<{ id: string; outcome: string; commands: unknown[]; durationMs: number | null; notes: string[] }>;
+    };
     expect(report.state).toBe('succeeded');
     expect(report.sessions).toHaveLength(2);
-    expect(report.steps.map((s) => [s.id, s.outcome])).toEqual(STEPS.map((s) => [s, s === 'finish-db' && before ? 'marked done' : 'succeeded']));
-    expect(report.steps.find((s) => s.id === 'finish-db')!.notes[0]).toMatch(/outcome unknown after an interruption: (rerun|done) \(decided by flag/);
+    expect(report.steps.map((s) => [s.id, s.outcome])).toEqual(
+      STEPS.map((s) => [s, s === 'finish-db' && before ? 'marked done' : 'succeeded']),
+    );
+    expect(report.steps.find((s) => s.id === 'finish-db')!.notes[0]).toMatch(
+      /outcome unknown after an interruption: (rerun|done) \(decided by flag/,
+    );
     expect(report.steps.every((s) => s.commands.length > 0 && s.durationMs !== null)).toBe(true);
   });
 });

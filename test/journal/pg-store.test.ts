@@ -28,7 +28,12 @@ const pgArgs = (tag: string, runId: string) => {
 
 async function waitForRecord(runId: string, needle: string): Promise<void> {
   for (let i = 0; i < 400; i++) {
-    const rows = await lab.pg.query<{ n: number }>('runbook_state', 'select count(*)::int as n from runbook_events where run_id = $1 and record like $2', [runId, `%${needle}%`]).catch(() => [{ n: 0 }]);
+    const rows = await lab.pg
+      .query<{ n: number }>('runbook_state', 'select count(*)::int as n from runbook_events where run_id = $1 and record like $2', [
+        runId,
+        `%${needle}%`,
+      ])
+      .catch(() => [{ n: 0 }]);
     if ((rows[0]?.n ?? 0) > 0) return;
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -39,15 +44,23 @@ describe('shared PostgreSQL store', () => {
   it('journals to the database, locks across state directories, resumes a killed run', async () => {
     const env = { ...lab.env, RUNBOOK_STATE_URL: stateUrl };
     const { spawn } = await import('node:child_process');
-    const child = spawn('node', [join(process.cwd(), 'bin', 'runbook.js'), ...pgArgs('pg1', 'pg-a')], { env: { ...process.env, ...env, NO_COLOR: '1', CI: 'true' }, stdio: 'ignore' });
+    const child = spawn('node', [join(process.cwd(), 'bin', 'runbook.js'), ...pgArgs('pg1', 'pg-a')], {
+      env: { ...process.env, ...env, NO_COLOR: '1', CI: 'true' },
+      stdio: 'ignore',
+    });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_c, s) => resolve(s)));
     await waitForRecord('pg-a', '"type":"step-started","stepId":"long"');
 
     const runs = await runCli(['runs', '--json'], env);
     expect(runs.code, runs.stderr).toBe(0);
-    expect((JSON.parse(runs.stdout) as { runs: Array<{ id: string; state: string }> }).runs.find((r) => r.id === 'pg-a')?.state).toBe('running');
+    expect((JSON.parse(runs.stdout) as { runs: Array<{ id: string; state: string }> }).runs.find((r) => r.id === 'pg-a')?.state).toBe(
+      'running',
+    );
     // Another operator, another state directory, same shared store: refused.
-    const second = await runCli([...pgArgs('pg2', 'pg-b'), '--state-url', stateUrl], { ...lab.env, RUNBOOK_STATE_DIR: join(lab.dir, 'other-state') });
+    const second = await runCli([...pgArgs('pg2', 'pg-b'), '--state-url', stateUrl], {
+      ...lab.env,
+      RUNBOOK_STATE_DIR: join(lab.dir, 'other-state'),
+    });
     expect(second.code).toBe(8);
     expect(second.stderr).toContain('is being run by run pg-a');
 
@@ -55,7 +68,10 @@ describe('shared PostgreSQL store', () => {
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
     await new Promise((r) => setTimeout(r, 1500));
-    const after = JSON.parse((await runCli(['runs', '--json'], env)).stdout) as { runs: Array<{ id: string; state: string }>; locks: Array<{ runId: string; stale: boolean }> };
+    const after = JSON.parse((await runCli(['runs', '--json'], env)).stdout) as {
+      runs: Array<{ id: string; state: string }>;
+      locks: Array<{ runId: string; stale: boolean }>;
+    };
     expect(after.runs.find((r) => r.id === 'pg-a')?.state).toBe('unknown');
     expect(after.locks.filter((l) => l.runId === 'pg-a').every((l) => l.stale)).toBe(true);
 
@@ -63,14 +79,21 @@ describe('shared PostgreSQL store', () => {
     expect(resumed.stderr).toBe('');
     expect(resumed.code).toBe(0);
     for (const step of STEPS) expect(await marksOf(lab, 'pg1', step), step).toEqual((await marksOf(lab, 'pg1', step)).map(() => 1));
-    const records = (await lab.pg.query<{ record: string }>('runbook_state', 'select record from runbook_events where run_id = $1 order by seq', ['pg-a'])).map((r) => JSON.parse(r.record) as { type: string; by?: string; stepId?: string });
+    const records = (
+      await lab.pg.query<{ record: string }>('runbook_state', 'select record from runbook_events where run_id = $1 order by seq', ['pg-a'])
+    ).map((r) => JSON.parse(r.record) as { type: string; by?: string; stepId?: string });
     expect(records.find((r) => r.type === 'unknown-outcome')).toMatchObject({ stepId: 'long', by: 'verification' });
     expect(records.at(-1)).toMatchObject({ type: 'run-finished', status: 'succeeded' });
 
     const report = await runCli(['report', 'pg-a', '--format', 'json'], env);
     expect(report.code, report.stderr).toBe(0);
     expect(JSON.parse(report.stdout)).toMatchObject({ runId: 'pg-a', state: 'succeeded' });
-    const everything = (await lab.pg.query<{ t: string }>('runbook_state', "select coalesce(string_agg(record, ''), '') || (select coalesce(string_agg(plan, ''), '') from runbook_runs) as t from runbook_events"))[0]!.t;
+    const everything = (
+      await lab.pg.query<{ t: string }>(
+        'runbook_state',
+        "select coalesce(string_agg(record, ''), '') || (select coalesce(string_agg(plan, ''), '') from runbook_runs) as t from runbook_events",
+      )
+    )[0]!.t;
     for (const secret of [TOKEN, DB_PASSWORD]) {
       expect(everything.includes(secret)).toBe(false);
       expect(report.stdout.includes(secret)).toBe(false);
