@@ -7,6 +7,7 @@
 import { copyFileSync, existsSync, readdirSync, readFileSync, appendFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TerminalSession } from '../engine/tmux.js';
 import {
   DB_PASSWORD,
   execArgs,
@@ -230,5 +231,32 @@ describe('secrets in every artifact', () => {
       /outcome unknown after an interruption: (rerun|done) \(decided by flag/,
     );
     expect(report.steps.every((s) => s.commands.length > 0 && s.durationMs !== null)).toBe(true);
+  });
+});
+
+describe('unknown outcome on a terminal', () => {
+  it('asks the operator (run again, mark done, abort) and records the answer', async () => {
+    const killed = await runCli(execArgs(lab, 'tty1', 'tty-a'), lab.env, {
+      killAt: { event: 'step-started', stepId: 'prepare' },
+      journal: journalOf('tty-a'),
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    const [mark] = await marksOf(lab, 'tty1', 'prepare');
+    const session = TerminalSession.start(['resume', 'tty-a', '--yes', '--state-dir', lab.stateDir], lab.env);
+    try {
+      await session.waitFor(/Step prepare has no verification\. What happened to it\?/);
+      // The operator looks at the host: the mark is there (done) or not (run again, the default).
+      if (mark) session.send('Down');
+      session.send('Enter');
+      expect(await session.exitCode(60_000)).toBe(0);
+    } finally {
+      session.kill();
+    }
+    expect(await marksOf(lab, 'tty1', 'prepare')).toEqual([1]);
+    expect(readJournal(lab.stateDir, 'tty-a').find((r) => r.type === 'unknown-outcome')).toMatchObject({
+      stepId: 'prepare',
+      decision: mark ? 'done' : 'rerun',
+      by: 'operator',
+    });
   });
 });
