@@ -386,7 +386,9 @@ function explainReference(message: string, target: { type: 'hosts' | 'database' 
   const head = /undefined reference "\{\{ (host|db|target)\.([\w-]+)(?:\.([\w-]+))?/.exec(message);
   if (!head) return message;
   const [, scope, field, sub] = head;
-  const fits = target !== null && (scope === 'target' || (scope === 'host' && target.type === 'hosts') || (scope === 'db' && target.type === 'database'));
+  const fits =
+    target !== null &&
+    (scope === 'target' || (scope === 'host' && target.type === 'hosts') || (scope === 'db' && target.type === 'database'));
   if (!fits) return `${message}: host.*, db.* and target.* are defined only in steps acting on a target of that type`;
   if (scope === 'host' && field === 'vars' && sub) return `${message}: host "${target.name}" has no "${sub}" under vars in the inventory`;
   return message;

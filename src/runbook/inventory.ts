@@ -7,7 +7,16 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError, type Diagnostic } from '../errors.js';
 import { identifier, scalar } from './schema-parts.js';
-import { diagnosticAt, parseYamlText, readYamlSource, validateWithSchema, valueAt, type PathSegment, type YamlSource, type ZodIssueLike } from './yaml-source.js';
+import {
+  diagnosticAt,
+  parseYamlText,
+  readYamlSource,
+  validateWithSchema,
+  valueAt,
+  type PathSegment,
+  type YamlSource,
+  type ZodIssueLike,
+} from './yaml-source.js';
 
 export const secretRefSchema = z
   .union([
@@ -182,6 +191,15 @@ function describeSecretIssue(issue: ZodIssueLike, data: unknown): string | undef
   const field = path[path.length - 1];
   if (issue.code !== 'invalid_union' || typeof field !== 'string' || !secretFields.has(field)) return undefined;
   const found = valueAt(data, path);
-  const what = typeof found === 'string' ? 'a literal string' : found === null ? 'null' : Array.isArray(found) ? 'a list' : typeof found === 'object' ? 'a mapping with other fields' : `a ${typeof found}`;
+  const what =
+    typeof found === 'string'
+      ? 'a literal string'
+      : found === null
+        ? 'null'
+        : Array.isArray(found)
+          ? 'a list'
+          : typeof found === 'object'
+            ? 'a mapping with other fields'
+            : `a ${typeof found}`;
   return `expected {env: NAME} or {prompt: true}, found ${what} (a ${field} is never written in the inventory)`;
 }

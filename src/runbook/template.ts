@@ -79,7 +79,10 @@ function quoteStateAt(template: string, offset: number, language: 'shell' | 'sql
       if (c === '\\' && language === 'shell') i++;
       else if (c === "'" || c === '"') quote = c;
       // Comments are not strings: an apostrophe in `-- don't` or `# don't` opens no quote.
-      else if ((language === 'sql' && c === '-' && template[i + 1] === '-') || (language === 'shell' && c === '#' && (i === 0 || /[\s;&|()]/.test(template[i - 1] ?? ''))))
+      else if (
+        (language === 'sql' && c === '-' && template[i + 1] === '-') ||
+        (language === 'shell' && c === '#' && (i === 0 || /[\s;&|()]/.test(template[i - 1] ?? '')))
+      )
         i = lineEnd(template, i) - 1;
       else if (language === 'sql' && c === '/' && template[i + 1] === '*') {
         const end = template.indexOf('*/', i + 2);

@@ -63,7 +63,8 @@ function explainYamlError(doc: Document.Parsed, text: string, e: YAMLError): { o
     let start: number | undefined;
     visit(doc, {
       Scalar(_, node) {
-        if ((node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE') && node.range && node.range[1] >= e.pos[0]) start ??= node.range[0];
+        if ((node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE') && node.range && node.range[1] >= e.pos[0])
+          start ??= node.range[0];
       },
     });
     if (start !== undefined) return { offset: start, message: `this quoted string is never closed (${message})` };
@@ -194,7 +195,8 @@ function describeIssue(issue: ZodIssueLike, found: unknown): string {
         ? `required field is missing (expected ${expectedWords(issue.expected)})`
         : `expected ${expectedWords(issue.expected)}, found ${describeFound(found)}`;
     case 'too_small':
-      if (issue.origin === 'array') return `expected at least ${String(issue.minimum)} item${Number(issue.minimum) === 1 ? '' : 's'}, found ${describeFound(found)}`;
+      if (issue.origin === 'array')
+        return `expected at least ${String(issue.minimum)} item${Number(issue.minimum) === 1 ? '' : 's'}, found ${describeFound(found)}`;
       if (issue.origin === 'string' && Number(issue.minimum) === 1) return `expected a non-empty string, found ${describeFound(found)}`;
       return `${issue.message}${found === undefined ? '' : `, found ${describeFound(found)}`}`;
     case 'unrecognized_keys':

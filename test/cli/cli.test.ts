@@ -36,7 +36,8 @@ describe('help', () => {
     const r = await runCli(['--help']);
     expectClean(r);
     expect(r.code).toBe(0);
-    for (const command of ['list', 'show', 'validate', 'plan', 'exec', 'check', 'resume', 'schema']) expect(r.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    for (const command of ['list', 'show', 'validate', 'plan', 'exec', 'check', 'resume', 'schema'])
+      expect(r.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
     expect(r.stdout).toContain('Examples:');
     expect(r.stdout).toMatch(/\$ runbook exec \S+ --dry-run -i \S+/);
     expect(r.stdout).toContain('Exit codes:');
@@ -71,7 +72,15 @@ describe('list and show', () => {
     const r = await runCli([...EXAMPLES, '--json', 'list']);
     expectClean(r);
     const entries = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
-    expect(entries).toContainEqual(expect.objectContaining({ id: 'example-maintenance', title: 'Example maintenance (every step kind)', version: '1.0.0', steps: 11, valid: true }));
+    expect(entries).toContainEqual(
+      expect.objectContaining({
+        id: 'example-maintenance',
+        title: 'Example maintenance (every step kind)',
+        version: '1.0.0',
+        steps: 11,
+        valid: true,
+      }),
+    );
   });
 
   it('show prints the procedure: parameters, roles and steps', async () => {
@@ -111,11 +120,26 @@ describe('validate and schema', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('valid   fixtures/example/example-maintenance.yaml (example-maintenance)');
     const j = await runCli(['--json', 'validate', 'fixtures/example']);
-    expect(JSON.parse(j.stdout)).toEqual([{ file: 'fixtures/example/example-maintenance.yaml', id: 'example-maintenance', valid: true, diagnostics: [] }]);
+    expect(JSON.parse(j.stdout)).toEqual([
+      { file: 'fixtures/example/example-maintenance.yaml', id: 'example-maintenance', valid: true, diagnostics: [] },
+    ]);
   });
 
   const sample = runbookCases.filter((c) =>
-    ['yaml-tab-indentation.yaml', 'yaml-duplicate-key.yaml', 'top-level-list.yaml', 'missing-id.yaml', 'unknown-field-comand.yaml', 'unknown-step-kind.yaml', 'undefined-param-reference.yaml', 'template-in-single-quotes.yaml', 'sql-on-hosts-role.yaml', 'invalid-duration.yaml', 'when-later-step.yaml', 'destructive-confirm-yes.yaml'].includes(c.file),
+    [
+      'yaml-tab-indentation.yaml',
+      'yaml-duplicate-key.yaml',
+      'top-level-list.yaml',
+      'missing-id.yaml',
+      'unknown-field-comand.yaml',
+      'unknown-step-kind.yaml',
+      'undefined-param-reference.yaml',
+      'template-in-single-quotes.yaml',
+      'sql-on-hosts-role.yaml',
+      'invalid-duration.yaml',
+      'when-later-step.yaml',
+      'destructive-confirm-yes.yaml',
+    ].includes(c.file),
   );
 
   it.each(sample)('validate $file: exit 3, $path at $line:$column', async (c) => {
@@ -152,7 +176,8 @@ describe('validate and schema', () => {
     expect(r.code).toBe(0);
     const schema = JSON.parse(r.stdout) as { $schema: string };
     expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
-    for (const kind of ['ssh', 'sql', 'local', 'http', 'manual', 'prompt', 'wait', 'file-edit']) expect(r.stdout).toContain(`"const": "${kind}"`);
+    for (const kind of ['ssh', 'sql', 'local', 'http', 'manual', 'prompt', 'wait', 'file-edit'])
+      expect(r.stdout).toContain(`"const": "${kind}"`);
   });
 });
 
@@ -182,7 +207,10 @@ describe('plan and exec --dry-run', () => {
   });
 
   it('exec --dry-run: exit 0, and every command and statement of the plan is printed exactly', async () => {
-    const [dry, json] = await Promise.all([runCli(['exec', EXAMPLE, '--dry-run', '-i', INVENTORY]), runCli(['--json', 'plan', EXAMPLE, '-i', INVENTORY])]);
+    const [dry, json] = await Promise.all([
+      runCli(['exec', EXAMPLE, '--dry-run', '-i', INVENTORY]),
+      runCli(['--json', 'plan', EXAMPLE, '-i', INVENTORY]),
+    ]);
     expectClean(dry);
     expect(dry.code).toBe(0);
     const plan = JSON.parse(json.stdout) as Plan;
@@ -190,7 +218,8 @@ describe('plan and exec --dry-run', () => {
     const visit = (action: Plan['steps'][number]['action'] | null) => {
       for (const instance of action?.instances ?? []) {
         const data = instance.data as Record<string, unknown>;
-        if (action?.kind === 'ssh' || action?.kind === 'local') expected.push(`$ ${composeCommand(data as unknown as CommandData, displayParts)}`);
+        if (action?.kind === 'ssh' || action?.kind === 'local')
+          expected.push(`$ ${composeCommand(data as unknown as CommandData, displayParts)}`);
         if (action?.kind === 'sql') for (const s of data.statements as RenderedSql[]) expected.push(s.text);
         if (action?.kind === 'http') expected.push(`${String(data.method)} ${displayParts(data.path as [])}`);
         for (const nested of ['until', 'check'] as const) if (data[nested]) visit(data[nested] as Plan['steps'][number]['action']);
@@ -218,7 +247,13 @@ describe('plan and exec --dry-run', () => {
 
   it('no colour codes when NO_COLOR is set, nor when output is not a terminal', async () => {
     for (const env of [{ NO_COLOR: '1' }, { NO_COLOR: undefined }]) {
-      for (const args of [['--help'], [...EXAMPLES, 'list'], ['exec', EXAMPLE, '--dry-run', '-i', INVENTORY], ['validate', `${RUNBOOKS}/missing-id.yaml`], [...EXAMPLES, 'show', 'nope']]) {
+      for (const args of [
+        ['--help'],
+        [...EXAMPLES, 'list'],
+        ['exec', EXAMPLE, '--dry-run', '-i', INVENTORY],
+        ['validate', `${RUNBOOKS}/missing-id.yaml`],
+        [...EXAMPLES, 'show', 'nope'],
+      ]) {
         const r = await runCli(args, { env });
         expect(r.stdout + r.stderr, args.join(' ')).not.toMatch(ANSI);
       }
@@ -234,7 +269,10 @@ describe('plan and exec --dry-run', () => {
   it('a secret set in the environment appears neither in the dry-run nor in the plan JSON', async () => {
     const MARKER = 'MARKER-cli-9d8e7f';
     const env = { EXAMPLE_DB_PASSWORD: MARKER };
-    const [dry, json] = await Promise.all([runCli(['exec', EXAMPLE, '--dry-run', '-i', INVENTORY], { env }), runCli(['--json', 'plan', EXAMPLE, '-i', INVENTORY], { env })]);
+    const [dry, json] = await Promise.all([
+      runCli(['exec', EXAMPLE, '--dry-run', '-i', INVENTORY], { env }),
+      runCli(['--json', 'plan', EXAMPLE, '-i', INVENTORY], { env }),
+    ]);
     expect(dry.code).toBe(0);
     expect(json.code).toBe(0);
     expect(dry.stdout + dry.stderr + json.stdout + json.stderr).not.toContain(MARKER);
@@ -244,7 +282,16 @@ describe('plan and exec --dry-run', () => {
 
 describe('bad inventories and parameters: exit 3, nothing run', () => {
   const sample = inventoryCases.filter((c) =>
-    ['role-names-undefined-entry.yaml', 'literal-password.yaml', 'port-as-string.yaml', 'duplicate-name-across-sections.yaml', 'missing-role-binding.yaml', 'wrong-role-entry-type.yaml', 'role-too-many-entries.yaml', 'tab-indentation.yaml'].includes(c.file),
+    [
+      'role-names-undefined-entry.yaml',
+      'literal-password.yaml',
+      'port-as-string.yaml',
+      'duplicate-name-across-sections.yaml',
+      'missing-role-binding.yaml',
+      'wrong-role-entry-type.yaml',
+      'role-too-many-entries.yaml',
+      'tab-indentation.yaml',
+    ].includes(c.file),
   );
 
   it.each(sample)('exec --dry-run -i $file: $path at $line:$column', async (c) => {
@@ -284,7 +331,13 @@ describe('bad inventories and parameters: exit 3, nothing run', () => {
   it('a missing required parameter without a terminal is an error (exit 3) at once, never a hanging prompt', async () => {
     const file = tmp.write(
       'needs-ticket.yaml',
-      stringify(runbookObject({ targets: {}, parameters: { ticket: { type: 'string', description: 'Change ticket' } }, steps: [localStep({ command: 'echo {{ params.ticket }}' })] })),
+      stringify(
+        runbookObject({
+          targets: {},
+          parameters: { ticket: { type: 'string', description: 'Change ticket' } },
+          steps: [localStep({ command: 'echo {{ params.ticket }}' })],
+        }),
+      ),
     );
     for (const args of [
       ['plan', file, '-i', INVENTORY],

@@ -32,7 +32,11 @@ function step(plan: Plan | undefined, id: string): PlannedStep {
 function stable(plan: Plan): Plan {
   expect(plan.runbook.hash).toMatch(/^[0-9a-f]{64}$/);
   expect(plan.inventory?.hash).toMatch(/^[0-9a-f]{64}$/);
-  return { ...plan, runbook: { ...plan.runbook, hash: '<sha256>' }, inventory: plan.inventory ? { ...plan.inventory, hash: '<sha256>' } : null };
+  return {
+    ...plan,
+    runbook: { ...plan.runbook, hash: '<sha256>' },
+    inventory: plan.inventory ? { ...plan.inventory, hash: '<sha256>' } : null,
+  };
 }
 
 describe('the example runbook with the example inventory', () => {
@@ -46,7 +50,7 @@ describe('the example runbook with the example inventory', () => {
   it('dry-run text without colour (snapshot)', async () => {
     const { plan } = await planFiles(EXAMPLE, { inventory: EXAMPLE_INVENTORY, env: {} });
     const text = renderPlan(plan!, plain);
-    expect(text).not.toMatch(/\x1b\[/);
+    expect(text).not.toContain('\u001b[');
     expect(text).toMatchSnapshot();
   });
 
@@ -71,8 +75,24 @@ describe('conditions', () => {
       sshStep({ id: 'not-full', when: { not: { param: 'mode', equals: 'full' } } }),
       sshStep({ id: 'verbose', when: { param: 'verbose', equals: true } }),
       sshStep({ id: 'asked-yes', when: { step: 'ask', equals: 'yes' } }),
-      sshStep({ id: 'full-and-yes', when: { all: [{ param: 'mode', equals: 'full' }, { step: 'ask', equals: 'yes' }] } }),
-      sshStep({ id: 'quick-or-yes', when: { any: [{ param: 'mode', equals: 'quick' }, { step: 'ask', equals: 'yes' }] } }),
+      sshStep({
+        id: 'full-and-yes',
+        when: {
+          all: [
+            { param: 'mode', equals: 'full' },
+            { step: 'ask', equals: 'yes' },
+          ],
+        },
+      }),
+      sshStep({
+        id: 'quick-or-yes',
+        when: {
+          any: [
+            { param: 'mode', equals: 'quick' },
+            { step: 'ask', equals: 'yes' },
+          ],
+        },
+      }),
       sshStep({ id: 'in-list', when: { param: 'mode', in: ['full', 'other'] } }),
     ],
   });
@@ -99,12 +119,20 @@ describe('conditions', () => {
 
   it('conditions on step values are left for run time, reduced by what parameters decide', async () => {
     const quick = await planObjects(conditional, { inventory: inventoryObject(), params: { mode: 'quick' } });
-    expect(step(quick.plan, 'asked-yes').condition).toEqual({ decided: 'at-run-time', text: 'steps.ask == "yes"', runtime: { step: 'ask', equals: 'yes' } });
+    expect(step(quick.plan, 'asked-yes').condition).toEqual({
+      decided: 'at-run-time',
+      text: 'steps.ask == "yes"',
+      runtime: { step: 'ask', equals: 'yes' },
+    });
     // all(false, ?) is false; any(true, ?) is true: no run-time part is left.
     expect(step(quick.plan, 'full-and-yes').condition.decided).toBe('skip');
     expect(step(quick.plan, 'quick-or-yes').condition.decided).toBe('run');
     const full = await planObjects(conditional, { inventory: inventoryObject(), params: { mode: 'full' } });
-    expect(step(full.plan, 'full-and-yes').condition).toEqual({ decided: 'at-run-time', text: 'steps.ask == "yes"', runtime: { step: 'ask', equals: 'yes' } });
+    expect(step(full.plan, 'full-and-yes').condition).toEqual({
+      decided: 'at-run-time',
+      text: 'steps.ask == "yes"',
+      runtime: { step: 'ask', equals: 'yes' },
+    });
     expect(step(full.plan, 'quick-or-yes').condition.decided).toBe('at-run-time');
     expect(renderPlan(full.plan!, plain)).toContain('runs only if steps.ask == "yes"');
   });
@@ -115,13 +143,30 @@ describe('conditions', () => {
     expect(evaluateAtRunTime({ step: 'ask', equals: 'yes' }, outcome('no'))).toBe(false);
     expect(evaluateAtRunTime({ step: 'ask', status: 'failed' }, outcome('yes'))).toBe(false);
     expect(evaluateAtRunTime({ not: { step: 'ask', matches: '^y' } }, outcome('yes'))).toBe(false);
-    expect(evaluateAtRunTime({ any: [{ step: 'ask', equals: 'no' }, { step: 'ask', in: ['maybe', 'yes'] }] }, outcome('yes'))).toBe(true);
+    expect(
+      evaluateAtRunTime(
+        {
+          any: [
+            { step: 'ask', equals: 'no' },
+            { step: 'ask', in: ['maybe', 'yes'] },
+          ],
+        },
+        outcome('yes'),
+      ),
+    ).toBe(true);
     expect(evaluateAtRunTime({ step: 'other', equals: 'x' }, outcome('yes'))).toBe(false);
   });
 
   it('a condition naming both or neither of param and step is an error', async () => {
     const { errors } = await planObjects(
-      runbookObject({ parameters: { m: { type: 'string', default: 'x' } }, steps: [sshStep({ id: 'a' }), sshStep({ id: 'b', when: { param: 'm', step: 'a', equals: 'x' } }), sshStep({ id: 'c', when: { equals: 'x' } })] }),
+      runbookObject({
+        parameters: { m: { type: 'string', default: 'x' } },
+        steps: [
+          sshStep({ id: 'a' }),
+          sshStep({ id: 'b', when: { param: 'm', step: 'a', equals: 'x' } }),
+          sshStep({ id: 'c', when: { equals: 'x' } }),
+        ],
+      }),
     );
     expect(errors.map((e) => [e.path, e.message])).toEqual([
       ['steps[1].when', 'each condition names exactly one of "param" or "step"'],
@@ -169,9 +214,12 @@ describe('confirmations', () => {
   });
 
   it('a typed confirmation may name the host, as the schema documents ({{ host.name }})', async () => {
-    const { errors } = await planObjects(runbookObject({ steps: [sshStep({ id: 'wipe', destructive: true, confirm: { typed: '{{ host.name }}' } })] }), {
-      inventory: inventoryObject(),
-    });
+    const { errors } = await planObjects(
+      runbookObject({ steps: [sshStep({ id: 'wipe', destructive: true, confirm: { typed: '{{ host.name }}' } })] }),
+      {
+        inventory: inventoryObject(),
+      },
+    );
     expect(errors.map((e) => e.message)).toEqual([]);
   });
 });
@@ -198,8 +246,16 @@ describe('fan-out, retries, failure handling, timeouts', () => {
     expect(step(plan, 'limited').fanOut).toEqual({ mode: 'parallel', limit: 4, batchSize: 4, maxFailures: 0 });
     expect(step(plan, 'batches').fanOut).toEqual({ mode: 'batches', limit: 10, batchSize: 3, maxFailures: 1 });
     expect(step(plan, 'default')).toMatchObject({ timeoutMs: 300_000, retries: null, onFailure: { mode: 'stop', rollback: [] } });
-    expect(step(plan, 'retried')).toMatchObject({ timeoutMs: 90_000, retries: { count: 3, delayMs: 10_000 }, onFailure: { mode: 'continue', rollback: [] } });
-    expect(step(plan, 'retried-default')).toMatchObject({ timeoutMs: 30_000, retries: { count: 2, delayMs: 5000 }, onFailure: { mode: 'rollback', rollback: ['undo'] } });
+    expect(step(plan, 'retried')).toMatchObject({
+      timeoutMs: 90_000,
+      retries: { count: 3, delayMs: 10_000 },
+      onFailure: { mode: 'continue', rollback: [] },
+    });
+    expect(step(plan, 'retried-default')).toMatchObject({
+      timeoutMs: 30_000,
+      retries: { count: 2, delayMs: 5000 },
+      onFailure: { mode: 'rollback', rollback: ['undo'] },
+    });
     expect(plan?.rollback.map((s) => [s.id, s.phase])).toEqual([['undo', 'rollback']]);
   });
 });
@@ -212,12 +268,24 @@ describe('secrets never enter the plan', () => {
     steps: [
       sshStep({ id: 'cmd', command: 'app-admin --password {{ params.pw }}', env: { APP_PW: '{{ params.pw }}' }, stdin: '{{ params.pw }}' }),
       sshStep({ id: 'pty', command: 'app-admin login', pty: { answers: [{ prompt: 'Password:', answer: '{{ params.pw }}' }] } }),
-      sqlStep({ id: 'sql', sql: "alter role app password {{ params.pw }}" }),
-      { id: 'http', title: 'Call', kind: 'http', target: 'api', method: 'POST', path: '/login', headers: { Authorization: 'Bearer {{ params.token }}' }, body: '{{ params.pw }}' },
+      sqlStep({ id: 'sql', sql: 'alter role app password {{ params.pw }}' }),
+      {
+        id: 'http',
+        title: 'Call',
+        kind: 'http',
+        target: 'api',
+        method: 'POST',
+        path: '/login',
+        headers: { Authorization: 'Bearer {{ params.token }}' },
+        body: '{{ params.pw }}',
+      },
     ],
   });
   const inventory = inventoryObject({
-    hosts: { app1: { address: '10.20.0.11', password: { env: 'TEST_SSH_PASSWORD' } }, app2: { address: '10.20.0.12', passphrase: { prompt: true } } },
+    hosts: {
+      app1: { address: '10.20.0.11', password: { env: 'TEST_SSH_PASSWORD' } },
+      app2: { address: '10.20.0.12', passphrase: { prompt: true } },
+    },
     endpoints: { api: { url: 'https://api.example.com', auth: { type: 'bearer', token: { env: 'TEST_API_TOKEN' } } } },
     roles: { app: ['app1', 'app2'], appdb: 'appdb', api: 'api' },
   });
@@ -237,7 +305,13 @@ describe('secrets never enter the plan', () => {
     expect(text).toContain('alter role app password $1;');
     expect(text).toContain('-- binds: $1 = ***');
     expect(text).toContain('Authorization: Bearer ***');
-    expect(plan?.parameters.find((p) => p.name === 'pw')).toEqual({ name: 'pw', type: 'secret', secret: true, source: 'environment', from: 'env TEST_APP_PASSWORD' });
+    expect(plan?.parameters.find((p) => p.name === 'pw')).toEqual({
+      name: 'pw',
+      type: 'secret',
+      secret: true,
+      source: 'environment',
+      from: 'env TEST_APP_PASSWORD',
+    });
     expect(plan?.secrets.map((s) => [s.name, s.from])).toEqual([
       ['params.pw', { env: 'TEST_APP_PASSWORD', orPrompt: true }],
       ['params.token', { prompt: true }],
@@ -271,7 +345,11 @@ describe('the planner opens no connection', () => {
         stringify(
           runbookObject({
             targets: { app: { type: 'hosts' }, appdb: { type: 'database' }, api: { type: 'http' } },
-            preconditions: [{ kind: 'ssh', target: 'app', command: 'true' }, { kind: 'sql', target: 'appdb', sql: 'select 1' }, { kind: 'http', target: 'api', path: '/' }],
+            preconditions: [
+              { kind: 'ssh', target: 'app', command: 'true' },
+              { kind: 'sql', target: 'appdb', sql: 'select 1' },
+              { kind: 'http', target: 'api', path: '/' },
+            ],
             steps: [sshStep(), sqlStep(), { id: 'poll', title: 'Poll', kind: 'http', target: 'api', path: '/health' }],
           }),
         ),
@@ -298,7 +376,7 @@ describe('the planner opens no connection', () => {
       expect(out.plan.steps[0]?.action.instances.map((i) => i.where)).toEqual(['10.255.255.1:1', 'unreachable.invalid']);
       expect(connect).not.toHaveBeenCalled();
       expect(lookup).not.toHaveBeenCalled();
-      expect(elapsed).toBeLessThan(500);
+      expect(elapsed).toBeLessThan(1000);
     } finally {
       tmp.cleanup();
     }
@@ -310,9 +388,15 @@ describe('targets and references', () => {
     const { plan, errors } = await planObjects(
       runbookObject({
         steps: [
-          sshStep({ id: 'facts', command: 'echo {{ host.name }} {{ host.address }} {{ host.port }} {{ host.user }} {{ host.vars.workdir }} {{ target.name }}' }),
+          sshStep({
+            id: 'facts',
+            command: 'echo {{ host.name }} {{ host.address }} {{ host.port }} {{ host.user }} {{ host.vars.workdir }} {{ target.name }}',
+          }),
           sqlStep({ id: 'dbfacts', sql: 'select {{ db.name }}, {{ db.database }}, {{ db.port }}' }),
-          localStep({ id: 'roles', command: 'echo {{ roles.app.addresses }} {{ roles.appdb.host }} {{ runbook.id }} {{ runbook.version }}' }),
+          localStep({
+            id: 'roles',
+            command: 'echo {{ roles.app.addresses }} {{ roles.appdb.host }} {{ runbook.id }} {{ runbook.version }}',
+          }),
         ],
       }),
       { inventory: inventoryObject() },
@@ -327,17 +411,30 @@ describe('targets and references', () => {
   });
 
   it('a host variable missing in this inventory is an error that says so', async () => {
-    const { errors } = await planObjects(runbookObject({ steps: [sshStep({ command: 'cd {{ host.vars.missing }}' })] }), { inventory: inventoryObject() });
+    const { errors } = await planObjects(runbookObject({ steps: [sshStep({ command: 'cd {{ host.vars.missing }}' })] }), {
+      inventory: inventoryObject(),
+    });
     // One per host that lacks it, and no talk of steps "acting on a target of that type": this one does.
     expect(errors.map((e) => [e.path, e.message])).toEqual([
-      ['steps[0].command', 'undefined reference "{{ host.vars.missing }}" (with this inventory): host "app1" has no "missing" under vars in the inventory'],
-      ['steps[0].command', 'undefined reference "{{ host.vars.missing }}" (with this inventory): host "app2" has no "missing" under vars in the inventory'],
+      [
+        'steps[0].command',
+        'undefined reference "{{ host.vars.missing }}" (with this inventory): host "app1" has no "missing" under vars in the inventory',
+      ],
+      [
+        'steps[0].command',
+        'undefined reference "{{ host.vars.missing }}" (with this inventory): host "app2" has no "missing" under vars in the inventory',
+      ],
     ]);
   });
 
   it('{{ steps.<id>.value }} must name an earlier step', async () => {
     const { errors } = await planObjects(
-      runbookObject({ steps: [localStep({ id: 'early', command: 'echo {{ steps.late.value }}' }), { id: 'late', title: 'Late', kind: 'prompt', question: 'Q?' }] }),
+      runbookObject({
+        steps: [
+          localStep({ id: 'early', command: 'echo {{ steps.late.value }}' }),
+          { id: 'late', title: 'Late', kind: 'prompt', question: 'Q?' },
+        ],
+      }),
     );
     expect(errors.map((e) => [e.path, e.message])).toEqual([['steps[0].command', 'undefined reference "{{ steps.late.value }}"']]);
   });

@@ -121,7 +121,8 @@ export async function planFiles(
           env: options.env ?? {},
         })
       : exampleParameters(runbook.spec.parameters);
-  if (params.diagnostics.some((d) => d.severity === 'error')) return done({ runbook, inventory, diagnostics: [...runbook.warnings, ...params.diagnostics] });
+  if (params.diagnostics.some((d) => d.severity === 'error'))
+    return done({ runbook, inventory, diagnostics: [...runbook.warnings, ...params.diagnostics] });
   const { plan, diagnostics } = buildPlan({
     runbook,
     inventory,
@@ -141,7 +142,8 @@ export async function planObjects(
   try {
     const rb = tmp.write('runbook.yaml', stringify(runbook));
     const inv = options.inventory ? tmp.write('inventory.yaml', stringify(options.inventory)) : undefined;
-    return await planFiles(rb, { ...options, ...(inv ? { inventory: inv } : {}) });
+    const { inventory: _object, ...rest } = options;
+    return await planFiles(rb, { ...rest, ...(inv ? { inventory: inv } : {}) });
   } finally {
     tmp.cleanup();
   }

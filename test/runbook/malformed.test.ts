@@ -16,7 +16,12 @@ function expectDiagnostic(errors: Diagnostic[], c: Expected): void {
   expect(errors.length, shown).toBe(c.errors ?? 1);
   const found = errors.find((d) => d.path === c.path && d.line === c.line);
   expect(found, `no diagnostic at ${c.path} line ${c.line} in:\n${shown}`).toBeDefined();
-  expect({ file: found?.file, line: found?.line, column: found?.column, path: found?.path }).toEqual({ file: c.file, line: c.line, column: c.column, path: c.path });
+  expect({ file: found?.file, line: found?.line, column: found?.column, path: found?.path }).toEqual({
+    file: c.file,
+    line: c.line,
+    column: c.column,
+    path: c.path,
+  });
   for (const fragment of c.says) expect(found?.message).toContain(fragment);
   // Diagnostics are sentences for an operator, never a stack trace or a raw zod dump.
   expect(found?.message).not.toMatch(/\n\s+at |ZodError|"code":/);
@@ -61,7 +66,11 @@ describe('bad parameter values on the command line', () => {
     { param: 'parallel_jobs=64', path: '--param parallel_jobs', says: 'parameter "parallel_jobs": 64 is above the maximum 8' },
     { param: 'parallel_jobs=0', path: '--param parallel_jobs', says: 'parameter "parallel_jobs": 0 is below the minimum 1' },
     { param: 'parallel_jobs=two', path: '--param parallel_jobs', says: 'parameter "parallel_jobs": "two" is not an integer' },
-    { param: 'schema_name=Public', path: '--param schema_name', says: 'parameter "schema_name": "Public" does not match /[a-z_][a-z0-9_]*/' },
+    {
+      param: 'schema_name=Public',
+      path: '--param schema_name',
+      says: 'parameter "schema_name": "Public" does not match /[a-z_][a-z0-9_]*/',
+    },
     { param: 'nope=1', path: '--param nope', says: 'unknown parameter "nope"; this runbook takes parallel_jobs, schema_name, mode' },
   ];
   it.each(cases)('--param $param', async ({ param, path, says }) => {

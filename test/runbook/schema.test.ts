@@ -20,7 +20,19 @@ describe('loading', () => {
     const { runbook, diagnostics } = loadRunbookFile(EXAMPLE);
     expect(diagnostics).toEqual([]);
     expect(runbook?.spec.id).toBe('example-maintenance');
-    expect(runbook?.spec.steps.map((s) => s.kind)).toEqual(['ssh', 'sql', 'http', 'local', 'prompt', 'ssh', 'ssh', 'wait', 'file-edit', 'manual', 'ssh']);
+    expect(runbook?.spec.steps.map((s) => s.kind)).toEqual([
+      'ssh',
+      'sql',
+      'http',
+      'local',
+      'prompt',
+      'ssh',
+      'ssh',
+      'wait',
+      'file-edit',
+      'manual',
+      'ssh',
+    ]);
     expect(runbook?.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(runbook?.warnings).toEqual([]);
   });
@@ -28,7 +40,10 @@ describe('loading', () => {
   it('defaults: version, parameters, targets, preconditions, rollback', () => {
     const tmp = tempDir();
     try {
-      const file = tmp.write('minimal.yaml', 'id: minimal\ntitle: Minimal\nsteps:\n  - { id: one, title: One, kind: local, command: "true" }\n');
+      const file = tmp.write(
+        'minimal.yaml',
+        'id: minimal\ntitle: Minimal\nsteps:\n  - { id: one, title: One, kind: local, command: "true" }\n',
+      );
       const { runbook, diagnostics } = loadRunbookFile(file);
       expect(diagnostics).toEqual([]);
       expect(runbook?.spec).toMatchObject({ version: '1.0.0', parameters: {}, targets: {}, preconditions: [], rollback: [] });
@@ -64,12 +79,18 @@ describe('loading', () => {
     try {
       const file = tmp.write(
         'raw.yaml',
-        runbookYaml({ parameters: { flags: { type: 'string', default: '-v' } }, steps: [localStep({ command: 'rsync {{ params.flags | raw }} a b' })] }),
+        runbookYaml({
+          parameters: { flags: { type: 'string', default: '-v' } },
+          steps: [localStep({ command: 'rsync {{ params.flags | raw }} a b' })],
+        }),
       );
       const { runbook, diagnostics } = loadRunbookFile(file);
       expect(runbook).toBeDefined();
       expect(diagnostics).toHaveLength(1);
-      const lineOfCommand = readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes('rsync')) + 1;
+      const lineOfCommand =
+        readFileSync(file, 'utf8')
+          .split('\n')
+          .findIndex((l) => l.includes('rsync')) + 1;
       expect(diagnostics[0]).toMatchObject({ severity: 'warning', file, line: lineOfCommand, path: 'steps[0].command' });
       expect(diagnostics[0]?.message).toMatch(/\{\{ params\.flags \| raw \}\} splices the value unquoted/);
     } finally {

@@ -158,9 +158,12 @@ describe('hostile parameter values in shell commands, run by a real sh', () => {
   });
 
   it('a list value (roles.<role>.names) becomes one quoted word per entry', async () => {
-    const { plan, errors } = await planObjects(runbookObject({ steps: [localStep({ command: "printf '<%s>' {{ roles.app.names }} {{ roles.app.count }}" })] }), {
-      inventory: inventoryObject(),
-    });
+    const { plan, errors } = await planObjects(
+      runbookObject({ steps: [localStep({ command: "printf '<%s>' {{ roles.app.names }} {{ roles.app.count }}" })] }),
+      {
+        inventory: inventoryObject(),
+      },
+    );
     expect(errors).toEqual([]);
     expect(sh(composeCommand(commandOf(plan), displayParts)).toString()).toBe('<app1><app2><2>');
   });
@@ -176,21 +179,34 @@ describe('hostile parameter values in shell commands, run by a real sh', () => {
 describe('the raw filter', () => {
   it('splices the value unquoted, and loading the runbook warns where it is used', async () => {
     const { plan, errors, warnings } = await planObjects(
-      runbookObject({ parameters: { opts: { type: 'string', default: '-l -a' } }, steps: [localStep({ command: 'ls {{ params.opts | raw }} /' })] }),
+      runbookObject({
+        parameters: { opts: { type: 'string', default: '-l -a' } },
+        steps: [localStep({ command: 'ls {{ params.opts | raw }} /' })],
+      }),
     );
     expect(errors).toEqual([]);
     expect(displayParts(commandOf(plan).command)).toBe('ls -l -a /');
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatchObject({ severity: 'warning', path: 'steps[0].command', line: expect.any(Number), column: expect.any(Number) });
+    expect(warnings[0]).toMatchObject({
+      severity: 'warning',
+      path: 'steps[0].command',
+      line: expect.any(Number),
+      column: expect.any(Number),
+    });
     expect(warnings[0]?.message).toContain('{{ params.opts | raw }} splices the value unquoted');
   });
 
   it('is allowed inside quotes (the author takes responsibility), and no warning without it', async () => {
     const raw = await planObjects(
-      runbookObject({ parameters: { n: { type: 'string', default: 'x' } }, steps: [localStep({ command: `echo "{{ params.n | raw }}"` })] }),
+      runbookObject({
+        parameters: { n: { type: 'string', default: 'x' } },
+        steps: [localStep({ command: `echo "{{ params.n | raw }}"` })],
+      }),
     );
     expect(raw.errors).toEqual([]);
-    const plain = await planObjects(runbookObject({ parameters: { n: { type: 'string', default: 'x' } }, steps: [localStep({ command: 'echo {{ params.n }}' })] }));
+    const plain = await planObjects(
+      runbookObject({ parameters: { n: { type: 'string', default: 'x' } }, steps: [localStep({ command: 'echo {{ params.n }}' })] }),
+    );
     expect(plain.warnings).toEqual([]);
   });
 });
@@ -245,11 +261,20 @@ describe('SQL rendering', () => {
   };
 
   it('every placeholder becomes a bind parameter, numbered in order, repeated ones too', () => {
-    const out = renderSql('update t set a = {{ params.a }}, b = {{ params.b }} where c = {{params.a}} and d = {{ params.pw }} and e = {{ steps.x.value }}', resolve);
+    const out = renderSql(
+      'update t set a = {{ params.a }}, b = {{ params.b }} where c = {{params.a}} and d = {{ params.pw }} and e = {{ steps.x.value }}',
+      resolve,
+    );
     expect(out.text).toBe('update t set a = $1, b = $2 where c = $3 and d = $4 and e = $5');
     expect(out.binds).toEqual([{ value: values.a }, { value: 42 }, { value: values.a }, { secret: 'pw' }, { ref: 'steps.x.value' }]);
     expect(out.text).not.toContain('Brien');
-    expect(materializeBinds(out.binds, { secret: () => 's3cret', ref: () => 'later' })).toEqual([values.a, 42, values.a, 's3cret', 'later']);
+    expect(materializeBinds(out.binds, { secret: () => 's3cret', ref: () => 'later' })).toEqual([
+      values.a,
+      42,
+      values.a,
+      's3cret',
+      'later',
+    ]);
   });
 
   it('raw splices the value into the text, without a bind', () => {
@@ -281,7 +306,14 @@ describe('SQL rendering', () => {
     const { plan, errors, warnings } = await planObjects(
       runbookObject({
         parameters: { tenant: { type: 'string', default: "acme'; drop table x; --" }, table: { type: 'string', default: 'sessions' } },
-        steps: [sqlStep({ sql: ['delete from {{ params.table | raw }} where tenant = {{ params.tenant }}', 'select {{ params.tenant }}, {{ params.table }}'] })],
+        steps: [
+          sqlStep({
+            sql: [
+              'delete from {{ params.table | raw }} where tenant = {{ params.tenant }}',
+              'select {{ params.tenant }}, {{ params.table }}',
+            ],
+          }),
+        ],
       }),
       { inventory: inventoryObject() },
     );
@@ -320,40 +352,41 @@ describe('file-edit values are data', () => {
     };
   }
 
-  it.each(hostile.filter(([label]) => !['newline', 'very long string', 'binary-ish (every byte but NUL)', 'carriage return and tab'].includes(label)))(
-    '%s in a set value and in the file name is written literally, nothing runs',
-    async (_label, value) => {
-      const dir = join(tmp.dir, `edit-${Math.random().toString(36).slice(2)}`);
-      mkdirSync(dir);
-      // The file name carries the value too (only '/' and NUL are impossible in a name).
-      const name = `app ${value.replace(/\//g, '_')}.properties`.slice(0, 200);
-      const file = join(dir, name);
-      writeFileSync(file, 'app.release=1.0\nlegacy.flag=true\nother=1\n');
-      const { plan, errors } = await planObjects(
-        runbookObject({
-          parameters: { v: { type: 'string' }, dir: { type: 'string' } },
-          steps: [
-            {
-              id: 'configure',
-              title: 'Configure',
-              kind: 'file-edit',
-              target: 'app',
-              path: `{{ params.dir }}/${name.replace(/\{\{/g, '{ {')}`,
-              edits: [{ set: { key: 'app.release', value: '{{ params.v }}' } }, { removeLines: '^legacy\\.' }],
-              backup: false,
-            },
-          ],
-        }),
-        { inventory: inventoryObject(), params: { v: value, dir } },
-      );
-      expect(errors).toEqual([]);
-      const data = plan?.steps[0]?.action.instances[0]?.data;
-      const result = await fileEditStep.run(data as Record<string, unknown>, context(noRuntimeValues));
-      expect(result.status, result.message).toBe('succeeded');
-      expect(readFileSync(file, 'utf8')).toBe(`app.release=${value}\nother=1\n`);
-      expect(existsSync(MARK)).toBe(false);
-    },
-  );
+  it.each(
+    hostile.filter(
+      ([label]) => !['newline', 'very long string', 'binary-ish (every byte but NUL)', 'carriage return and tab'].includes(label),
+    ),
+  )('%s in a set value and in the file name is written literally, nothing runs', async (_label, value) => {
+    const dir = join(tmp.dir, `edit-${Math.random().toString(36).slice(2)}`);
+    mkdirSync(dir);
+    // The file name carries the value too (only '/' and NUL are impossible in a name).
+    const name = `app ${value.replace(/\//g, '_')}.properties`.slice(0, 200);
+    const file = join(dir, name);
+    writeFileSync(file, 'app.release=1.0\nlegacy.flag=true\nother=1\n');
+    const { plan, errors } = await planObjects(
+      runbookObject({
+        parameters: { v: { type: 'string' }, dir: { type: 'string' } },
+        steps: [
+          {
+            id: 'configure',
+            title: 'Configure',
+            kind: 'file-edit',
+            target: 'app',
+            path: `{{ params.dir }}/${name.replace(/\{\{/g, '{ {')}`,
+            edits: [{ set: { key: 'app.release', value: '{{ params.v }}' } }, { removeLines: '^legacy\\.' }],
+            backup: false,
+          },
+        ],
+      }),
+      { inventory: inventoryObject(), params: { v: value, dir } },
+    );
+    expect(errors).toEqual([]);
+    const data = plan?.steps[0]?.action.instances[0]?.data;
+    const result = await fileEditStep.run(data as Record<string, unknown>, context(noRuntimeValues));
+    expect(result.status, result.message).toBe('succeeded');
+    expect(readFileSync(file, 'utf8')).toBe(`app.release=${value}\nother=1\n`);
+    expect(existsSync(MARK)).toBe(false);
+  });
 
   it('a value with "$&" or "$1" in a replace edit is inserted as it is, not as a replacement pattern', async () => {
     const dir = join(tmp.dir, 'edit-dollar');
@@ -390,7 +423,11 @@ describe('file-edit values are data', () => {
     const file = join(dir, 'a.properties');
     writeFileSync(file, 'k=1\n');
     const { plan } = await planObjects(
-      runbookObject({ steps: [{ id: 'configure', title: 'Configure', kind: 'file-edit', target: 'app', path: file, edits: [{ set: { key: 'k', value: '2' } }] }] }),
+      runbookObject({
+        steps: [
+          { id: 'configure', title: 'Configure', kind: 'file-edit', target: 'app', path: file, edits: [{ set: { key: 'k', value: '2' } }] },
+        ],
+      }),
       { inventory: inventoryObject() },
     );
     const result = await fileEditStep.run(plan?.steps[0]?.action.instances[0]?.data as Record<string, unknown>, context(noRuntimeValues));
