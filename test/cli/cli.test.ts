@@ -355,3 +355,22 @@ describe('bad inventories and parameters: exit 3, nothing run', () => {
     expect(given.stdout).toContain('$ echo CHG-1');
   });
 });
+
+describe('output closed early (runbook schema | head -1)', () => {
+  it('ends quietly: no stack trace, no unhandled EPIPE', async () => {
+    const { spawn } = await import('node:child_process');
+    const result = await new Promise<{ stderr: string; code: number | null }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, 'schema'], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stdout.once('data', () => child.stdout.destroy());
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ stderr, code });
+      });
+    });
+    expect(result.stderr).not.toContain("Unhandled 'error' event");
+    expect(result.stderr).not.toMatch(STACK);
+  });
+});
