@@ -43,7 +43,7 @@ describe('openGauss fakes', () => {
     expect(lines).toContain('Cluster origin state is : [Normal]');
     expect(lines.filter((l) => l === 'Cluster state is : [Normal]')).toHaveLength(3);
     expect(lines.at(-1)).toBe('Upgrade CM component successfully.');
-    expect(run('cm_ctl', ['query', '-Cvd']).stdout).toMatch(/\[   Cluster State   \]\n\ncluster_state   : Normal\nredistributing  : No\nbalanced        : Yes\ncurrent_az      : AZ_ALL/);
+    expect(run('cm_ctl', ['query', '-Cvd']).stdout).toMatch(/\[ {3}Cluster State {3}\]\n\ncluster_state {3}: Normal\nredistributing {2}: No\nbalanced {8}: Yes\ncurrent_az {6}: AZ_ALL/);
     const backups = listCmBackups(pghost());
     expect(backups).toHaveLength(1);
     expect(backups[0]).toMatch(/^upgrade_cm_backup\.tar\.gz-3\.1\.0-\d{14}\.tar\.gz$/);
@@ -56,7 +56,7 @@ describe('openGauss fakes', () => {
     const r = run('gs_upgradectl', ['-t', 'upgrade-cm', '--upgrade-package', pkg().path]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Cluster state is : [Degraded]');
-    expect(run('cm_ctl', ['query', '-Cvd']).stdout).toMatch(/cluster_state   : Degraded[\s\S]*Need repair/);
+    expect(run('cm_ctl', ['query', '-Cvd']).stdout).toMatch(/cluster_state {3}: Degraded[\s\S]*Need repair/);
   });
 
   it('failed upgrade rolls back and exits 1', () => {

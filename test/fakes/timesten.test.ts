@@ -14,7 +14,7 @@ import {
 
 const O = 'originalhost';
 const U = 'upgradehost';
-const ports = (dsn: string) =>
+const ports = (_dsn: string) =>
   `alter replication repl.scheme alter store Upgrade on upgradehost set port 22011; alter replication repl.scheme alter store Original on originalhost set port 22012;quit;`;
 
 describe('TimesTen fakes', () => {
