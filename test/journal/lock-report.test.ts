@@ -4,7 +4,7 @@
  * with secrets whose every artifact (journal, plan, lock, report, terminal output) is searched
  * for the secret values.
  */
-import { copyFileSync, existsSync, readdirSync, readFileSync, appendFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, appendFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TerminalSession } from '../engine/tmux.js';
@@ -242,6 +242,8 @@ describe('unknown outcome on a terminal', () => {
     });
     expect(killed.signal).toBe('SIGKILL');
     const [mark] = await marksOf(lab, 'tty1', 'prepare');
+    // A tmux server of its own: another test file's server may come and go meanwhile.
+    process.env.TMUX_TMPDIR = mkdtempSync(join(lab.dir, 'tmux-'));
     const session = TerminalSession.start(['resume', 'tty-a', '--yes', '--state-dir', lab.stateDir], lab.env);
     try {
       await session.waitFor(/Step prepare has no verification\. What happened to it\?/);
