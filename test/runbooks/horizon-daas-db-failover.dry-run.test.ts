@@ -1,0 +1,197 @@
+/**
+ * Dry-run of horizon-daas-db-failover: the whole plan per branch (service provider / tenant,
+ * primary reachable or not), secrets masked, SQL values bound, every numbered step of the seed
+ * referenced by a step's `source`.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const CLI = join(process.cwd(), 'bin', 'runbook.js');
+const ID = 'horizon-daas-db-failover';
+const INVENTORY = `fixtures/inventories/${ID}.yaml`;
+const SECRETS = { HORIZON_DB_PASSWORD: 'av-setup-pw-never-shown-1', HORIZON_DB_ADMIN_PASSWORD: 'pg-admin-pw-never-shown-2' };
+
+const tmp = mkdtempSync(join(tmpdir(), 'runbook-horizon-dry-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** The tenant variant of the example inventory (same hosts file, tenant roles bound). */
+const TENANT_INVENTORY = join(tmp, 'tenant.yaml');
+writeFileSync(
+  TENANT_INVENTORY,
+  `name: Horizon DaaS tenant pair (example)
+hosts:
+  sp-b: { address: 192.0.2.22, user: desktone }
+  tenant-a: { address: 198.51.100.31, user: desktone }
+  tenant-b: { address: 198.51.100.32, user: desktone }
+  tenant-c: { address: 198.51.100.33, user: desktone }
+databases:
+  sp-b-fdb: { host: 192.0.2.22, database: fdb, user: postgres, password: { env: HORIZON_DB_ADMIN_PASSWORD } }
+  tenant-a-fdb: { host: 198.51.100.31, database: fdb, user: postgres, password: { env: HORIZON_DB_ADMIN_PASSWORD } }
+  tenant-a-edb: { host: 198.51.100.31, database: edb, user: postgres, password: { env: HORIZON_DB_ADMIN_PASSWORD } }
+  tenant-a-avdb: { host: 198.51.100.31, database: avdb, user: postgres, password: { env: HORIZON_DB_ADMIN_PASSWORD } }
+  tenant-b-fdb: { host: 198.51.100.32, database: fdb, user: postgres, password: { env: HORIZON_DB_ADMIN_PASSWORD } }
+  tenant-b-edb: { host: 198.51.100.32, database: edb, user: postgres, password: { env: HORIZON_DB_ADMIN_PASSWORD } }
+  tenant-b-avdb: { host: 198.51.100.32, database: avdb, user: postgres, password: { env: HORIZON_DB_ADMIN_PASSWORD } }
+roles:
+  primary: tenant-a
+  secondary: tenant-b
+  other_appliances: [tenant-c]
+  primary_fdb: tenant-a-fdb
+  secondary_fdb: tenant-b-fdb
+  primary_edb: tenant-a-edb
+  primary_avdb: tenant-a-avdb
+  secondary_edb: tenant-b-edb
+  secondary_avdb: tenant-b-avdb
+  master_sp_fdb: sp-b-fdb
+parameters:
+  appliance_kind: tenant
+  primary_reachable: true
+  appliance_a: t1001-a
+  appliance_b: t1001-b
+  org_id: 1001
+`,
+);
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      'node',
+      [CLI, ...args],
+      { env: { ...process.env, NO_COLOR: '1', ...SECRETS }, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : null) : 0;
+        resolve({ code, stdout: String(stdout).split(tmp).join('<tmp>'), stderr: String(stderr) });
+      },
+    );
+    child.stdin?.end(); // no terminal, stdin closed
+  });
+}
+
+interface PlannedStepJson {
+  id: string;
+  kind: string;
+  source: string | null;
+  destructive: boolean;
+  confirm: { mode: string; expected?: unknown };
+  condition: { decided: string; text: string | null };
+}
+
+async function plan(args: string[]): Promise<{ steps: PlannedStepJson[]; rollback: PlannedStepJson[] }> {
+  const r = await cli(['plan', ID, '--json', ...args]);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as { steps: PlannedStepJson[]; rollback: PlannedStepJson[] };
+}
+
+const running = (steps: PlannedStepJson[]) => steps.filter((s) => s.condition.decided !== 'skip').map((s) => s.id);
+
+const BRANCHES: Record<string, string[]> = {
+  'service-provider, primary reachable': ['-i', INVENTORY],
+  'service-provider, primary unreachable': ['-i', INVENTORY, '-p', 'primary_reachable=false'],
+  'tenant, primary reachable': ['-i', TENANT_INVENTORY],
+  'tenant, primary unreachable': ['-i', TENANT_INVENTORY, '-p', 'primary_reachable=false'],
+};
+
+describe(`${ID} dry-run`, () => {
+  it('validates with no warnings', async () => {
+    const r = await cli(['validate', `src/runbooks/${ID}.yaml`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^valid\s/m);
+    expect(r.stdout + r.stderr).not.toMatch(/warning/i);
+  });
+
+  for (const [branch, args] of Object.entries(BRANCHES)) {
+    it(`prints the whole plan without a terminal: ${branch} (snapshot)`, async () => {
+      const r = await cli(['exec', ID, '--dry-run', ...args]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('Dry-run: nothing was run.');
+      for (const secret of Object.values(SECRETS)) expect(r.stdout).not.toContain(secret);
+      expect(r.stdout).toMatchSnapshot();
+    });
+  }
+
+  it('runs task 2 for a service provider and task 3 (with EDB and AVDB) for a tenant', async () => {
+    const sp = running((await plan(BRANCHES['service-provider, primary reachable']!)).steps);
+    const tenant = running((await plan(BRANCHES['tenant, primary reachable']!)).steps);
+    expect(sp.filter((id) => id.startsWith('t2-')).length).toBeGreaterThan(10);
+    expect(sp.some((id) => id.startsWith('t3-') || id.startsWith('t4-'))).toBe(false);
+    expect(sp).not.toContain('t1-drop-slony-secondary-edb');
+    expect(tenant.some((id) => id.startsWith('t2-'))).toBe(false);
+    expect(tenant).toEqual(expect.arrayContaining(['t1-drop-slony-secondary-edb', 't1-drop-slony-secondary-avdb', 't1-edit-edb-properties', 't1-edit-avdb-properties', 't1-restore-edb', 't1-restore-avdb', 't3-update-capabilities', 't4-reinit-slony-edb', 't4-reinit-slony-avdb']));
+  });
+
+  it('backs up and restores only when the primary is reachable, and never restores before a verified backup', async () => {
+    const up = await plan(BRANCHES['tenant, primary reachable']!);
+    const down = running((await plan(BRANCHES['tenant, primary unreachable']!)).steps);
+    const ids = running(up.steps);
+    for (const db of ['fdb', 'edb', 'avdb']) {
+      expect(ids.indexOf(`t1-backup-${db}`)).toBeGreaterThan(ids.indexOf(`t1-count-rows-primary-${db}`));
+      expect(ids.indexOf(`t1-restore-${db}`)).toBe(ids.indexOf(`t1-backup-${db}`) + 1);
+      expect(down).not.toContain(`t1-restore-${db}`);
+      const restore = up.steps.find((s) => s.id === `t1-restore-${db}`)!;
+      expect(restore.destructive).toBe(true);
+      expect(restore.confirm.mode).toBe('typed');
+    }
+    for (const id of ['t1-stop-services-primary', 't1-kill-slon-primary', 't3-drop-slony-primary-fdb', 'check-primary-version']) {
+      expect(ids).toContain(id);
+      expect(down).not.toContain(id);
+    }
+    expect(up.rollback.map((s) => s.id)).toEqual(['rollback-restore-fdb', 'rollback-restore-edb', 'rollback-restore-avdb']);
+  });
+
+  it('asks a typed confirmation naming the appliance and database for every schema drop and restore', async () => {
+    const r = await cli(['exec', ID, '--dry-run', ...BRANCHES['tenant, primary reachable']!]);
+    expect(r.stdout).toContain('t1-drop-slony-secondary-fdb: Task 1.3: drop the Slony schema in the secondary FDB [sql, type "t1001-b/fdb" to confirm, DESTRUCTIVE]');
+    expect(r.stdout).toContain('[sql, type "t1001-b/edb" to confirm, DESTRUCTIVE]');
+    expect(r.stdout).toContain('[sql, type "t1001-b/avdb" to confirm, DESTRUCTIVE]');
+    expect(r.stdout).toContain('[sql, type "t1001-a/fdb" to confirm, DESTRUCTIVE]');
+    expect(r.stdout).toContain('[ssh, type "t1001-b/fdb" to confirm, DESTRUCTIVE]');
+  });
+
+  it('binds the appliance names as SQL parameters and masks the secrets', async () => {
+    const r = await cli(['exec', ID, '--dry-run', '-i', INVENTORY]);
+    expect(r.stdout).toContain('update appliance set capabilities = (capabilities & 65343) where name = $1;\n          -- binds: $1 = "dc1-sp-a"');
+    expect(r.stdout).toContain('update appliance set capabilities = (capabilities | 192) where name = $1;\n          -- binds: $1 = "dc1-sp-b"');
+    expect(r.stdout).not.toMatch(/where name\s*=\s*'/);
+    expect(r.stdout).toContain("export DB_HOST=192.0.2.22; export DB_PASSWORD='\\''***'\\''; /usr/local/desktone/scripts/av-setup");
+    expect(r.stdout).toContain("export PGPASSWORD='***'");
+    expect(r.stdout).toContain('set db.jdbc.url=jdbc:postgresql://192.0.2.22:5432/avdb?ssl=true');
+    expect(r.stdout).toContain('set db.fdb.jdbc.url=jdbc:postgresql://192.0.2.22:5432/fdb?ssl=true');
+    expect(r.stdout).toContain('expect firstRow {"master_node":true}');
+  });
+
+  it('refuses appliances at 9.0.0 or later (the version precondition pattern)', async () => {
+    const r = await cli(['exec', ID, '--dry-run', '-i', INVENTORY]);
+    const m = /basename "\$\(readlink -f \/usr\/local\/desktone\/release\/active\)"\n\s+expect stdout matches "(.*)"/.exec(r.stdout);
+    expect(m).not.toBeNull();
+    const pattern = new RegExp(JSON.parse(`"${m![1]}"`) as string, 'm');
+    for (const ok of ['8.3.0', '7.1.2', '8.0.0-build.1234']) expect(pattern.test(ok), ok).toBe(true);
+    for (const refused of ['9.0.0', '9.1.2', '10.0.1']) expect(pattern.test(refused), refused).toBe(false);
+  });
+
+  it('references every numbered step of the seed in some step source', async () => {
+    const all = [...(await plan(BRANCHES['service-provider, primary reachable']!)).steps];
+    const sources = all.map((s) => s.source ?? '');
+    const covered = new Set<string>();
+    for (const source of sources) {
+      for (const m of source.matchAll(/task (\d) steps? ([\d, and-]+)/g)) {
+        for (const part of m[2]!.split(/,| and /).map((x) => x.trim()).filter(Boolean)) {
+          const [from, to] = part.split('-').map(Number);
+          for (let n = from!; n <= (to ?? from!); n++) covered.add(`${m[1]}.${n}`);
+        }
+      }
+      if (/task 4/.test(source)) covered.add('4');
+    }
+    const seed = [
+      ...Array.from({ length: 13 }, (_, i) => `1.${i + 1}`),
+      ...Array.from({ length: 12 }, (_, i) => `2.${i + 1}`),
+      ...Array.from({ length: 11 }, (_, i) => `3.${i + 1}`),
+      '4',
+    ];
+    expect(seed.filter((s) => !covered.has(s))).toEqual([]);
+    expect(all.every((s) => (s.source ?? '').startsWith('seed 002'))).toBe(true);
+  });
+});
