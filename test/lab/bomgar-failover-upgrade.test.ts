@@ -1,0 +1,218 @@
+/**
+ * bomgar-failover-upgrade end to end against the fake appliance pair (fixtures/fakes/bomgar):
+ * the real engine runs the runbook in-process; a scripted operator answers the prompts and
+ * carries out the manual steps on the lab (Download Backup, Sync Now, Install This Update,
+ * Establish Relationship) when the engine asks for them, exactly between the steps around them.
+ */
+import * as fs from 'node:fs';
+import * as https from 'node:https';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startBomgarPair, type ApplianceName, type BomgarPair } from '../../fixtures/fakes/bomgar/index.js';
+import type { CommandContext } from '../../src/commands/context.js';
+import { preparePlan } from '../../src/commands/prepare.js';
+import { EventBus, type RunEvent } from '../../src/engine/events.js';
+import { executePlan, type RunSummary } from '../../src/engine/executor.js';
+import { collectSecrets } from '../../src/engine/secrets.js';
+import { openConnections } from '../../src/targets/connections.js';
+
+const ID = 'bomgar-failover-upgrade';
+const NEW_VERSION = '23.2.1';
+
+let pair: BomgarPair;
+let dir: string;
+
+beforeEach(async () => {
+  pair = await startBomgarPair({ version: '23.1.2', installMs: 300, dataSyncMs: 300 });
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runbook-bomgar-lab-'));
+  fs.mkdirSync(path.join(dir, 'backups'));
+});
+afterEach(async () => {
+  await pair?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function writeInventory(): string {
+  const endpoint = (n: ApplianceName) => `
+  support-${n.toLowerCase()}:
+    url: '${pair.url(n)}'
+    ca: ${pair.caCertPath}
+    auth: { type: oauth2-client-credentials, tokenPath: /oauth2/token, clientId: ${pair.credentials.oauth.clientId}, clientSecret: { env: BOMGAR_CLIENT_SECRET } }`;
+  const file = path.join(dir, 'inventory.yaml');
+  fs.writeFileSync(
+    file,
+    `name: bomgar lab pair
+endpoints:${endpoint('A')}${endpoint('B')}
+roles:
+  appliance_a: support-a
+  appliance_b: support-b
+parameters:
+  target_version: ${NEW_VERSION}
+  backup_dir: ${path.join(dir, 'backups')}
+`,
+  );
+  return file;
+}
+
+/** Calls the command API of an appliance as an operator would by hand (legacy user/password). */
+function commandApi(n: ApplianceName, query: Record<string, string>): Promise<string> {
+  const u = new URL('/api/command', pair.url(n));
+  for (const [k, v] of Object.entries({ ...query, username: pair.credentials.user.username, password: pair.credentials.user.password }))
+    u.searchParams.set(k, v);
+  return new Promise((resolve, reject) => {
+    https
+      .get(u, { ca: pair.caCert }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve(body));
+      })
+      .on('error', reject);
+  });
+}
+
+type Manual = Record<string, () => Promise<void> | void>;
+
+async function run(answers: Record<string, string>, manual: Manual): Promise<{ summary: RunSummary; events: RunEvent[]; done: string[] }> {
+  const env = { ...process.env, BOMGAR_CLIENT_SECRET: pair.credentials.oauth.clientSecret };
+  const ctx = {
+    json: true,
+    runbookDirs: [path.join(process.cwd(), 'src', 'runbooks')],
+    env,
+    interactive: false,
+    print: () => undefined,
+    printError: () => undefined,
+  } as unknown as CommandContext;
+  const prepared = await preparePlan(ID, { inventory: writeInventory(), answer: Object.entries(answers).map(([k, v]) => `${k}=${v}`) }, ctx);
+  const secrets = await collectSecrets(prepared.plan, env, null);
+  const events: RunEvent[] = [];
+  const bus = new EventBus((t) => secrets.redact(t));
+  bus.on((e) => events.push(e));
+  const connections = openConnections({ inventory: prepared.inventory!, secrets, acceptNewHostKeys: false });
+  const done: string[] = [];
+  try {
+    const summary = await executePlan({
+      plan: prepared.plan,
+      runId: `lab-${Date.now()}`,
+      operator: 'lab-operator',
+      connections,
+      secrets,
+      bus,
+      io: {
+        async confirmDone(stepId) {
+          done.push(stepId);
+          await manual[stepId]?.();
+          return true;
+        },
+        ask: () => Promise.reject(new Error('unexpected prompt: the test pre-answers every prompt')),
+        retryOrAbort: async () => 'abort',
+      },
+      confirmer: { confirm: async () => ({ confirmed: true, by: 'flag' as const }) },
+      stopSignal: new AbortController().signal,
+      killSignal: new AbortController().signal,
+      mode: 'exec',
+      runPreconditions: true,
+    });
+    return { summary, events, done };
+  } finally {
+    await connections.closeAll();
+  }
+}
+
+const status = (summary: RunSummary, id: string) => summary.steps.find((s) => s.id === id)?.status;
+
+const backupAndSync: Manual = {
+  'download-backup': () => fs.writeFileSync(path.join(dir, 'backups', 'support-backup.nsb'), 'backup'),
+  'sync-now': async () => {
+    await new Promise((r) => setTimeout(r, 1100)); // the sync time has a one-second resolution
+    expect(pair.syncNow().ok).toBe(true);
+  },
+};
+
+describe(`${ID} in the lab`, () => {
+  it('synchronous: A is updated first and keeps its role, then B, then failover is re-established', async () => {
+    const { summary, done } = await run(
+      { 'choose-method': 'synchronous' },
+      {
+        ...backupAndSync,
+        'sync-update-a': () => pair.installUpdate('A', NEW_VERSION),
+        'sync-update-b': () => pair.installUpdate('B', NEW_VERSION),
+        'sync-reestablish': () => pair.establishFailover('A'),
+      },
+    );
+    expect(summary.status, summary.message).toBe('succeeded');
+    expect(done).toEqual([
+      'plan-windows',
+      'download-backup',
+      'sync-now',
+      'sync-window-1',
+      'sync-update-a',
+      'sync-interim',
+      'sync-window-2',
+      'sync-update-b',
+      'sync-reestablish',
+    ]);
+    expect(summary.steps.filter((s) => s.id.startsWith('async-')).every((s) => s.status === 'skipped')).toBe(true);
+    const state = pair.state();
+    expect([state.A.version, state.A.role, state.B.version, state.B.role]).toEqual([NEW_VERSION, 'primary', NEW_VERSION, 'backup']);
+    expect(state.failoverEstablished).toBe(true);
+    // The role never changed through the API.
+    expect(pair.requests().filter((r) => r.action === 'set_failover_role')).toEqual([]);
+  });
+
+  it('asynchronous through the API: B is updated first and becomes primary, then A is updated', async () => {
+    const { summary, done } = await run(
+      { 'choose-method': 'asynchronous', 'role-change-method': 'api' },
+      {
+        ...backupAndSync,
+        'async-update-b': () => pair.installUpdate('B', NEW_VERSION),
+        'async-update-a': async () => {
+          // A is updated only once it is the backup.
+          expect(pair.appliance('A').role).toBe('backup');
+          await pair.installUpdate('A', NEW_VERSION);
+        },
+        'async-reestablish': () => pair.establishFailover('B'),
+      },
+    );
+    expect(summary.status, summary.message).toBe('succeeded');
+    expect(done).toEqual(['plan-windows', 'download-backup', 'sync-now', 'async-window-1', 'async-update-b', 'async-interim', 'async-window-2', 'async-swing-network', 'async-update-a', 'async-reestablish']);
+    const state = pair.state();
+    expect([state.A.version, state.A.role, state.B.version, state.B.role]).toEqual([NEW_VERSION, 'backup', NEW_VERSION, 'primary']);
+    expect(state.failoverEstablished).toBe(true);
+    const roleChanges = pair.requests().filter((r) => r.action === 'set_failover_role');
+    expect(roleChanges.map((r) => [r.appliance, r.params.role, r.status])).toEqual([
+      ['B', 'primary', 200],
+      ['A', 'backup', 200],
+    ]);
+    expect(roleChanges.every((r) => r.unknownParams.length === 0)).toBe(true);
+  });
+
+  it('asynchronous by hand, role mismatch: A still reports primary, so the run stops before A is updated', async () => {
+    const { summary, done } = await run(
+      { 'choose-method': 'asynchronous', 'role-change-method': 'manual' },
+      {
+        ...backupAndSync,
+        'async-update-b': () => pair.installUpdate('B', NEW_VERSION),
+        // "Become Primary" on B; the operator then forgets "Become Backup" on A.
+        'async-b-primary-manual': async () => {
+          expect(await commandApi('B', { action: 'set_failover_role', role: 'primary' })).toContain('Successfully');
+        },
+      },
+    );
+    expect(summary.status).toBe('failed');
+    expect(status(summary, 'async-verify-b-primary')).toBe('succeeded');
+    expect(status(summary, 'async-verify-a-backup')).toBe('failed');
+    expect(['not run', undefined]).toContain(status(summary, 'async-update-a'));
+    expect(done).not.toContain('async-update-a');
+    expect(pair.appliance('A').version).toBe('23.1.2');
+    expect(pair.appliance('A').role).toBe('primary');
+  });
+
+  it('stops before any change when the backup was not saved', async () => {
+    const { summary, done } = await run({ 'choose-method': 'synchronous' }, {});
+    expect(summary.status).toBe('failed');
+    expect(status(summary, 'download-backup')).toBe('failed');
+    expect(done).toEqual(['plan-windows', 'download-backup']);
+    expect(pair.appliance('A').version).toBe('23.1.2');
+  });
+});
