@@ -113,7 +113,9 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
 
   program
     .command('runs')
-    .description('list recorded runs and their state (running, succeeded, failed, aborted, interrupted, unknown = crashed) and the held locks')
+    .description(
+      'list recorded runs and their state (running, succeeded, failed, aborted, interrupted, unknown = crashed) and the held locks',
+    )
     .option('--state-dir <dir>', 'journal directory')
     .option('--state-url <url>', 'shared PostgreSQL store (or RUNBOOK_STATE_URL)')
     .option('--break-lock <lock-id>', 'remove a stale lock (its process is gone) so that the runbook can run again on those targets')
@@ -200,6 +202,14 @@ function reportError(error: unknown, ctx: CommandContext): number {
   ctx.printError(c.dim('This is a bug in runbook. Run with RUNBOOK_DEBUG=1 for details and report it.'));
   if (process.env.RUNBOOK_DEBUG) ctx.printError(String(error instanceof Error ? error.stack : error));
   return EXIT.failed;
+}
+
+// `runbook schema | head -1`: a reader that goes away early is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
 }
 
 main(process.argv).then(

@@ -30,7 +30,9 @@ export function parseAssignments(items: string[] | undefined, flag: string): Rec
   for (const item of items ?? []) {
     const eq = item.indexOf('=');
     if (eq <= 0) {
-      throw new ValidationError([{ severity: 'error', file: '(command line)', path: flag, message: `expected ${flag} name=value, found ${JSON.stringify(item)}` }]);
+      throw new ValidationError([
+        { severity: 'error', file: '(command line)', path: flag, message: `expected ${flag} name=value, found ${JSON.stringify(item)}` },
+      ]);
     }
     out[item.slice(0, eq)] = item.slice(eq + 1);
   }
@@ -41,33 +43,46 @@ export async function preparePlan(id: string, options: PlanOptions, ctx: Command
   const runbook = findRunbook(id, ctx.runbookDirs);
   // A runbook with template errors is reported before the operator is asked for anything.
   const symbolic = exampleParameters(runbook.spec.parameters);
-  const runbookErrors = buildPlan({ runbook, inventory: null, parameters: symbolic.values, parameterInfo: symbolic.info, answers: {} }).diagnostics.filter(
-    (d) => d.severity === 'error',
-  );
+  const runbookErrors = buildPlan({
+    runbook,
+    inventory: null,
+    parameters: symbolic.values,
+    parameterInfo: symbolic.info,
+    answers: {},
+  }).diagnostics.filter((d) => d.severity === 'error');
   if (runbookErrors.length) throw new ValidationError(runbookErrors);
   const inventory = options.inventoryLoaded ?? (options.inventory ? loadInventory(options.inventory) : null);
   const commandLine = parseAssignments(options.param, '--param');
   const answers = { ...(inventory?.answers ?? {}), ...parseAssignments(options.answer, '--answer') };
-  const params = inventory || Object.keys(commandLine).length
-    ? await resolveParameters(runbook.spec.parameters, {
-        commandLine,
-        inventory: inventory?.parameters ?? {},
-        ...(inventory ? { inventoryFile: inventory.file } : {}),
-        env: ctx.env,
-        ...(ctx.interactive ? { ask: (name, spec) => askParameter(name, spec) } : {}),
-      })
-    : exampleParameters(runbook.spec.parameters);
+  const params =
+    inventory || Object.keys(commandLine).length
+      ? await resolveParameters(runbook.spec.parameters, {
+          commandLine,
+          inventory: inventory?.parameters ?? {},
+          ...(inventory ? { inventoryFile: inventory.file, inventorySource: inventory.source } : {}),
+          env: ctx.env,
+          ...(ctx.interactive ? { ask: (name, spec) => askParameter(name, spec) } : {}),
+        })
+      : exampleParameters(runbook.spec.parameters);
   const errors = params.diagnostics.filter((d) => d.severity === 'error');
-  if (errors.length) throw new ValidationError(errors, 'Give the parameter values with --param name=value or in the inventory. Nothing was run.');
+  if (errors.length)
+    throw new ValidationError(errors, 'Give the parameter values with --param name=value or in the inventory. Nothing was run.');
   const allStepIds = new Set([...runbook.spec.steps, ...runbook.spec.rollback].map((s) => s.id));
   const badAnswers = Object.keys(answers).filter((k) => !allStepIds.has(k));
   if (badAnswers.length) {
-    throw new ValidationError(badAnswers.map((k) => ({ severity: 'error', file: '(answers)', path: k, message: `answer for unknown step "${k}"` })));
+    throw new ValidationError(
+      badAnswers.map((k) => ({ severity: 'error', file: '(answers)', path: k, message: `answer for unknown step "${k}"` })),
+    );
   }
   const { plan, diagnostics } = buildPlan({ runbook, inventory, parameters: params.values, parameterInfo: params.info, answers });
   const planErrors = diagnostics.filter((d) => d.severity === 'error');
   if (planErrors.length) throw new ValidationError(planErrors);
-  return { runbook, inventory, plan, warnings: [...runbook.warnings, ...params.diagnostics, ...diagnostics].filter((d) => d.severity === 'warning') };
+  return {
+    runbook,
+    inventory,
+    plan,
+    warnings: [...runbook.warnings, ...params.diagnostics, ...diagnostics].filter((d) => d.severity === 'warning'),
+  };
 }
 
 /**
@@ -82,14 +97,23 @@ export function loadReviewedPlan(file: string, inventoryFile: string | undefined
     throw new RunbookError('invalid', `cannot read the plan ${file}: ${(error as Error).message}`);
   }
   if (plan.formatVersion !== PLAN_FORMAT_VERSION) {
-    throw new RunbookError('invalid', `${file} is a plan of format ${String(plan.formatVersion)}; this runbook reads format ${PLAN_FORMAT_VERSION}`, { hint: 'Make the plan again with this version: runbook plan <id> -o plan.json' });
+    throw new RunbookError(
+      'invalid',
+      `${file} is a plan of format ${String(plan.formatVersion)}; this runbook reads format ${PLAN_FORMAT_VERSION}`,
+      { hint: 'Make the plan again with this version: runbook plan <id> -o plan.json' },
+    );
   }
   const { runbook, diagnostics } = loadRunbookFile(plan.runbook.file);
   if (!runbook) throw new ValidationError(diagnostics);
   const inventory = loadInventory(inventoryFile ?? plan.inventory?.file ?? '');
-  const changed = [runbook.hash !== plan.runbook.hash ? `the runbook ${plan.runbook.file}` : null, inventory.hash !== plan.inventory?.hash ? `the inventory ${inventory.file}` : null].filter(Boolean);
+  const changed = [
+    runbook.hash !== plan.runbook.hash ? `the runbook ${plan.runbook.file}` : null,
+    inventory.hash !== plan.inventory?.hash ? `the inventory ${inventory.file}` : null,
+  ].filter(Boolean);
   if (changed.length) {
-    throw new RunbookError('invalid', `${changed.join(' and ')} changed since the plan ${file} was made`, { hint: 'Review a new plan: runbook plan <id> -i <inventory> -o plan.json' });
+    throw new RunbookError('invalid', `${changed.join(' and ')} changed since the plan ${file} was made`, {
+      hint: 'Review a new plan: runbook plan <id> -i <inventory> -o plan.json',
+    });
   }
   return { runbook, inventory, plan, warnings: [] };
 }

@@ -86,9 +86,20 @@ class Execution {
         const [head, id, field] = ref.split('.');
         if (head === 'run') return id === 'id' ? this.o.runId : this.o.operator;
         const outcome = id === undefined ? undefined : this.outcomes.get(id);
-        if (!outcome) throw new RunbookError('step-failed', `{{ ${ref} }}: step "${id}" has not run`, { hint: 'The runbook uses the result of a step that was skipped or not reached.' });
-        const v = field === 'value' ? outcome.value : field === 'status' ? outcome.status : field === 'stdout' ? outcome.stdout?.trim() : outcome.exitCode;
-        if (v === undefined || v === null) throw new RunbookError('step-failed', `{{ ${ref} }} has no value`, { hint: `Step "${id}" did not produce a ${field}.` });
+        if (!outcome)
+          throw new RunbookError('step-failed', `{{ ${ref} }}: step "${id}" has not run`, {
+            hint: 'The runbook uses the result of a step that was skipped or not reached.',
+          });
+        const v =
+          field === 'value'
+            ? outcome.value
+            : field === 'status'
+              ? outcome.status
+              : field === 'stdout'
+                ? outcome.stdout?.trim()
+                : outcome.exitCode;
+        if (v === undefined || v === null)
+          throw new RunbookError('step-failed', `{{ ${ref} }} has no value`, { hint: `Step "${id}" did not produce a ${field}.` });
         return v as Scalar;
       },
     };
@@ -133,18 +144,35 @@ class Execution {
     const failed = results.filter((r) => r.status === 'failed').length;
     this.o.bus.emit({ type: 'preconditions-finished', failed });
     if (failed) {
-      throw new RunbookError('precondition', `${failed} of ${checks.length} precondition(s) failed; nothing was changed`, { hint: 'Fix what the failing checks report, then run again (`runbook check` re-runs only the preconditions).' });
+      throw new RunbookError('precondition', `${failed} of ${checks.length} precondition(s) failed; nothing was changed`, {
+        hint: 'Fix what the failing checks report, then run again (`runbook check` re-runs only the preconditions).',
+      });
     }
   }
 
   /** Runs an action (check) on all its instances; emits one check-finished per instance. */
-  private async runAction(action: PlannedAction, stepId: string | null, phase: 'precondition' | 'verify' | 'check', signal: AbortSignal): Promise<ActionResult> {
+  private async runAction(
+    action: PlannedAction,
+    stepId: string | null,
+    phase: 'precondition' | 'verify' | 'check',
+    signal: AbortSignal,
+  ): Promise<ActionResult> {
     const started = Date.now();
     const kind = getStepKind(action.kind);
     const results = await Promise.all(
       action.instances.map(async (instance) => {
-        const result = await this.safeRun(() => kind.run(instance.data, this.context(stepId ?? phase, instance.target, action.timeoutMs, signal, true)));
-        this.o.bus.emit({ type: 'check-finished', phase, stepId, title: action.title, target: instance.target, status: result.status, message: result.message });
+        const result = await this.safeRun(() =>
+          kind.run(instance.data, this.context(stepId ?? phase, instance.target, action.timeoutMs, signal, true)),
+        );
+        this.o.bus.emit({
+          type: 'check-finished',
+          phase,
+          stepId,
+          title: action.title,
+          target: instance.target,
+          status: result.status,
+          message: result.message,
+        });
         return result;
       }),
     );
@@ -229,7 +257,13 @@ class Execution {
     if (step.confirm.mode !== 'none') {
       const expected = step.confirm.expected ? materializeParts(step.confirm.expected, this.values()) : null;
       const answer = await this.o.confirmer.confirm(step, expected);
-      this.o.bus.emit({ type: 'confirmation', stepId: step.id, mode: step.confirm.mode, answer: answer.confirmed ? 'confirmed' : 'declined', by: answer.by });
+      this.o.bus.emit({
+        type: 'confirmation',
+        stepId: step.id,
+        mode: step.confirm.mode,
+        answer: answer.confirmed ? 'confirmed' : 'declined',
+        by: answer.by,
+      });
       if (!answer.confirmed) {
         this.summary.push({ id: step.id, status: 'not run', message: 'declined', durationMs: 0 });
         return 'declined';
@@ -261,7 +295,12 @@ class Execution {
     const durationMs = Date.now() - started;
     const interrupted = last.cancelled && this.o.killSignal.aborted;
     const status = last.status;
-    this.outcomes.set(step.id, { status, value: last.value, ...(last.stdout !== undefined ? { stdout: last.stdout } : {}), exitCode: last.exitCode ?? null });
+    this.outcomes.set(step.id, {
+      status,
+      value: last.value,
+      ...(last.stdout !== undefined ? { stdout: last.stdout } : {}),
+      exitCode: last.exitCode ?? null,
+    });
     this.o.bus.emit({
       type: 'step-finished',
       stepId: step.id,
@@ -287,7 +326,9 @@ class Execution {
     let next = 0;
     const runOne = async (index: number) => {
       const instance = instances[index]!;
-      const result = await this.safeRun(() => kind.run(instance.data, this.context(step.id, instance.target, step.timeoutMs, this.o.killSignal, false)));
+      const result = await this.safeRun(() =>
+        kind.run(instance.data, this.context(step.id, instance.target, step.timeoutMs, this.o.killSignal, false)),
+      );
       results[index] = result;
       if (result.status === 'failed') failures++;
       this.o.bus.emit({
@@ -321,11 +362,22 @@ class Execution {
     if (failed.length > step.fanOut.maxFailures || (notRun > 0 && failed.length)) {
       const first = failed[0]!;
       const where = instances[results.indexOf(first)]?.target;
-      return { ...first, message: `${where ? `${where}: ` : ''}${first.message}${instances.length > 1 ? ` (${failed.length} of ${instances.length} failed${notRun ? `, ${notRun} not started` : ''})` : ''}` };
+      return {
+        ...first,
+        message: `${where ? `${where}: ` : ''}${first.message}${instances.length > 1 ? ` (${failed.length} of ${instances.length} failed${notRun ? `, ${notRun} not started` : ''})` : ''}`,
+      };
     }
-    if (notRun > 0) return { status: 'failed', message: `interrupted: ${notRun} of ${instances.length} target(s) not started`, cancelled: true, durationMs: 0 };
+    if (notRun > 0)
+      return {
+        status: 'failed',
+        message: `interrupted: ${notRun} of ${instances.length} target(s) not started`,
+        cancelled: true,
+        durationMs: 0,
+      };
     const firstOk = ran.find((r) => r.status === 'succeeded') ?? ran[0];
-    return firstOk ? { ...firstOk, message: instances.length > 1 ? `${ran.length - failed.length} of ${instances.length} succeeded` : firstOk.message } : { status: 'succeeded', message: 'no targets', durationMs: 0 };
+    return firstOk
+      ? { ...firstOk, message: instances.length > 1 ? `${ran.length - failed.length} of ${instances.length} succeeded` : firstOk.message }
+      : { status: 'succeeded', message: 'no targets', durationMs: 0 };
   }
 }
 

@@ -64,7 +64,11 @@ export const confirm = z
     z.enum(['none', 'yes']),
     z
       .object({
-        typed: z.string().describe('The operator must type this value (templated, e.g. "{{ host.name }}").'),
+        typed: z
+          .string()
+          .describe(
+            'The operator must type this value, once per step (templated, e.g. "{{ roles.appliance.name }}" or "{{ params.store }}").',
+          ),
       })
       .strict(),
   ])

@@ -11,7 +11,11 @@
 import { quoteShellWord } from './shell-quote.js';
 
 /** How a value is embedded where it lands. */
-export type Encoding = 'shell' | 'raw' | 'url' | 'text';
+/**
+ * How a value is embedded: one shell word, as it is, URL-encoded, plain text, or inside a
+ * regular-expression replacement (where `$` must stay literal).
+ */
+export type Encoding = 'shell' | 'raw' | 'url' | 'text' | 'replacement';
 
 /** One piece of a rendered template. */
 export type Part = { text: string } | { secret: string; encoding: Encoding } | { ref: string; encoding: Encoding };
@@ -107,6 +111,7 @@ function describeValue(value: Scalar | Scalar[], encoding: Encoding): string {
     const s = String(v);
     if (encoding === 'shell') return quoteShellWord(s);
     if (encoding === 'url') return encodeURIComponent(s);
+    if (encoding === 'replacement') return s.replace(/\$/g, '$$$$');
     return s;
   };
   return Array.isArray(value) ? value.map(one).join(encoding === 'shell' ? ' ' : ',') : one(value);

@@ -5,6 +5,7 @@
  * already as wanted changes nothing, so a resumed run can repeat the step safely.
  */
 import { z } from 'zod';
+import { RunbookError } from '../errors.js';
 import { quoteShellWord } from '../runbook/shell-quote.js';
 import { displayParts, materializeParts, type Part } from '../runbook/template.js';
 import { composeCommand } from './command-shape.js';
@@ -67,7 +68,7 @@ export const fileEditStep: StepKind<FileEditSpec> = {
       edits: spec.edits.map((e): PlannedEdit => {
         if ('set' in e) return { set: { key: e.set.key, value: render.parts(e.set.value, 'text'), separator: e.set.separator ?? '=' } };
         if ('removeLines' in e) return { removeLines: e.removeLines };
-        return { replace: { pattern: e.replace.pattern, with: render.parts(e.replace.with, 'text') } };
+        return { replace: { pattern: e.replace.pattern, with: render.parts(e.replace.with, 'replacement') } };
       }),
       backup: spec.backup ?? true,
       sudo: spec.sudo === true ? 'root' : typeof spec.sudo === 'string' ? spec.sudo : null,
@@ -136,6 +137,9 @@ export function applyEdits(text: string, edits: PlannedEdit[], ctx: Pick<RunCont
   for (const e of edits) {
     if ('set' in e) {
       const value = materializeParts(e.set.value, ctx.values);
+      // A line break in a value would add lines (keys) of its own to the file.
+      if (/[\r\n]/.test(value))
+        throw new RunbookError('step-failed', `the value for ${e.set.key} contains a line break; refusing to write it`);
       const keyPattern = new RegExp(`^\\s*${escapeRegExp(e.set.key)}\\s*[=:]`);
       const line = `${e.set.key}${e.set.separator}${value}`;
       const index = lines.findIndex((l) => keyPattern.test(l));

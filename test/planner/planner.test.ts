@@ -213,14 +213,21 @@ describe('confirmations', () => {
     expect(renderPlan(plan!, plain)).toContain('[ssh, type "app1,app2" to confirm, DESTRUCTIVE]');
   });
 
-  it('a typed confirmation may name the host, as the schema documents ({{ host.name }})', async () => {
+  it('a typed confirmation is asked once per step: it names a role entry or a parameter, not the host of one instance', async () => {
     const { errors } = await planObjects(
       runbookObject({ steps: [sshStep({ id: 'wipe', destructive: true, confirm: { typed: '{{ host.name }}' } })] }),
       {
         inventory: inventoryObject(),
       },
     );
-    expect(errors.map((e) => e.message)).toEqual([]);
+    expect(errors.map((e) => e.message)).toEqual([expect.stringContaining('undefined reference "{{ host.name }}"')]);
+    const byRole = await planObjects(
+      runbookObject({ steps: [sshStep({ id: 'wipe', destructive: true, confirm: { typed: '{{ roles.app.name }}' } })] }),
+      {
+        inventory: inventoryObject(),
+      },
+    );
+    expect(byRole.errors).toEqual([]);
   });
 });
 
