@@ -1,0 +1,236 @@
+/**
+ * Dry-run of vcd-db-upgrade: the whole plan per branch (backup already confirmed or not, start the
+ * service now or later, single-cell group), secrets masked, the operator's running-tasks query
+ * bound (never spliced), the active-cell prompt answered "n", and every numbered step and
+ * prerequisite of seed 000 referenced by a step's `source`.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const CLI = join(process.cwd(), 'bin', 'runbook.js');
+const ID = 'vcd-db-upgrade';
+const INVENTORY = `fixtures/inventories/${ID}.yaml`;
+const SECRETS = { VCD_SYSADMIN_PASSWORD: 'sysadmin-pw-never-shown-7', VCD_DB_PASSWORD: 'db-pw-never-shown-8' };
+
+const tmp = mkdtempSync(join(tmpdir(), 'runbook-vcd-dry-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** A single-cell server group without a database binding (other_cells and database are optional). */
+const SINGLE_CELL_INVENTORY = join(tmp, 'single-cell.yaml');
+writeFileSync(
+  SINGLE_CELL_INVENTORY,
+  `name: single-cell VMware Cloud Director (example)
+hosts:
+  vcd-cell-01: { address: 192.0.2.11, user: root }
+roles:
+  upgrade_cell: vcd-cell-01
+  other_cells: []
+  database: []
+`,
+);
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      'node',
+      [CLI, ...args],
+      { env: { ...process.env, NO_COLOR: '1', ...SECRETS }, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : null) : 0;
+        resolve({ code, stdout: String(stdout).split(tmp).join('<tmp>'), stderr: String(stderr) });
+      },
+    );
+    child.stdin?.end(); // no terminal, stdin closed
+  });
+}
+
+interface Part {
+  text?: string;
+  ref?: string;
+  secret?: string;
+}
+interface InstanceJson {
+  target: string | null;
+  data: {
+    command?: Part[];
+    env?: Array<{ name: string; value: Part[] }>;
+    pty?: { answers: Array<{ prompt: string; answer: Part[] }> } | null;
+    statements?: Array<{ text: string; binds: unknown[] }>;
+  };
+}
+interface PlannedStepJson {
+  id: string;
+  kind: string;
+  source: string | null;
+  destructive: boolean;
+  confirm: { mode: string; expected?: unknown };
+  condition: { decided: string; text: string | null };
+  onFailure: { mode: string; rollback: string[] };
+  action: { instances: InstanceJson[] };
+}
+interface PlanJson {
+  steps: PlannedStepJson[];
+  rollback: PlannedStepJson[];
+}
+
+async function plan(args: string[]): Promise<PlanJson> {
+  const r = await cli(['plan', ID, '--json', ...args]);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as PlanJson;
+}
+
+const running = (steps: PlannedStepJson[]) => steps.filter((s) => s.condition.decided !== 'skip').map((s) => s.id);
+const step = (p: PlanJson, id: string) => {
+  const s = [...p.steps, ...p.rollback].find((x) => x.id === id);
+  if (!s) throw new Error(`no step ${id}`);
+  return s;
+};
+const text = (parts: Part[] | undefined) => (parts ?? []).map((p) => p.text ?? (p.secret ? '***' : `<${p.ref}>`)).join('');
+
+const BRANCHES: Record<string, string[]> = {
+  'backup confirmed by the utility prompt, start now': ['-i', INVENTORY],
+  'backup completed (--backup-completed)': ['-i', INVENTORY, '-p', 'backup_completed=true'],
+  'start the service later': ['-i', INVENTORY, '-p', 'start_service_now=n'],
+  'single-cell group, no database binding': ['-i', SINGLE_CELL_INVENTORY],
+};
+
+const ALL_STEPS = [
+  'confirm-database-backup',
+  'check-upgrade-cell-stopped',
+  'show-other-cells-status',
+  'quiesce-other-cells',
+  'wait-other-cells-idle',
+  'shutdown-other-cells',
+  'stop-other-cells-service',
+  'check-no-running-tasks',
+  'run-upgrade',
+  'run-upgrade-backup-completed',
+  'start-upgrade-cell-service',
+  'wait-upgrade-cell-active',
+  'upgrade-other-cells',
+  'start-other-cells',
+  'wait-other-cells-active',
+];
+
+describe(`${ID} dry-run`, () => {
+  it('validates with no warnings', async () => {
+    const r = await cli(['validate', `src/runbooks/${ID}.yaml`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^valid\s/m);
+    expect(r.stdout + r.stderr).not.toMatch(/warning/i);
+  });
+
+  for (const [branch, args] of Object.entries(BRANCHES)) {
+    it(`prints the whole plan without a terminal: ${branch} (snapshot)`, async () => {
+      const r = await cli(['exec', ID, '--dry-run', ...args]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('Dry-run: nothing was run.');
+      for (const secret of Object.values(SECRETS)) expect(r.stdout).not.toContain(secret);
+      expect(r.stdout).toMatchSnapshot();
+    });
+  }
+
+  it('keeps the steps in the order of the procedure', async () => {
+    const p = await plan(['-i', INVENTORY]);
+    expect(p.steps.map((s) => s.id)).toEqual(ALL_STEPS);
+    expect(p.rollback.map((s) => s.id)).toEqual(['explain-upgrade-abort', 'explain-upgrade-abort-backup-completed']);
+  });
+
+  it('runs exactly one variant of the upgrade utility, chosen by backup_completed', async () => {
+    const asked = await plan(['-i', INVENTORY]);
+    const skipped = await plan(['-i', INVENTORY, '-p', 'backup_completed=true']);
+    expect(running(asked.steps)).toContain('run-upgrade');
+    expect(running(asked.steps)).not.toContain('run-upgrade-backup-completed');
+    expect(running(skipped.steps)).toContain('run-upgrade-backup-completed');
+    expect(running(skipped.steps)).not.toContain('run-upgrade');
+
+    const cmdAsked = text(step(asked, 'run-upgrade').action.instances[0]?.data.command);
+    const cmdSkipped = text(step(skipped, 'run-upgrade-backup-completed').action.instances[0]?.data.command);
+    expect(cmdAsked).toContain('/opt/vmware/vcloud-director/bin/upgrade');
+    expect(cmdAsked).not.toContain('--backup-completed');
+    expect(cmdSkipped).toContain('/opt/vmware/vcloud-director/bin/upgrade --backup-completed');
+
+    // The backup prompt is answered only when the utility asks it (without --backup-completed).
+    const prompts = (p: PlanJson, id: string) => step(p, id).action.instances[0]?.data.pty?.answers ?? [];
+    expect(prompts(asked, 'run-upgrade').some((a) => /backup/.test(a.prompt) && text(a.answer) === 'y')).toBe(true);
+    expect(prompts(skipped, 'run-upgrade-backup-completed').some((a) => /backup/.test(a.prompt))).toBe(false);
+  });
+
+  it('answers n at the active-cell prompt and stops with the guidance (rollback explains)', async () => {
+    const variants: Array<[string, string]> = [
+      ['run-upgrade', 'backup_completed=false'],
+      ['run-upgrade-backup-completed', 'backup_completed=true'],
+    ];
+    for (const [id, param] of variants) {
+      const p = await plan(['-i', INVENTORY, '-p', param]);
+      const answers = step(p, id).action.instances[0]?.data.pty?.answers ?? [];
+      const active = answers.find((a) => a.prompt.includes('ontinue with the upgrade'));
+      expect(active && text(active.answer)).toBe('n');
+      expect(step(p, id).onFailure.mode).toBe('rollback');
+    }
+    const p = await plan(['-i', INVENTORY]);
+    const explain = text(step(p, 'explain-upgrade-abort').action.instances[0]?.data.command);
+    expect(explain).toContain('<steps.run-upgrade.stdout>');
+    expect(explain).toMatch(/vShield\|NSX/);
+    expect(explain).toContain('Nothing was changed.');
+    expect(explain).toContain('retry from step 1');
+  });
+
+  it('answers "Start it now?" with start_service_now, and starts the service itself only when told n', async () => {
+    for (const answer of ['y', 'n']) {
+      const p = await plan(['-i', INVENTORY, '-p', `start_service_now=${answer}`]);
+      const answers = step(p, 'run-upgrade').action.instances[0]?.data.pty?.answers ?? [];
+      const start = answers.find((a) => /now/.test(a.prompt) && /\[Yy\]/.test(a.prompt));
+      expect(start && text(start.answer)).toBe(answer);
+      expect(running(p.steps).includes('start-upgrade-cell-service')).toBe(answer === 'n');
+      expect(running(p.steps)).toContain('wait-upgrade-cell-active');
+    }
+  });
+
+  it('binds the running-tasks query as a parameter, read-only, never spliced into the SQL', async () => {
+    const p = await plan(['-i', INVENTORY, '-p', "running_tasks_query=select id from jobs where state = 'RUNNING'"]);
+    const statements = step(p, 'check-no-running-tasks').action.instances[0]?.data.statements ?? [];
+    expect(statements[0]?.text).toBe('set transaction read only');
+    expect(statements[1]?.text).toContain('query_to_xml($1,');
+    expect(statements[1]?.text).not.toContain('jobs');
+    expect(JSON.stringify(statements[1]?.binds)).toContain('select id from jobs');
+  });
+
+  it('masks the sysadmin password at every cell management tool prompt', async () => {
+    const r = await cli(['exec', ID, '--dry-run', '-i', INVENTORY]);
+    expect(r.stdout).toContain('on prompt /[Pp]assword: *$/ answer "***"');
+    expect(r.stdout).not.toContain(SECRETS.VCD_SYSADMIN_PASSWORD);
+    expect(r.stdout).toMatch(/sysadmin_password = \*\*\*/);
+  });
+
+  it('refuses extra options that carry shell syntax or duplicate --backup-completed (nothing run)', async () => {
+    for (const bad of ['--enable-ceip false; rm -rf /', '--backup-completed', '$(id)']) {
+      const r = await cli(['exec', ID, '--dry-run', '-i', INVENTORY, '-p', `extra_upgrade_options=${bad}`]);
+      expect(r.code).toBe(3);
+    }
+  });
+
+  it('references every numbered step and prerequisite of seed 000 in some step source', async () => {
+    const p = await plan(['-i', INVENTORY]);
+    const sources = [...p.steps, ...p.rollback].map((s) => s.source ?? '');
+    for (const s of p.steps) expect(s.source, s.id).toMatch(/^seed 000, /);
+    const seedSteps = [
+      /prerequisite 1\b/, // backup
+      /prerequisite 2\b/, // all cells stopped
+      /introduction paragraph 2/, // no running tasks
+      /procedure steps 1\b/, // run upgrade (+ NSX abort)
+      /procedure steps 1, 2\b/, // y to the upgrade
+      /procedure steps 1, 2, 3\b/, // y to the backup / --backup-completed
+      /and 4\b/, // active cell: n, retry
+      /Résultats/, // "Start it now?"
+      /Que faire ensuite \(démarrez le service ultérieurement/,
+      /Que faire ensuite \(mettre à niveau les autres membres/,
+      /Que faire ensuite \(démarrer les services des autres membres/,
+    ];
+    for (const re of seedSteps) expect(sources.some((s) => re.test(s)), String(re)).toBe(true);
+  });
+});
