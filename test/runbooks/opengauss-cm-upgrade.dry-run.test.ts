@@ -1,0 +1,165 @@
+/**
+ * Dry-run of opengauss-cm-upgrade: the whole plan (snapshot), the pre-checks, the upgrade as the
+ * cluster user, the post-checks against the recorded cluster state with the rollback guidance,
+ * and every numbered item of seed 003 referenced by a step's `source`.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const CLI = join(process.cwd(), 'bin', 'runbook.js');
+const ID = 'opengauss-cm-upgrade';
+const INVENTORY = `fixtures/inventories/${ID}.yaml`;
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      'node',
+      [CLI, ...args],
+      { env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : null) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
+    child.stdin?.end(); // no terminal, stdin closed
+  });
+}
+
+interface Part {
+  text?: string;
+  ref?: string;
+}
+interface PlannedStepJson {
+  id: string;
+  kind: string;
+  source: string | null;
+  confirm: { mode: string };
+  onFailure: { mode: string; rollback: string[] };
+  action: {
+    role: string | null;
+    instances: Array<{ target: string | null; data: { command?: Part[]; sudo?: string | null; capture?: { regex?: string } } }>;
+  };
+}
+interface PlanJson {
+  preconditions: Array<{ title: string; role: string | null; instances: unknown[] }>;
+  steps: PlannedStepJson[];
+  rollback: PlannedStepJson[];
+}
+
+async function plan(args: string[]): Promise<PlanJson> {
+  const r = await cli(['plan', ID, '--json', ...args]);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as PlanJson;
+}
+const step = (p: PlanJson, id: string) => {
+  const s = [...p.steps, ...p.rollback].find((x) => x.id === id);
+  if (!s) throw new Error(`no step ${id}`);
+  return s;
+};
+const text = (parts: Part[] | undefined) => (parts ?? []).map((p) => p.text ?? `<${p.ref}>`).join('');
+
+const STEPS = [
+  'check-upgrade-cm-supported',
+  'obtain-package',
+  'check-os',
+  'check-disk-usage',
+  'check-database-status',
+  'record-cluster-state',
+  'check-cluster-user',
+  'create-package-dir',
+  'upload-package',
+  'run-upgrade-cm',
+  'check-cluster-state-not-worse',
+  'check-cm-backup',
+  'check-cm-version',
+];
+
+describe(`${ID} dry-run`, () => {
+  it('validates with no warnings', async () => {
+    const r = await cli(['validate', `src/runbooks/${ID}.yaml`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^valid\s/m);
+    expect(r.stdout + r.stderr).not.toMatch(/warning/i);
+  });
+
+  it('prints the whole plan without a terminal (snapshot)', async () => {
+    const r = await cli(['exec', ID, '--dry-run', '-i', INVENTORY]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Dry-run: nothing was run.');
+    expect(r.stdout).toMatchSnapshot();
+  });
+
+  it('prints the plan with another disk threshold and SSH port (snapshot)', async () => {
+    const r = await cli(['exec', ID, '--dry-run', '-i', INVENTORY, '-p', 'disk_use_max_percent=70', '-p', 'node_ssh_port=2222']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("awk -v max=70 'NR > 1");
+    expect(r.stdout).toContain('ssh -p 2222 -o BatchMode=yes');
+    expect(r.stdout).toMatchSnapshot();
+  });
+
+  it('keeps pre-checks, upgrade and post-checks in the order of the source', async () => {
+    const p = await plan(['-i', INVENTORY]);
+    expect(p.steps.map((s) => s.id)).toEqual(STEPS);
+    expect(p.rollback.map((s) => s.id)).toEqual(['show-cm-state-after-failure', 'cm-rollback-guidance']);
+  });
+
+  it('checks the rules before anything changes: cluster user, no expansion, SSH trust from every node to every node', async () => {
+    const p = await plan(['-i', INVENTORY]);
+    const titles = p.preconditions.map((c) => c.title).join('\n');
+    expect(titles).toMatch(/cluster user/);
+    expect(titles).toMatch(/gs_expansion, gs_dropnode/);
+    expect(titles).toMatch(/SSH trust/);
+    const trust = p.preconditions.find((c) => /SSH trust/.test(c.title));
+    expect(trust?.role).toBe('nodes');
+    expect(trust?.instances).toHaveLength(3);
+    const r = await cli(['exec', ID, '--dry-run', '-i', INVENTORY]);
+    expect(r.stdout).toContain('for h in 198.51.100.21 198.51.100.22 198.51.100.23; do ssh -p 22 -o BatchMode=yes');
+  });
+
+  it('runs gs_upgradectl as the cluster user (no sudo) with the package in /opt/software/cm_upgrade', async () => {
+    const p = await plan(['-i', INVENTORY]);
+    const upgrade = step(p, 'run-upgrade-cm');
+    expect(upgrade.action.instances[0]?.data.sudo ?? null).toBeNull();
+    expect(text(upgrade.action.instances[0]?.data.command)).toContain(
+      'gs_upgradectl -t upgrade-cm --upgrade-package /opt/software/cm_upgrade/openGauss-3.1.3-CentOS-64bit-cm.tar.gz',
+    );
+    for (const s of p.steps) expect(s.action.instances.every((i) => !i.data.sudo), s.id).toBe(true);
+  });
+
+  it('checks the package SHA-256 and its owner, group and permissions after the upload', async () => {
+    const r = await cli(['exec', ID, '--dry-run', '-i', INVENTORY]);
+    expect(r.stdout).toContain(
+      "printf '%s  %s\\n' 4f3c2a9d1e0b7c6a5f8e9d0c1b2a3f4e5d6c7b8a9f0e1d2c3b4a5f6e7d8c9b0a openGauss-3.1.3-CentOS-64bit-cm.tar.gz | sha256sum -c -",
+    );
+    expect(r.stdout).toContain('expect stdout matches "^omm:dbgrp -r[w-]');
+  });
+
+  it('records cluster_state before the upgrade and compares after it, with the rollback guidance when worse', async () => {
+    const p = await plan(['-i', INVENTORY]);
+    expect(step(p, 'record-cluster-state').action.instances[0]?.data.capture?.regex).toBe('cluster_state\\s*:\\s*([A-Za-z]+)');
+    const compare = step(p, 'check-cluster-state-not-worse');
+    expect(text(compare.action.instances[0]?.data.command)).toContain('before=<steps.record-cluster-state.value>');
+    expect(text(compare.action.instances[0]?.data.command)).toMatch(/Normal\) echo 3 ;; Degraded\) echo 2 ;; Unavailable\) echo 1/);
+    expect(compare.onFailure).toEqual({ mode: 'rollback', rollback: ['show-cm-state-after-failure', 'cm-rollback-guidance'] });
+    expect(step(p, 'check-cm-version').action.instances.map((i) => i.target)).toEqual(['gauss-node1', 'gauss-node2', 'gauss-node3']);
+  });
+
+  it('refuses a malformed SHA-256 or package name (nothing run)', async () => {
+    expect((await cli(['exec', ID, '--dry-run', '-i', INVENTORY, '-p', 'package_sha256=abc'])).code).toBe(3);
+    expect((await cli(['exec', ID, '--dry-run', '-i', INVENTORY, '-p', 'package_name=x.tar.gz;reboot'])).code).toBe(3);
+  });
+
+  it('references every numbered item of seed 003 in some step source', async () => {
+    const p = await plan(['-i', INVENTORY]);
+    const sources = [...p.steps, ...p.rollback].map((s) => s.source ?? '');
+    for (const s of p.steps) expect(s.source, s.id).toMatch(/^seed 003, /);
+    const items = [
+      ...[1, 2, 3, 4, 5].map((n) => new RegExp(`pre-check table item ${n}\\b`)),
+      ...[1, 2, 3, 4].map((n) => new RegExp(`upgrade step ${n}\\b`)),
+      ...[1, 2, 3].map((n) => new RegExp(`post-check step ${n}\\b`)),
+    ];
+    for (const re of items) expect(sources.some((s) => re.test(s)), String(re)).toBe(true);
+  });
+});
