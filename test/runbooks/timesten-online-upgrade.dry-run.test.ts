@@ -1,0 +1,182 @@
+/**
+ * Dry-run of timesten-online-upgrade: the whole plan for Temporary=0 and Temporary=1 stores
+ * (snapshots), the 23 source steps in order (Upgrade system's part first in each step), the
+ * recognisable-update confirmations, the `sleep 10` waits, and the destroy steps that need a
+ * verified backup and a typed data-store name.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const CLI = join(process.cwd(), 'bin', 'runbook.js');
+const ID = 'timesten-online-upgrade';
+const INVENTORY = `fixtures/inventories/${ID}.yaml`;
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      'node',
+      [CLI, ...args],
+      { env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : null) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
+    child.stdin?.end(); // no terminal, stdin closed
+  });
+}
+
+interface Part {
+  text?: string;
+  ref?: string;
+}
+interface PlannedStepJson {
+  id: string;
+  kind: string;
+  source: string | null;
+  destructive: boolean;
+  confirm: { mode: string; expected: Part[] | null };
+  condition: { decided: string; text: string | null };
+  verify: { title: string } | null;
+  action: {
+    role: string | null;
+    instances: Array<{ target: string | null; data: { command?: Part[]; durationMs?: number | null; capture?: { regex?: string } } }>;
+  };
+}
+interface PlanJson {
+  preconditions: Array<{ title: string }>;
+  steps: PlannedStepJson[];
+}
+
+async function plan(args: string[]): Promise<PlanJson> {
+  const r = await cli(['plan', ID, '--json', ...args]);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as PlanJson;
+}
+const step = (p: PlanJson, id: string) => {
+  const s = p.steps.find((x) => x.id === id);
+  if (!s) throw new Error(`no step ${id}`);
+  return s;
+};
+const text = (parts: Part[] | undefined | null) => (parts ?? []).map((p) => p.text ?? `<${p.ref}>`).join('');
+const running = (p: PlanJson) => p.steps.filter((s) => s.condition.decided !== 'skip').map((s) => s.id);
+/** Source step number of a step ("seed 004, step 11 (...)" -> 11). */
+const stepNumber = (s: PlannedStepJson) => Number(/step (\d+)/.exec(s.source ?? '')?.[1]);
+
+describe(`${ID} dry-run`, () => {
+  it('validates with no warnings', async () => {
+    const r = await cli(['validate', `src/runbooks/${ID}.yaml`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^valid\s/m);
+    expect(r.stdout + r.stderr).not.toMatch(/warning/i);
+  });
+
+  for (const [branch, extra] of Object.entries({ 'Temporary=0': [], 'Temporary=1': ['-p', 'temporary=true'] })) {
+    it(`prints the whole plan without a terminal: ${branch} (snapshot)`, async () => {
+      const r = await cli(['exec', ID, '--dry-run', '-i', INVENTORY, ...extra]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('Dry-run: nothing was run.');
+      expect(r.stdout).toMatchSnapshot();
+    });
+  }
+
+  it('implements the 23 source steps in order, the Upgrade system first within a step', async () => {
+    const p = await plan(['-i', INVENTORY]);
+    const numbers = p.steps.map(stepNumber);
+    expect(numbers.every((n) => Number.isInteger(n) && n >= 1 && n <= 23)).toBe(true);
+    expect([...numbers].sort((a, b) => a - b)).toEqual(numbers); // never goes back
+    expect(new Set(numbers)).toEqual(new Set(Array.from({ length: 23 }, (_, i) => i + 1)));
+    for (let n = 1; n <= 23; n++) {
+      const inStep = p.steps.filter((s) => stepNumber(s) === n);
+      const firstOriginal = inStep.findIndex((s) => /Original system/.test(s.source ?? ''));
+      const lastUpgrade = inStep.map((s) => /Upgrade system/.test(s.source ?? '')).lastIndexOf(true);
+      // Step 13's Original part ("keep the applications on Original until confirmed") follows the confirmation.
+      if (firstOriginal >= 0 && lastUpgrade >= 0) expect(lastUpgrade, `step ${n}`).toBeLessThan(firstOriginal);
+    }
+  });
+
+  it('checks the requirements before anything changes', async () => {
+    const titles = (await plan(['-i', INVENTORY])).preconditions.map((c) => c.title).join('\n');
+    expect(titles).toMatch(/primary key or a unique NOT NULL index/);
+    expect(titles).toMatch(/static port/);
+    expect(titles).toMatch(/Room on the Original host's backup file system/);
+    expect(titles).toMatch(/Room on the Upgrade host's backup file system/);
+    const r = await cli(['exec', ID, '--dry-run', '-i', INVENTORY]);
+    expect(r.stdout).toContain('select perm_in_use_size from v\\$monitor');
+  });
+
+  it('confirms replication with a marker row inserted on one side and polled on the other', async () => {
+    const p = await plan(['-i', INVENTORY]);
+    const pairs: Array<[string, string, string, string]> = [
+      ['u02-mark-upgrade', 'upgrade', 'o02-wait-marker-on-original', 'original'],
+      ['u13-mark-original', 'original', 'u13-wait-marker-on-upgrade', 'upgrade'],
+      ['u14-mark-original-last', 'original', 'u14-wait-last-marker-on-upgrade', 'upgrade'],
+      ['u23-mark-upgrade', 'upgrade', 'u23-wait-marker-on-original', 'original'],
+    ];
+    const r = await cli(['plan', ID, '--json', '-i', INVENTORY]);
+    const raw = JSON.parse(r.stdout) as { steps: Array<{ id: string; action: { instances: Array<{ data: { until?: { role: string; instances: Array<{ data: { env: Array<{ name: string; value: Part[] }> } }> } } }> } }> };
+    for (const [mark, markRole, wait, waitRole] of pairs) {
+      expect(step(p, mark).action.role).toBe(markRole);
+      expect(text(step(p, mark).action.instances[0]?.data.command)).toContain('insert into $CHECK_TABLE');
+      expect(step(p, mark).action.instances[0]?.data.capture?.regex).toBe('MARKER=([A-Za-z0-9-]+)');
+      expect(step(p, wait).kind).toBe('wait');
+      const until = raw.steps.find((s) => s.id === wait)?.action.instances[0]?.data.until;
+      expect(until?.role).toBe(waitRole);
+      const marker = until?.instances[0]?.data.env.find((e) => e.name === 'MARKER');
+      expect(text(marker?.value)).toBe(`<steps.${mark}.value>`);
+    }
+  });
+
+  it('waits 10 seconds after each receiver state change of step 11', async () => {
+    const p = await plan(['-i', INVENTORY]);
+    const ids = p.steps.filter((s) => stepNumber(s) === 11).map((s) => s.id);
+    expect(ids).toEqual(['u11-receiver-stop', 'u11-sleep-after-stop', 'u11-receiver-start', 'u11-sleep-after-start']);
+    for (const id of ['u11-sleep-after-stop', 'u11-sleep-after-start']) expect(step(p, id).action.instances[0]?.data.durationMs).toBe(10_000);
+    expect(text(step(p, 'u11-receiver-stop').action.instances[0]?.data.command)).toBe('ttRepAdmin -dsn Upgrade -receiver -name Original -state stop');
+  });
+
+  it('destroys a store only after its verified backup, with the data store name typed', async () => {
+    const p = await plan(['-i', INVENTORY]);
+    for (const [destroy, backup, dsn, file] of [
+      ['u06-destroy-upgrade', 'u05-backup-upgrade', 'Upgrade', '/backup/upgrade.dat'],
+      ['o18-destroy-original', 'o17-backup-original', 'Original', '/backup/original.dat'],
+    ] as const) {
+      const s = step(p, destroy);
+      expect(s.destructive).toBe(true);
+      expect(s.confirm.mode).toBe('typed');
+      expect(text(s.confirm.expected)).toBe(dsn);
+      expect(s.condition.text).toContain(`steps.${backup} succeeded`);
+      expect(text(s.action.instances[0]?.data.command)).toBe(`test -s ${file} && ttMigrate -l ${file} >/dev/null && ttDestroy ${dsn}`);
+      expect(step(p, backup).verify?.title).toMatch(/exists, is not empty/);
+      expect(p.steps.findIndex((x) => x.id === backup)).toBeLessThan(p.steps.findIndex((x) => x.id === destroy));
+    }
+  });
+
+  it('unloads and RAM-loads Temporary=1 stores instead of destroying them', async () => {
+    const permanent = running(await plan(['-i', INVENTORY]));
+    const temporary = running(await plan(['-i', INVENTORY, '-p', 'temporary=true']));
+    expect(permanent).toEqual(expect.arrayContaining(['u06-destroy-upgrade', 'o18-destroy-original']));
+    expect(permanent).not.toEqual(expect.arrayContaining(['u06-unload-upgrade']));
+    expect(temporary).toEqual(expect.arrayContaining(['u06-unload-upgrade', 'o18-unload-original', 'u08-ramload-upgrade', 'o19-ramload-original']));
+    expect(temporary).not.toContain('u06-destroy-upgrade');
+    expect(temporary).not.toContain('o18-destroy-original');
+    expect(temporary.indexOf('u08-ramload-upgrade')).toBe(temporary.indexOf('u08-restore-upgrade') - 1);
+    expect(temporary.indexOf('o19-ramload-original')).toBe(temporary.indexOf('o19-restore-original') - 1);
+    const p = await plan(['-i', INVENTORY, '-p', 'temporary=true']);
+    expect(step(p, 'u06-unload-upgrade').destructive).toBe(true);
+    expect(text(step(p, 'u06-unload-upgrade').confirm.expected)).toBe('Upgrade');
+  });
+
+  it('installs the new release as a manual step checked with ttVersion, on both systems', async () => {
+    const r = await cli(['exec', ID, '--dry-run', '-i', INVENTORY]);
+    const installs = r.stdout.split('\n\n').filter((b) => /install-new-release/.test(b));
+    expect(installs).toHaveLength(2);
+    for (const b of installs) {
+      expect(b).toContain('[manual]');
+      expect(b).toContain('$ ttVersion');
+      expect(b).toContain('expect stdout contains "TimesTen Release 18.1.4.1.0 "');
+    }
+  });
+});
