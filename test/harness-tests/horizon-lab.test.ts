@@ -9,7 +9,9 @@ describe('Horizon DaaS lab (service provider)', () => {
   beforeAll(async () => {
     const t0 = Date.now();
     lab = await startHorizonLab({ kind: 'service-provider' });
-    console.log(`horizon SP lab started in ${Date.now() - t0} ms (pg A ${lab.primary.pg.host}:${lab.primary.pg.port}, ssh port ${lab.ssh.port})`);
+    console.log(
+      `horizon SP lab started in ${Date.now() - t0} ms (pg A ${lab.primary.pg.host}:${lab.primary.pg.port}, ssh port ${lab.ssh.port})`,
+    );
   }, 180_000);
 
   afterAll(async () => {
@@ -26,11 +28,17 @@ describe('Horizon DaaS lab (service provider)', () => {
     ]);
     const t0 = Date.now();
     await lab.query('A', 'fdb', "INSERT INTO task (org_id, kind, state) VALUES (1000, 'replication-probe', 'new')");
-    await waitFor('probe row on B', async () => (await lab.query('B', 'fdb', "SELECT 1 FROM task WHERE kind = 'replication-probe'")).length === 1, {
-      timeoutMs: 60_000,
-    });
+    await waitFor(
+      'probe row on B',
+      async () => (await lab.query('B', 'fdb', "SELECT 1 FROM task WHERE kind = 'replication-probe'")).length === 1,
+      {
+        timeoutMs: 60_000,
+      },
+    );
     console.log(`row replicated in ${Date.now() - t0} ms`);
-    await expect(lab.query('B', 'fdb', 'UPDATE appliance SET capabilities = 0 WHERE name = $1', [lab.primary.name])).rejects.toThrow(/cannot be modified/);
+    await expect(lab.query('B', 'fdb', 'UPDATE appliance SET capabilities = 0 WHERE name = $1', [lab.primary.name])).rejects.toThrow(
+      /cannot be modified/,
+    );
     await expect(lab.query('B', 'fdb', "INSERT INTO task (org_id, kind, state) VALUES (1000, 'on-b', 'new')")).rejects.toThrow(
       /replicated and cannot be modified on a subscriber/,
     );
@@ -39,7 +47,10 @@ describe('Horizon DaaS lab (service provider)', () => {
   });
 
   it('has the appliance files and slons with pidfiles', async () => {
-    const { stdout } = await lab.exec('B', 'cat /usr/local/desktone/release/active/conf/fdb.properties /usr/local/xmpms/diagnose/config/application.properties; readlink /usr/local/desktone/release/active');
+    const { stdout } = await lab.exec(
+      'B',
+      'cat /usr/local/desktone/release/active/conf/fdb.properties /usr/local/xmpms/diagnose/config/application.properties; readlink /usr/local/desktone/release/active',
+    );
     expect(stdout).toContain(`fdb.host.1=${lab.primary.address}`);
     expect(stdout).toContain(`db.jdbc.url=jdbc:postgresql://${lab.primary.address}:${lab.primary.pg.port}/avdb?ssl=true`);
     expect(stdout.trim().endsWith('8.3.0')).toBe(true);
@@ -52,10 +63,13 @@ describe('Horizon DaaS lab (service provider)', () => {
   it('av-setup needs DB_HOST and DB_PASSWORD and records DB_HOST only', async () => {
     await expect(lab.exec('B', '/usr/local/desktone/scripts/av-setup')).rejects.toThrow(/DB_HOST is not set/);
     const pw = lab.secondary.db.fdb.appPassword;
-    await expect(lab.exec('B', `export DB_HOST=${lab.secondary.address} DB_PASSWORD=wrong; /usr/local/desktone/scripts/av-setup`)).rejects.toThrow(
-      /password authentication failed/,
+    await expect(
+      lab.exec('B', `export DB_HOST=${lab.secondary.address} DB_PASSWORD=wrong; /usr/local/desktone/scripts/av-setup`),
+    ).rejects.toThrow(/password authentication failed/);
+    const { stdout } = await lab.exec(
+      'B',
+      `export DB_HOST=${lab.secondary.address} DB_PASSWORD='${pw}'; /usr/local/desktone/scripts/av-setup`,
     );
-    const { stdout } = await lab.exec('B', `export DB_HOST=${lab.secondary.address} DB_PASSWORD='${pw}'; /usr/local/desktone/scripts/av-setup`);
     expect(stdout).toContain(`set to ${lab.secondary.address}`);
     const log = lab.commands('B').filter((c) => c.tool === 'av-setup');
     expect(log).toHaveLength(3);
@@ -95,7 +109,10 @@ describe('Horizon DaaS lab (service provider)', () => {
     expect(await lab.query('A', 'fdb', SLONY_VERIFY_SQL)).toMatchObject([{ local_id: '2', master_node: false }]);
     // A now follows B.
     expect(await lab.query('A', 'fdb', "SELECT count(*)::int AS n FROM task WHERE kind = 'written-on-b'")).toEqual([{ n: 1 }]);
-    expect(await lab.query('A', 'fdb', 'SELECT capabilities FROM appliance ORDER BY id')).toEqual([{ capabilities: 63 }, { capabilities: 255 }]);
+    expect(await lab.query('A', 'fdb', 'SELECT capabilities FROM appliance ORDER BY id')).toEqual([
+      { capabilities: 63 },
+      { capabilities: 255 },
+    ]);
     const log = fs.readFileSync(`${lab.ssh.hosts[0]!.sharedDir}/service-center.log`, 'utf8');
     expect(log).toContain('"initialize-slony"');
   });

@@ -42,12 +42,18 @@ describe('ssh lab', () => {
     ] as const) {
       const h = lab.host(name);
       const { stdout } = await run('ssh', [
-        '-F', '/dev/null',
-        '-i', lab.clientKeyPath,
-        '-o', `UserKnownHostsFile=${lab.knownHostsPath}`,
-        '-o', 'StrictHostKeyChecking=yes',
-        '-o', 'BatchMode=yes',
-        '-p', String(lab.port),
+        '-F',
+        '/dev/null',
+        '-i',
+        lab.clientKeyPath,
+        '-o',
+        `UserKnownHostsFile=${lab.knownHostsPath}`,
+        '-o',
+        'StrictHostKeyChecking=yes',
+        '-o',
+        'BatchMode=yes',
+        '-p',
+        String(lab.port),
         `runbook-lab@${h.address}`,
         'echo "$LAB_HOST"; id -un; echo "$PATH"; cat /opt/vmware/vcloud-director/marker; echo "$LAB_STATE"; echo "$EXTRA"; echo "$HOME"',
       ]);
@@ -77,7 +83,10 @@ describe('ssh lab', () => {
     for (const h of lab.hosts) {
       const { stdout } = await run('ssh-keygen', ['-lf', path.join(lab.dir, 'hosts', h.name, 'ssh_host_ed25519_key.pub')]);
       expect(stdout.split(' ')[1]).toBe(h.hostKeyFingerprint);
-      const line = fs.readFileSync(lab.knownHostsPath, 'utf8').split('\n').find((l) => l.startsWith(`[${h.address}]:${lab.port} `));
+      const line = fs
+        .readFileSync(lab.knownHostsPath, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith(`[${h.address}]:${lab.port} `));
       expect(line).toBe(`[${h.address}]:${lab.port} ${h.hostPublicKey}`);
     }
   });

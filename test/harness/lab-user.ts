@@ -31,7 +31,8 @@ function lookup(): LabUser | undefined {
  * shell sessions see the same PATH as exec sessions. There is deliberately no .bashrc/.profile:
  * Debian's bash sources ~/.bashrc for every `ssh host cmd`, which would slow each command down.
  */
-const BASH_PROFILE = '# runbook test lab: restore the lab PATH after /etc/profile reset it\n[ -n "$LAB_PATH" ] && PATH="$LAB_PATH" && export PATH\n';
+const BASH_PROFILE =
+  '# runbook test lab: restore the lab PATH after /etc/profile reset it\n[ -n "$LAB_PATH" ] && PATH="$LAB_PATH" && export PATH\n';
 
 let ensured: Promise<LabUser> | undefined;
 
@@ -71,7 +72,10 @@ export function ensureLabUser(): Promise<LabUser> {
       fs.renameSync(tmp, profile);
     }
     // Unlocked account: sshd (UsePAM no) refuses accounts whose password field is "!" (locked).
-    const shadow = fs.readFileSync('/etc/shadow', 'utf8').split('\n').find((l) => l.startsWith(`${LAB_USER}:`));
+    const shadow = fs
+      .readFileSync('/etc/shadow', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${LAB_USER}:`));
     const pw = shadow?.split(':')[1] ?? '';
     if (pw.startsWith('!')) await run('usermod', ['-p', '*', LAB_USER]);
     return user;

@@ -131,8 +131,20 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
     await fsp.chown(pwfile, ids.uid, ids.gid);
     await asPostgres(
       'initdb',
-      ['-D', dataDir, '-U', user, `--pwfile=${pwfile}`, '--auth-local=scram-sha-256', '--auth-host=scram-sha-256',
-        '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'],
+      [
+        '-D',
+        dataDir,
+        '-U',
+        user,
+        `--pwfile=${pwfile}`,
+        '--auth-local=scram-sha-256',
+        '--auth-host=scram-sha-256',
+        '-E',
+        'UTF8',
+        '--locale=C',
+        '--no-sync',
+        '--no-instructions',
+      ],
       baseDir,
     );
     await fsp.rm(pwfile, { force: true });
@@ -151,7 +163,9 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
     };
     await fsp.appendFile(
       path.join(dataDir, 'postgresql.conf'),
-      `\n# test/harness/postgres.ts\n${Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`).join('\n')}\n`,
+      `\n# test/harness/postgres.ts\n${Object.entries(settings)
+        .map(([k, v]) => `${k} = ${confValue(v)}`)
+        .join('\n')}\n`,
     );
     await fsp.writeFile(
       path.join(dataDir, 'pg_hba.conf'),
@@ -186,7 +200,8 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
     get running() {
       return running;
     },
-    url: (db = 'postgres') => `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${address}:${port}/${encodeURIComponent(db)}`,
+    url: (db = 'postgres') =>
+      `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${address}:${port}/${encodeURIComponent(db)}`,
     conninfo: (db = 'postgres', o = {}) =>
       `host=${address} port=${port} dbname=${db} user=${o.user ?? user} password=${o.password ?? password}`,
     createDatabase: async (name, owner) => {

@@ -25,7 +25,9 @@ function pidsInMountNamespace(ns) {
     if (!/^\d+$/.test(e)) continue;
     try {
       if (fs.readlinkSync(`/proc/${e}/ns/mnt`) === ns) out.push(Number(e));
-    } catch {}
+    } catch {
+      // Already gone or not ours: nothing to clean.
+    }
   }
   return out;
 }
@@ -35,7 +37,9 @@ async function cleanup(entry) {
   const kill = (pid, sig) => {
     try {
       process.kill(pid, sig);
-    } catch {}
+    } catch {
+      // Already gone or not ours: nothing to clean.
+    }
   };
   for (const ns of entry.mountNamespaces ?? []) {
     if (ns === myNs) continue;
@@ -55,19 +59,25 @@ async function cleanup(entry) {
         kill(pid, 'SIGQUIT');
         postmasters.push(pid);
       }
-    } catch {}
+    } catch {
+      // Already gone or not ours: nothing to clean.
+    }
   }
   for (let i = 0; i < 60 && postmasters.some(isAlive); i++) await sleep(50);
   postmasters.forEach((p) => kill(p, 'SIGKILL'));
   for (const d of entry.dirs ?? []) {
     try {
       fs.rmSync(d, { recursive: true, force: true });
-    } catch {}
+    } catch {
+      // Already gone or not ours: nothing to clean.
+    }
   }
   for (const [a, p] of entry.ports ?? []) {
     try {
       fs.unlinkSync(path.join(ROOT, 'ports', `${a}_${p}`));
-    } catch {}
+    } catch {
+      // Already gone or not ours: nothing to clean.
+    }
   }
 }
 
@@ -86,7 +96,9 @@ async function main() {
       const { entry } = JSON.parse(fs.readFileSync(full, 'utf8'));
       await cleanup(entry);
       fs.unlinkSync(full);
-    } catch {}
+    } catch {
+      // Already gone or not ours: nothing to clean.
+    }
   }
 }
 main().then(

@@ -134,13 +134,7 @@ async function keygen(file: string, comment: string): Promise<string> {
   return (await fsp.readFile(`${file}.pub`, 'utf8')).trim().split(/\s+/).slice(0, 2).join(' ');
 }
 
-function sshdConfig(opts: {
-  address: string;
-  port: number;
-  hostKey: string;
-  authorizedKeys: string;
-  env: Record<string, string>;
-}): string {
+function sshdConfig(opts: { address: string; port: number; hostKey: string; authorizedKeys: string; env: Record<string, string> }): string {
   const setenv = Object.entries(opts.env).map(([k, v]) => {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`bad environment variable name ${k}`);
     if (/["\n\r]/.test(v)) throw new Error(`environment value for ${k} must not contain quotes or newlines`);
@@ -270,11 +264,9 @@ export async function startSshLab(opts: StartSshLabOptions): Promise<SshLab> {
       await prepareMounts(h, user);
       runtimes.push(rt);
     }
-    await fsp.writeFile(
-      knownHostsPath,
-      runtimes.map((r) => `[${r.info.address}]:${port} ${r.info.hostPublicKey}\n`).join(''),
-      { mode: 0o644 },
-    );
+    await fsp.writeFile(knownHostsPath, runtimes.map((r) => `[${r.info.address}]:${port} ${r.info.hostPublicKey}\n`).join(''), {
+      mode: 0o644,
+    });
 
     const timeoutMs = opts.startTimeoutMs ?? 15_000;
     await Promise.all(runtimes.map((r) => startRuntime(r, timeoutMs, cleanup.update)));
@@ -287,16 +279,26 @@ export async function startSshLab(opts: StartSshLabOptions): Promise<SshLab> {
     const sshArgs = (name: string): string[] => {
       const r = byName(name);
       return [
-        '-F', '/dev/null',
-        '-i', clientKeyPath,
-        '-o', 'IdentitiesOnly=yes',
-        '-o', `UserKnownHostsFile=${knownHostsPath}`,
-        '-o', 'GlobalKnownHostsFile=/dev/null',
-        '-o', 'StrictHostKeyChecking=yes',
-        '-o', 'BatchMode=yes',
-        '-o', 'ConnectTimeout=10',
-        '-o', 'LogLevel=ERROR',
-        '-p', String(port),
+        '-F',
+        '/dev/null',
+        '-i',
+        clientKeyPath,
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        `UserKnownHostsFile=${knownHostsPath}`,
+        '-o',
+        'GlobalKnownHostsFile=/dev/null',
+        '-o',
+        'StrictHostKeyChecking=yes',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'ConnectTimeout=10',
+        '-o',
+        'LogLevel=ERROR',
+        '-p',
+        String(port),
         `${LAB_USER}@${r.info.address}`,
       ];
     };
@@ -323,8 +325,7 @@ export async function startSshLab(opts: StartSshLabOptions): Promise<SshLab> {
           }
         });
       },
-      exec: (name, command, o = {}) =>
-        run('ssh', [...sshArgs(name), command], { input: o.input ?? '', timeout: o.timeoutMs ?? 60_000 }),
+      exec: (name, command, o = {}) => run('ssh', [...sshArgs(name), command], { input: o.input ?? '', timeout: o.timeoutMs ?? 60_000 }),
       stopHost: async (name) => {
         await stopRuntime(byName(name));
         cleanup.update();

@@ -14,33 +14,24 @@ export interface RunResult {
 }
 
 /** Runs a command (no shell); rejects with stdout/stderr in the message when it fails. */
-export function run(
-  file: string,
-  args: readonly string[],
-  opts: ExecFileOptions & { input?: string } = {},
-): Promise<RunResult> {
+export function run(file: string, args: readonly string[], opts: ExecFileOptions & { input?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const { input, ...rest } = opts;
-    const child = execFile(
-      file,
-      args as string[],
-      { maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', ...rest },
-      (err, stdout, stderr) => {
-        const out = String(stdout);
-        const errText = String(stderr);
-        if (err) {
-          const e = new Error(
-            `${file} ${args.join(' ')} failed: ${err.message}\n--- stdout ---\n${out}\n--- stderr ---\n${errText}`,
-          ) as Error & { stdout: string; stderr: string; code: unknown };
-          e.stdout = out;
-          e.stderr = errText;
-          e.code = (err as { code?: unknown }).code;
-          reject(e);
-        } else {
-          resolve({ stdout: out, stderr: errText });
-        }
-      },
-    );
+    const child = execFile(file, args as string[], { maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', ...rest }, (err, stdout, stderr) => {
+      const out = String(stdout);
+      const errText = String(stderr);
+      if (err) {
+        const e = new Error(
+          `${file} ${args.join(' ')} failed: ${err.message}\n--- stdout ---\n${out}\n--- stderr ---\n${errText}`,
+        ) as Error & { stdout: string; stderr: string; code: unknown };
+        e.stdout = out;
+        e.stderr = errText;
+        e.code = (err as { code?: unknown }).code;
+        reject(e);
+      } else {
+        resolve({ stdout: out, stderr: errText });
+      }
+    });
     if (input !== undefined) child.stdin?.end(input);
     else child.stdin?.end();
   });
