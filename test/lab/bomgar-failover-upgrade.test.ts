@@ -83,7 +83,11 @@ async function run(answers: Record<string, string>, manual: Manual): Promise<{ s
     print: () => undefined,
     printError: () => undefined,
   } as unknown as CommandContext;
-  const prepared = await preparePlan(ID, { inventory: writeInventory(), answer: Object.entries(answers).map(([k, v]) => `${k}=${v}`) }, ctx);
+  const prepared = await preparePlan(
+    ID,
+    { inventory: writeInventory(), answer: Object.entries(answers).map(([k, v]) => `${k}=${v}`) },
+    ctx,
+  );
   const secrets = await collectSecrets(prepared.plan, env, null);
   const events: RunEvent[] = [];
   const bus = new EventBus((t) => secrets.redact(t));
@@ -175,7 +179,18 @@ describe(`${ID} in the lab`, () => {
       },
     );
     expect(summary.status, summary.message).toBe('succeeded');
-    expect(done).toEqual(['plan-windows', 'download-backup', 'sync-now', 'async-window-1', 'async-update-b', 'async-interim', 'async-window-2', 'async-swing-network', 'async-update-a', 'async-reestablish']);
+    expect(done).toEqual([
+      'plan-windows',
+      'download-backup',
+      'sync-now',
+      'async-window-1',
+      'async-update-b',
+      'async-interim',
+      'async-window-2',
+      'async-swing-network',
+      'async-update-a',
+      'async-reestablish',
+    ]);
     const state = pair.state();
     expect([state.A.version, state.A.role, state.B.version, state.B.role]).toEqual([NEW_VERSION, 'backup', NEW_VERSION, 'primary']);
     expect(state.failoverEstablished).toBe(true);

@@ -144,7 +144,15 @@ describe(`${ID} dry-run`, () => {
   it('maps each of the seed remarks 1-4 (and the two alternatives) to a step source', async () => {
     const p = await plan();
     const sources = p.steps.map((s) => s.source ?? '');
-    for (const remark of ['Remarque 1', 'Remarque 2', 'Remarque 3', 'Remarque 4', 'IMPORTANT', 'Mise à niveau synchrone', 'Mise à niveau asynchrone']) {
+    for (const remark of [
+      'Remarque 1',
+      'Remarque 2',
+      'Remarque 3',
+      'Remarque 4',
+      'IMPORTANT',
+      'Mise à niveau synchrone',
+      'Mise à niveau asynchrone',
+    ]) {
       expect(
         sources.some((s) => s.includes(remark)),
         remark,

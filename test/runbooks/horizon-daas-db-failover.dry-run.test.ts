@@ -120,7 +120,19 @@ describe(`${ID} dry-run`, () => {
     expect(sp.some((id) => id.startsWith('t3-') || id.startsWith('t4-'))).toBe(false);
     expect(sp).not.toContain('t1-drop-slony-secondary-edb');
     expect(tenant.some((id) => id.startsWith('t2-'))).toBe(false);
-    expect(tenant).toEqual(expect.arrayContaining(['t1-drop-slony-secondary-edb', 't1-drop-slony-secondary-avdb', 't1-edit-edb-properties', 't1-edit-avdb-properties', 't1-restore-edb', 't1-restore-avdb', 't3-update-capabilities', 't4-reinit-slony-edb', 't4-reinit-slony-avdb']));
+    expect(tenant).toEqual(
+      expect.arrayContaining([
+        't1-drop-slony-secondary-edb',
+        't1-drop-slony-secondary-avdb',
+        't1-edit-edb-properties',
+        't1-edit-avdb-properties',
+        't1-restore-edb',
+        't1-restore-avdb',
+        't3-update-capabilities',
+        't4-reinit-slony-edb',
+        't4-reinit-slony-avdb',
+      ]),
+    );
   });
 
   it('backs up and restores only when the primary is reachable, and never restores before a verified backup', async () => {
@@ -144,7 +156,9 @@ describe(`${ID} dry-run`, () => {
 
   it('asks a typed confirmation naming the appliance and database for every schema drop and restore', async () => {
     const r = await cli(['exec', ID, '--dry-run', ...BRANCHES['tenant, primary reachable']!]);
-    expect(r.stdout).toContain('t1-drop-slony-secondary-fdb: Task 1.3: drop the Slony schema in the secondary FDB [sql, type "t1001-b/fdb" to confirm, DESTRUCTIVE]');
+    expect(r.stdout).toContain(
+      't1-drop-slony-secondary-fdb: Task 1.3: drop the Slony schema in the secondary FDB [sql, type "t1001-b/fdb" to confirm, DESTRUCTIVE]',
+    );
     expect(r.stdout).toContain('[sql, type "t1001-b/edb" to confirm, DESTRUCTIVE]');
     expect(r.stdout).toContain('[sql, type "t1001-b/avdb" to confirm, DESTRUCTIVE]');
     expect(r.stdout).toContain('[sql, type "t1001-a/fdb" to confirm, DESTRUCTIVE]');
@@ -153,8 +167,12 @@ describe(`${ID} dry-run`, () => {
 
   it('binds the appliance names as SQL parameters and masks the secrets', async () => {
     const r = await cli(['exec', ID, '--dry-run', '-i', INVENTORY]);
-    expect(r.stdout).toContain('update appliance set capabilities = (capabilities & 65343) where name = $1;\n          -- binds: $1 = "dc1-sp-a"');
-    expect(r.stdout).toContain('update appliance set capabilities = (capabilities | 192) where name = $1;\n          -- binds: $1 = "dc1-sp-b"');
+    expect(r.stdout).toContain(
+      'update appliance set capabilities = (capabilities & 65343) where name = $1;\n          -- binds: $1 = "dc1-sp-a"',
+    );
+    expect(r.stdout).toContain(
+      'update appliance set capabilities = (capabilities | 192) where name = $1;\n          -- binds: $1 = "dc1-sp-b"',
+    );
     expect(r.stdout).not.toMatch(/where name\s*=\s*'/);
     expect(r.stdout).toContain("export DB_HOST=192.0.2.22; export DB_PASSWORD='\\''***'\\''; /usr/local/desktone/scripts/av-setup");
     expect(r.stdout).toContain("export PGPASSWORD='***'");
@@ -178,7 +196,10 @@ describe(`${ID} dry-run`, () => {
     const covered = new Set<string>();
     for (const source of sources) {
       for (const m of source.matchAll(/task (\d) steps? ([\d, and-]+)/g)) {
-        for (const part of m[2]!.split(/,| and /).map((x) => x.trim()).filter(Boolean)) {
+        for (const part of m[2]!
+          .split(/,| and /)
+          .map((x) => x.trim())
+          .filter(Boolean)) {
           const [from, to] = part.split('-').map(Number);
           for (let n = from!; n <= (to ?? from!); n++) covered.add(`${m[1]}.${n}`);
         }

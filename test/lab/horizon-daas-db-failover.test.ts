@@ -1,0 +1,270 @@
+/**
+ * horizon-daas-db-failover end to end against the Horizon DaaS lab (fixtures/lab/horizon): two
+ * appliances over the test suite's sshd, each with its own PostgreSQL and real Slony-I
+ * replication A -> B. The real engine runs the runbook in-process; a scripted operator answers
+ * the prompts and does the Service Center's "Initialize Slony" (initializeSlony) when the manual
+ * step asks for it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { initializeSlony, SLONY_VERIFY_SQL, startHorizonLab, type HorizonKind, type HorizonLab } from '../../fixtures/lab/horizon/index.js';
+import type { CommandContext } from '../../src/commands/context.js';
+import { preparePlan } from '../../src/commands/prepare.js';
+import { EventBus, type RunEvent } from '../../src/engine/events.js';
+import { executePlan, type RunSummary } from '../../src/engine/executor.js';
+import { collectSecrets } from '../../src/engine/secrets.js';
+import { openConnections } from '../../src/targets/connections.js';
+
+const ID = 'horizon-daas-db-failover';
+let lab: HorizonLab | undefined;
+let backupDir: string | undefined;
+
+afterEach(async () => {
+  await lab?.stop();
+  lab = undefined;
+  if (backupDir) fs.rmSync(backupDir, { recursive: true, force: true });
+  backupDir = undefined;
+}, 120_000);
+
+function writeInventory(l: HorizonLab, params: Record<string, string | number | boolean>): string {
+  const { A, B } = l.appliances;
+  const host = (id: 'A' | 'B') => {
+    const a = l.appliances[id];
+    return `  ${id}: { address: ${a.address}, port: ${a.ssh.port}, user: ${l.ssh.user}, identityFile: ${l.ssh.clientKeyPath} }`;
+  };
+  const db = (id: 'A' | 'B', name: string) => {
+    const c = l.appliances[id].db[name as 'fdb'];
+    return `  ${id}-${name}: { host: ${c.host}, port: ${c.port}, database: ${name}, user: ${c.user}, password: { env: HORIZON_DB_ADMIN_PASSWORD } }`;
+  };
+  const tenant = l.kind === 'tenant';
+  const file = path.join(l.dir, 'inventory.yaml');
+  fs.writeFileSync(
+    file,
+    `name: horizon lab (${l.kind})
+ssh: { knownHostsFile: ${l.ssh.knownHostsPath}, connectTimeout: 10s }
+hosts:
+${host('A')}
+${host('B')}
+databases:
+${l.databases.flatMap((d) => [db('A', d), db('B', d)]).join('\n')}
+roles:
+  primary: A
+  secondary: B
+  other_appliances: []
+  primary_fdb: A-fdb
+  secondary_fdb: B-fdb
+  primary_edb: ${tenant ? 'A-edb' : '[]'}
+  primary_avdb: ${tenant ? 'A-avdb' : '[]'}
+  secondary_edb: ${tenant ? 'B-edb' : '[]'}
+  secondary_avdb: ${tenant ? 'B-avdb' : '[]'}
+  master_sp_fdb: ${tenant ? 'B-fdb' : '[]'}
+parameters:
+  appliance_a: ${A.name}
+  appliance_b: ${B.name}
+  org_id: ${l.orgId}
+  backup_dir: ${backupDir}
+${Object.entries(params)
+  .map(([k, v]) => `  ${k}: ${v}`)
+  .join('\n')}
+`,
+  );
+  return file;
+}
+
+type Manual = Record<string, () => Promise<void> | void>;
+
+async function run(
+  l: HorizonLab,
+  params: Record<string, string | number | boolean>,
+  answers: Record<string, string>,
+  manual: Manual,
+): Promise<{ summary: RunSummary; events: RunEvent[]; done: string[] }> {
+  const env = {
+    ...process.env,
+    HORIZON_DB_PASSWORD: l.appliances.B.db.fdb.appPassword,
+    HORIZON_DB_ADMIN_PASSWORD: l.appliances.B.db.fdb.password,
+  };
+  const ctx = {
+    json: true,
+    runbookDirs: [path.join(process.cwd(), 'src', 'runbooks')],
+    env,
+    interactive: false,
+    print: () => undefined,
+    printError: () => undefined,
+  } as unknown as CommandContext;
+  const prepared = await preparePlan(
+    ID,
+    { inventory: writeInventory(l, params), answer: Object.entries(answers).map(([k, v]) => `${k}=${v}`) },
+    ctx,
+  );
+  const secrets = await collectSecrets(prepared.plan, env, null);
+  const events: RunEvent[] = [];
+  const bus = new EventBus((t) => secrets.redact(t));
+  bus.on((e) => events.push(e));
+  const connections = openConnections({ inventory: prepared.inventory!, secrets, acceptNewHostKeys: false });
+  const done: string[] = [];
+  try {
+    const summary = await executePlan({
+      plan: prepared.plan,
+      runId: `lab-${Date.now()}`,
+      operator: 'lab-operator',
+      connections,
+      secrets,
+      bus,
+      io: {
+        async confirmDone(stepId) {
+          done.push(stepId);
+          await manual[stepId]?.();
+          return true;
+        },
+        ask: () => Promise.reject(new Error('unexpected prompt: the test pre-answers every prompt')),
+        retryOrAbort: async () => 'abort',
+      },
+      confirmer: { confirm: async () => ({ confirmed: true, by: 'flag' as const }) },
+      stopSignal: new AbortController().signal,
+      killSignal: new AbortController().signal,
+      mode: 'exec',
+      runPreconditions: true,
+    });
+    return { summary, events, done };
+  } finally {
+    await connections.closeAll();
+  }
+}
+
+async function start(kind: HorizonKind): Promise<HorizonLab> {
+  lab = await startHorizonLab({ kind });
+  backupDir = `/var/tmp/runbook-horizon-lab-${path.basename(lab.dir)}`;
+  return lab;
+}
+
+const failures = (s: RunSummary) => s.steps.filter((x) => x.status === 'failed').map((x) => `${x.id}: ${x.message}`);
+const read = (l: HorizonLab, id: 'A' | 'B', p: string) => fs.readFileSync(l.appliances[id].hostPath(p), 'utf8');
+const FDB_PROPERTIES = '/usr/local/desktone/release/active/conf/fdb.properties';
+const APP_PROPERTIES = '/usr/local/xmpms/diagnose/config/application.properties';
+
+describe(`${ID} in the lab`, () => {
+  it('service provider, primary reachable: writes enabled, database restored, B promoted and verified as Slony master', async () => {
+    const l = await start('service-provider');
+    // A change on the primary that the restore must carry over.
+    await l.query('A', 'fdb', "INSERT INTO task (org_id, kind, state) VALUES (1000, 'after-failure', 'done')");
+    const { A, B } = l.appliances;
+    const { summary, done } = await run(
+      l,
+      { appliance_kind: 'service-provider', primary_reachable: true },
+      {},
+      {
+        't2-reinit-slony': () => initializeSlony(l, { org: 1000, db: 'fdb', origin: 'B' }),
+      },
+    );
+    expect(failures(summary)).toEqual([]);
+    expect(summary.status, summary.message).toBe('succeeded');
+    expect(done).toEqual(['t2-appliances-running', 't2-reinit-slony']);
+
+    // Task 1: services and slons stopped on A; fdb.properties without A's IP; av-setup with B; diagnose on B.
+    expect(l.services('A')).toMatchObject({ dtService: 'stopped', 'av-manager': 'stopped', diagnose: 'stopped' });
+    expect(l.services('B')).toMatchObject({ dtService: 'running', 'av-manager': 'running', diagnose: 'running' });
+    const props = read(l, 'B', FDB_PROPERTIES);
+    expect(props).not.toContain(`fdb.host.1=${A.address}\n`);
+    expect(props).toContain(`fdb.host.2=${B.address}\n`);
+    expect(read(l, 'B', APP_PROPERTIES)).toContain(`db.jdbc.url=jdbc:postgresql://${B.address}:${B.pg.port}/avdb?ssl=true\n`);
+    expect(read(l, 'B', APP_PROPERTIES)).toContain(`db.fdb.jdbc.url=jdbc:postgresql://${B.address}:${B.pg.port}/fdb?ssl=true\n`);
+    const avSetup = l.commands('B').find((c) => c.tool === 'av-setup');
+    expect(avSetup?.env).toEqual({ DB_HOST: B.address, DB_PASSWORD: '<set>' });
+    // The restore brought the primary's row over.
+    expect(await l.query('B', 'fdb', "SELECT count(*)::int AS n FROM task WHERE kind = 'after-failure'")).toEqual([{ n: 1 }]);
+    // Task 2: capabilities moved, B is the Slony master.
+    expect(await l.query('B', 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name')).toEqual([
+      { name: A.name, capabilities: 63 },
+      { name: B.name, capabilities: 255 },
+    ]);
+    const verify = await l.query<{ master_node: boolean }>('B', 'fdb', SLONY_VERIFY_SQL);
+    expect(verify).toHaveLength(1);
+    expect(verify[0]!.master_node).toBe(true);
+    // A backup of both databases is kept on the secondary.
+    const runDir = fs.readdirSync(backupDir!)[0]!;
+    expect(fs.readdirSync(path.join(backupDir!, runDir)).sort()).toEqual([
+      'fdb-primary.dump',
+      'fdb-primary.list',
+      'fdb-secondary-before-restore.dump',
+    ]);
+  });
+
+  it('service provider, master_node false: the run stops and dtService is not started again', async () => {
+    const l = await start('service-provider');
+    const { summary } = await run(
+      l,
+      { appliance_kind: 'service-provider', primary_reachable: true },
+      {},
+      {
+        // The operator initialises Slony from the wrong appliance: A stays the origin.
+        't2-reinit-slony': () => initializeSlony(l, { org: 1000, db: 'fdb', origin: 'A' }),
+      },
+    );
+    expect(summary.status).toBe('failed');
+    const byId = new Map(summary.steps.map((s) => [s.id, s]));
+    expect(byId.get('t2-reinit-slony')?.status).toBe('succeeded');
+    expect(byId.get('t2-verify-master-node')?.status).toBe('failed');
+    expect(byId.get('t2-verify-master-node')?.message).toMatch(/master_node/);
+    expect(byId.get('t2-final-start-dtservice-secondary')?.status ?? 'not run').toBe('not run');
+  });
+
+  it('service provider, primary unreachable: nothing runs on A, no restore, B promoted', async () => {
+    const l = await start('service-provider');
+    await l.stopPrimary();
+    const { summary } = await run(
+      l,
+      { appliance_kind: 'service-provider', primary_reachable: false },
+      {},
+      {
+        't2-reinit-slony': () => initializeSlony(l, { org: 1000, db: 'fdb', origin: 'B' }),
+      },
+    );
+    expect(failures(summary)).toEqual([]);
+    expect(summary.status, summary.message).toBe('succeeded');
+    const ran = summary.steps.filter((s) => s.status === 'succeeded').map((s) => s.id);
+    expect(ran.some((id) => /primary|restore|backup/.test(id) && !id.startsWith('t4'))).toBe(false);
+    expect(await l.query('B', 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name')).toEqual([
+      { name: l.appliances.A.name, capabilities: 63 },
+      { name: l.appliances.B.name, capabilities: 255 },
+    ]);
+    expect((await l.query<{ master_node: boolean }>('B', 'fdb', SLONY_VERIFY_SQL))[0]?.master_node).toBe(true);
+  });
+
+  it('tenant, primary reachable: FDB, EDB and AVDB restored, tenant promoted, old primary restarted with EDB and AVDB re-initialised', async () => {
+    const l = await start('tenant');
+    for (const db of ['edb', 'avdb'] as const) expect(l.databases).toContain(db);
+    const { summary, done } = await run(
+      l,
+      { appliance_kind: 'tenant', primary_reachable: true },
+      { 't4-restart-primary-now': 'now' },
+      {
+        't3-reinit-slony': () => initializeSlony(l, { org: l.orgId, db: 'fdb', origin: 'B' }),
+        't4-reinit-slony-edb': () => initializeSlony(l, { org: l.orgId, db: 'edb', origin: 'B' }),
+        't4-reinit-slony-avdb': () => initializeSlony(l, { org: l.orgId, db: 'avdb', origin: 'B' }),
+      },
+    );
+    expect(failures(summary)).toEqual([]);
+    expect(summary.status, summary.message).toBe('succeeded');
+    expect(done).toEqual(['t3-reinit-slony', 't4-restart-primary', 't4-reinit-slony-edb', 't4-reinit-slony-avdb']);
+    const ok = new Set(summary.steps.filter((s) => s.status === 'succeeded').map((s) => s.id));
+    for (const db of ['fdb', 'edb', 'avdb']) for (const id of [`t1-backup-${db}`, `t1-restore-${db}`]) expect(ok.has(id), id).toBe(true);
+    expect(ok.has('t3-update-capabilities') && ok.has('t3-verify-master-node')).toBe(true);
+    for (const db of ['edb', 'avdb'] as const) {
+      expect(read(l, 'B', `/usr/local/desktone/release/active/conf/${db}.properties`)).not.toContain(
+        `${db}.host.1=${l.appliances.A.address}\n`,
+      );
+      expect((await l.query<{ master_node: boolean }>('B', db, SLONY_VERIFY_SQL))[0]?.master_node).toBe(true);
+    }
+    const slons = l
+      .commands('B')
+      .filter((c) => c.tool.startsWith('start_slon_'))
+      .map((c) => c.tool);
+    expect(slons).toEqual(['start_slon_fdb.sh', 'start_slon_edb.sh', 'start_slon_avdb.sh']);
+    expect(await l.query('B', 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name')).toEqual([
+      { name: l.appliances.A.name, capabilities: 63 },
+      { name: l.appliances.B.name, capabilities: 255 },
+    ]);
+  });
+});
