@@ -106,7 +106,6 @@ async function run(inventory: string, manual: Manual = {}): Promise<{ summary: R
   const events: RunEvent[] = [];
   const bus = new EventBus((t) => secrets.redact(t));
   bus.on((e) => events.push(e));
-  if (process.env.TT_DEBUG) bus.on((e) => { if (e.type !== 'output') process.stderr.write(JSON.stringify(e).slice(0, 600) + '\n'); });
   const connections = openConnections({ inventory: prepared.inventory!, secrets, acceptNewHostKeys: false });
   const done: string[] = [];
   const typed: Array<[string, string | null]> = [];

@@ -66,7 +66,14 @@ function provision(extra: Partial<VcdLabOptions> = {}, cells?: VcdLabOptions['ce
     sysadmin: SYSADMIN,
     drainPerStatus: 5,
     cells: cells ?? [
-      { name: 'cell1', treeDir: trees.cell1!, stateDir: lab.host('cell1').stateDir, upgraded: true, running: false, primaryIP: '10.10.0.11' },
+      {
+        name: 'cell1',
+        treeDir: trees.cell1!,
+        stateDir: lab.host('cell1').stateDir,
+        upgraded: true,
+        running: false,
+        primaryIP: '10.10.0.11',
+      },
       { name: 'cell2', treeDir: trees.cell2!, stateDir: lab.host('cell2').stateDir, running: true, jobCount: 2, primaryIP: '10.10.0.12' },
       { name: 'cell3', treeDir: trees.cell3!, stateDir: lab.host('cell3').stateDir, running: false, primaryIP: '10.10.0.13' },
     ],

@@ -125,7 +125,11 @@ describe(`${ID} dry-run`, () => {
     expect(text(upgrade.action.instances[0]?.data.command)).toContain(
       'gs_upgradectl -t upgrade-cm --upgrade-package /opt/software/cm_upgrade/openGauss-3.1.3-CentOS-64bit-cm.tar.gz',
     );
-    for (const s of p.steps) expect(s.action.instances.every((i) => !i.data.sudo), s.id).toBe(true);
+    for (const s of p.steps)
+      expect(
+        s.action.instances.every((i) => !i.data.sudo),
+        s.id,
+      ).toBe(true);
   });
 
   it('checks the package SHA-256 and its owner, group and permissions after the upload', async () => {
@@ -160,6 +164,10 @@ describe(`${ID} dry-run`, () => {
       ...[1, 2, 3, 4].map((n) => new RegExp(`upgrade step ${n}\\b`)),
       ...[1, 2, 3].map((n) => new RegExp(`post-check step ${n}\\b`)),
     ];
-    for (const re of items) expect(sources.some((s) => re.test(s)), String(re)).toBe(true);
+    for (const re of items)
+      expect(
+        sources.some((s) => re.test(s)),
+        String(re),
+      ).toBe(true);
   });
 });

@@ -116,7 +116,16 @@ describe(`${ID} dry-run`, () => {
       ['u23-mark-upgrade', 'upgrade', 'u23-wait-marker-on-original', 'original'],
     ];
     const r = await cli(['plan', ID, '--json', '-i', INVENTORY]);
-    const raw = JSON.parse(r.stdout) as { steps: Array<{ id: string; action: { instances: Array<{ data: { until?: { role: string; instances: Array<{ data: { env: Array<{ name: string; value: Part[] }> } }> } } }> } }> };
+    const raw = JSON.parse(r.stdout) as {
+      steps: Array<{
+        id: string;
+        action: {
+          instances: Array<{
+            data: { until?: { role: string; instances: Array<{ data: { env: Array<{ name: string; value: Part[] }> } }> } };
+          }>;
+        };
+      }>;
+    };
     for (const [mark, markRole, wait, waitRole] of pairs) {
       expect(step(p, mark).action.role).toBe(markRole);
       expect(text(step(p, mark).action.instances[0]?.data.command)).toContain('insert into $CHECK_TABLE');
@@ -133,8 +142,11 @@ describe(`${ID} dry-run`, () => {
     const p = await plan(['-i', INVENTORY]);
     const ids = p.steps.filter((s) => stepNumber(s) === 11).map((s) => s.id);
     expect(ids).toEqual(['u11-receiver-stop', 'u11-sleep-after-stop', 'u11-receiver-start', 'u11-sleep-after-start']);
-    for (const id of ['u11-sleep-after-stop', 'u11-sleep-after-start']) expect(step(p, id).action.instances[0]?.data.durationMs).toBe(10_000);
-    expect(text(step(p, 'u11-receiver-stop').action.instances[0]?.data.command)).toBe('ttRepAdmin -dsn Upgrade -receiver -name Original -state stop');
+    for (const id of ['u11-sleep-after-stop', 'u11-sleep-after-start'])
+      expect(step(p, id).action.instances[0]?.data.durationMs).toBe(10_000);
+    expect(text(step(p, 'u11-receiver-stop').action.instances[0]?.data.command)).toBe(
+      'ttRepAdmin -dsn Upgrade -receiver -name Original -state stop',
+    );
   });
 
   it('destroys a store only after its verified backup, with the data store name typed', async () => {
@@ -159,7 +171,9 @@ describe(`${ID} dry-run`, () => {
     const temporary = running(await plan(['-i', INVENTORY, '-p', 'temporary=true']));
     expect(permanent).toEqual(expect.arrayContaining(['u06-destroy-upgrade', 'o18-destroy-original']));
     expect(permanent).not.toEqual(expect.arrayContaining(['u06-unload-upgrade']));
-    expect(temporary).toEqual(expect.arrayContaining(['u06-unload-upgrade', 'o18-unload-original', 'u08-ramload-upgrade', 'o19-ramload-original']));
+    expect(temporary).toEqual(
+      expect.arrayContaining(['u06-unload-upgrade', 'o18-unload-original', 'u08-ramload-upgrade', 'o19-ramload-original']),
+    );
     expect(temporary).not.toContain('u06-destroy-upgrade');
     expect(temporary).not.toContain('o18-destroy-original');
     expect(temporary.indexOf('u08-ramload-upgrade')).toBe(temporary.indexOf('u08-restore-upgrade') - 1);

@@ -231,6 +231,10 @@ describe(`${ID} dry-run`, () => {
       /Que faire ensuite \(mettre à niveau les autres membres/,
       /Que faire ensuite \(démarrer les services des autres membres/,
     ];
-    for (const re of seedSteps) expect(sources.some((s) => re.test(s)), String(re)).toBe(true);
+    for (const re of seedSteps)
+      expect(
+        sources.some((s) => re.test(s)),
+        String(re),
+      ).toBe(true);
   });
 });
