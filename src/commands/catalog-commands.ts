@@ -17,7 +17,14 @@ export function listCommand(ctx: CommandContext): void {
       JSON.stringify(
         entries.map((e) =>
           e.runbook
-            ? { id: e.runbook.spec.id, title: e.runbook.spec.title, version: e.runbook.spec.version, file: e.file, steps: e.runbook.spec.steps.length, valid: true }
+            ? {
+                id: e.runbook.spec.id,
+                title: e.runbook.spec.title,
+                version: e.runbook.spec.version,
+                file: e.file,
+                steps: e.runbook.spec.steps.length,
+                valid: true,
+              }
             : { file: e.file, valid: false, diagnostics: e.diagnostics },
         ),
         null,
@@ -55,7 +62,8 @@ interface ValidationReport {
 /** Validates runbook files (or directories of them): schema, rules, and a symbolic plan. */
 export function validateCommand(paths: string[], ctx: CommandContext): ValidationReport[] {
   const files = paths.flatMap((p) => (isDirectory(p) ? yamlFilesIn(p) : [p]));
-  if (files.length === 0) throw new ValidationError([{ severity: 'error', file: paths.join(' '), path: '', message: 'no runbook files (*.yaml) found' }]);
+  if (files.length === 0)
+    throw new ValidationError([{ severity: 'error', file: paths.join(' '), path: '', message: 'no runbook files (*.yaml) found' }]);
   const reports = files.map((file): ValidationReport => {
     const { runbook, diagnostics } = loadRunbookFile(file);
     if (!runbook) return { file, valid: false, diagnostics };

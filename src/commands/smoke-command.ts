@@ -27,7 +27,10 @@ const PASSWORD_ENV = 'RUNBOOK_SMOKE_DATABASE_PASSWORD';
 
 export async function smokeCommand(id: string, options: SmokeOptions, ctx: CommandContext): Promise<RunSummary> {
   const url = options.databaseUrl ?? ctx.env.RUNBOOK_SMOKE_DATABASE_URL ?? ctx.env.DATABASE_URL;
-  if (!url) throw new RunbookError('usage', 'smoke needs --database-url (or RUNBOOK_SMOKE_DATABASE_URL)', { hint: 'e.g. --database-url postgres://postgres:postgres@localhost:5432/smoke' });
+  if (!url)
+    throw new RunbookError('usage', 'smoke needs --database-url (or RUNBOOK_SMOKE_DATABASE_URL)', {
+      hint: 'e.g. --database-url postgres://postgres:postgres@localhost:5432/smoke',
+    });
   const db = parseDatabaseUrl(url);
   const runbook = findRunbook(id, ctx.runbookDirs);
   const given = options.inventory ? loadInventory(options.inventory) : null;
@@ -62,7 +65,8 @@ function parseDatabaseUrl(text: string): DatabaseUrl {
   } catch {
     throw new RunbookError('usage', 'the database URL is not a URL', { hint: 'Expected postgres://user:password@host:port/database' });
   }
-  if (!/^postgres(ql)?:$/.test(url.protocol)) throw new RunbookError('usage', `unsupported database URL scheme ${url.protocol}`, { hint: 'Use postgres://...' });
+  if (!/^postgres(ql)?:$/.test(url.protocol))
+    throw new RunbookError('usage', `unsupported database URL scheme ${url.protocol}`, { hint: 'Use postgres://...' });
   return {
     host: decodeURIComponent(url.hostname) || 'localhost',
     port: Number(url.port || 5432),

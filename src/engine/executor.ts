@@ -280,6 +280,8 @@ class Execution {
         title: step.title,
         kind: step.kind,
         phase: step.phase,
+        // A reviewed plan written before this field existed: assume the step changes things.
+        changes: step.changes !== false,
         attempt,
         targets: step.action.instances.map((i) => i.target ?? i.where),
         commands: step.action.instances.map((i) => ({ target: i.target, lines: kind.describe(i.data) })),

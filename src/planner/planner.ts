@@ -302,11 +302,12 @@ class Planner {
           )
         : null;
     const destructive = step.destructive ?? false;
+    const changes = kind.changes && !step.readOnly;
     let mode: PlannedStep['confirm']['mode'] =
       step.confirm === undefined
         ? destructive
           ? 'typed'
-          : kind.changes && !step.readOnly
+          : changes
             ? 'yes'
             : 'none'
         : typeof step.confirm === 'string'
@@ -345,6 +346,7 @@ class Planner {
       action,
       confirm: { mode, expected },
       destructive,
+      changes,
       condition,
       verify,
       timeoutMs: action.timeoutMs,

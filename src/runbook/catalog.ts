@@ -54,7 +54,9 @@ export function findRunbook(idOrFile: string, dirs: string[]): LoadedRunbook {
     return runbook;
   }
   for (const dir of [...dirs].reverse()) {
-    for (const file of yamlFilesIn(dir)) {
+    // The file named after the id first: the others need not be read at all.
+    const named = [`${idOrFile}.yaml`, `${idOrFile}.yml`].map((f) => join(dir, f));
+    for (const file of [...named.filter(isFile), ...yamlFilesIn(dir).filter((f) => !named.includes(f))]) {
       if (!isFile(file)) continue;
       const { runbook, diagnostics } = loadRunbookFile(file);
       if (runbook?.spec.id === idOrFile) return runbook;

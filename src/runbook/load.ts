@@ -7,9 +7,11 @@ import { createHash } from 'node:crypto';
 import type { Diagnostic } from '../errors.js';
 import { runbookSchema, type ParameterSpec, type RunbookSpec } from './schema.js';
 import { findPlaceholders, TemplateError } from './template.js';
+import { readCompiled, writeCompiled } from './compiled-cache.js';
 import {
   diagnosticAt,
-  readYamlSource,
+  parseYamlText,
+  readText,
   validateWithSchema,
   valueAt,
   type PathSegment,
@@ -27,14 +29,45 @@ export interface LoadedRunbook {
 }
 
 export function loadRunbookFile(file: string): { runbook?: LoadedRunbook; diagnostics: Diagnostic[] } {
-  const { source, diagnostics } = readYamlSource(file);
+  const { text, diagnostics: unreadable } = readText(file);
+  if (text === undefined) return { diagnostics: unreadable };
+  const hash = createHash('sha256').update(text).digest('hex');
+  const compiled = readCompiled(hash, file);
+  if (compiled) {
+    const source = parsedOnDemand(file, text);
+    return { runbook: { spec: compiled.spec, file, hash, source, warnings: compiled.warnings }, diagnostics: compiled.warnings };
+  }
+  const { source, diagnostics } = parseYamlText(file, text);
   if (!source) return { diagnostics };
   const { value, diagnostics: schemaProblems } = validateWithSchema(source, runbookSchema, describeStepKindIssue);
   if (!value) return { diagnostics: schemaProblems };
   const problems = checkRunbookRules(source, value);
   if (problems.some((d) => d.severity === 'error')) return { diagnostics: problems };
-  const hash = createHash('sha256').update(source.text).digest('hex');
+  writeCompiled(hash, { spec: value, warnings: problems });
   return { runbook: { spec: value, file, hash, source, warnings: problems }, diagnostics: problems };
+}
+
+/**
+ * The YAML document of a runbook loaded from the cache, parsed only if something asks for a
+ * position (a planning error): the text is the one that was validated, so it parses.
+ */
+function parsedOnDemand(file: string, text: string): YamlSource {
+  let parsed: YamlSource | undefined;
+  const parse = (): YamlSource => {
+    parsed ??= parseYamlText(file, text).source;
+    if (!parsed) throw new Error(`${file} no longer parses although its validated form was cached`);
+    return parsed;
+  };
+  return {
+    file,
+    text,
+    get doc() {
+      return parse().doc;
+    },
+    get lines() {
+      return parse().lines;
+    },
+  };
 }
 
 const kindNames = stepKinds.map((k) => k.kind);

@@ -17,14 +17,17 @@ export interface YamlSource {
 }
 
 export function readYamlSource(file: string): { source?: YamlSource; diagnostics: Diagnostic[] } {
-  let text: string;
+  const { text, diagnostics } = readText(file);
+  return text === undefined ? { diagnostics } : parseYamlText(file, text);
+}
+
+export function readText(file: string): { text?: string; diagnostics: Diagnostic[] } {
   try {
-    text = readFileSync(file, 'utf8');
+    return { text: readFileSync(file, 'utf8'), diagnostics: [] };
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
     return { diagnostics: [{ severity: 'error', file, path: '', message: reason }] };
   }
-  return parseYamlText(file, text);
 }
 
 export function parseYamlText(file: string, text: string): { source?: YamlSource; diagnostics: Diagnostic[] } {

@@ -5,10 +5,10 @@ import { RunbookError } from '../errors.js';
 import type { Inventory } from '../runbook/inventory.js';
 import { parseDuration } from '../runbook/duration.js';
 import type { SecretStore } from '../engine/secrets.js';
-import { HttpEndpoint } from './http.js';
-import { LocalTarget } from './local.js';
-import { PostgresTarget } from './postgres.js';
-import { expandHome, resolveSshEndpoint, SshTarget } from './ssh.js';
+import type { HttpEndpoint } from './http.js';
+import type { LocalTarget } from './local.js';
+import type { PostgresTarget } from './postgres.js';
+import type { SshTarget } from './ssh.js';
 import type { CommandTarget, Connections, HttpTarget, SqlTarget } from './types.js';
 
 export interface ConnectionOptions {
@@ -18,8 +18,11 @@ export interface ConnectionOptions {
   acceptNewHostKeys: boolean;
 }
 
-/** One connection object per inventory entry, made on first use. */
-function once<T>(cache: Map<string, T>, name: string, make: () => T): T {
+/**
+ * One connection object per inventory entry, made on first use. The promise is what is kept, so
+ * that the hosts of a parallel fan-out asking at once share one connection.
+ */
+function once<T>(cache: Map<string, Promise<T>>, name: string, make: () => Promise<T>): Promise<T> {
   let value = cache.get(name);
   if (value === undefined) {
     value = make();
@@ -28,53 +31,65 @@ function once<T>(cache: Map<string, T>, name: string, make: () => T): T {
   return value;
 }
 
+/** Each target module is imported when a step first needs it: an SSH-only run never loads pg. */
+const modules = {
+  ssh: () => import('./ssh.js'),
+  postgres: () => import('./postgres.js'),
+  http: () => import('./http.js'),
+  local: () => import('./local.js'),
+};
+
 export function openConnections(options: ConnectionOptions): Connections {
   const { inventory, secrets } = options;
-  const ssh = new Map<string, SshTarget>();
-  const sql = new Map<string, PostgresTarget>();
-  const http = new Map<string, HttpEndpoint>();
-  const local = new LocalTarget();
+  const ssh = new Map<string, Promise<SshTarget>>();
+  const sql = new Map<string, Promise<PostgresTarget>>();
+  const http = new Map<string, Promise<HttpEndpoint>>();
+  const local = new Map<string, Promise<LocalTarget>>();
   const connectTimeoutMs = parseDuration(inventory.ssh?.connectTimeout ?? '15s') ?? 15_000;
-  const hostKeys = {
-    knownHostsFile: expandHome(options.knownHostsFile ?? inventory.ssh?.knownHostsFile ?? join(homedir(), '.ssh', 'known_hosts')),
-    acceptNew: options.acceptNewHostKeys,
-  };
   const sshAuth = (name: string) => ({
     password: secrets.get(`inventory.${name}.password`),
     passphrase: secrets.get(`inventory.${name}.passphrase`),
   });
-  const sshEndpoint = (name: string) => {
-    const entry = inventory.hosts[name] ?? { address: name };
-    return resolveSshEndpoint(name, entry, inventory.ssh?.configFile);
-  };
 
   return {
-    async command(host: string | null): Promise<CommandTarget> {
-      if (host === null) return local;
-      return once(ssh, host, () => {
-        if (!inventory.hosts[host]) throw new RunbookError('invalid', `no host "${host}" in the inventory`);
+    command(host: string | null): Promise<CommandTarget> {
+      if (host === null) return once(local, '', async () => new (await modules.local()).LocalTarget());
+      if (!inventory.hosts[host]) return Promise.reject(new RunbookError('invalid', `no host "${host}" in the inventory`));
+      return once(ssh, host, async () => {
+        const { expandHome, resolveSshEndpoint, SshTarget } = await modules.ssh();
+        const sshEndpoint = (name: string) =>
+          resolveSshEndpoint(name, inventory.hosts[name] ?? { address: name }, inventory.ssh?.configFile);
+        const hostKeys = {
+          knownHostsFile: expandHome(options.knownHostsFile ?? inventory.ssh?.knownHostsFile ?? join(homedir(), '.ssh', 'known_hosts')),
+          acceptNew: options.acceptNewHostKeys,
+        };
         return new SshTarget(host, sshEndpoint(host), sshAuth(host), hostKeys, connectTimeoutMs, (alias) => ({
           endpoint: sshEndpoint(alias),
           auth: sshAuth(alias),
         }));
       });
     },
-    async sql(name: string): Promise<SqlTarget> {
-      return once(sql, name, () => {
-        const entry = inventory.databases[name];
-        if (!entry) throw new RunbookError('invalid', `no database "${name}" in the inventory`);
-        return new PostgresTarget(name, entry, secrets.get(`inventory.${name}.password`), connectTimeoutMs);
-      });
+    sql(name: string): Promise<SqlTarget> {
+      const entry = inventory.databases[name];
+      if (!entry) return Promise.reject(new RunbookError('invalid', `no database "${name}" in the inventory`));
+      return once(
+        sql,
+        name,
+        async () => new (await modules.postgres()).PostgresTarget(name, entry, secrets.get(`inventory.${name}.password`), connectTimeoutMs),
+      );
     },
-    async http(name: string): Promise<HttpTarget> {
-      return once(http, name, () => {
-        const entry = inventory.endpoints[name];
-        if (!entry) throw new RunbookError('invalid', `no endpoint "${name}" in the inventory`);
-        return new HttpEndpoint(name, entry, (field) => secrets.get(`inventory.${name}.${field}`));
-      });
+    http(name: string): Promise<HttpTarget> {
+      const entry = inventory.endpoints[name];
+      if (!entry) return Promise.reject(new RunbookError('invalid', `no endpoint "${name}" in the inventory`));
+      return once(
+        http,
+        name,
+        async () => new (await modules.http()).HttpEndpoint(name, entry, (field) => secrets.get(`inventory.${name}.${field}`)),
+      );
     },
     async closeAll(): Promise<void> {
-      await Promise.all([...ssh.values(), ...sql.values()].map((t) => t.close()));
+      const opened = await Promise.allSettled([...ssh.values(), ...sql.values()]);
+      await Promise.all(opened.map((t) => (t.status === 'fulfilled' ? t.value.close() : undefined)));
     },
   };
 }

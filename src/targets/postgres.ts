@@ -9,9 +9,13 @@ import type { DatabaseEntry } from '../runbook/inventory.js';
 import type { SqlOptions, SqlResult, SqlStatement, SqlTarget } from './types.js';
 import { readFileSync } from 'node:fs';
 
+const changesSessionTimeout = /statement_timeout|\breset\s+all\b|\bdiscard\s+all\b/i;
+
 export class PostgresTarget implements SqlTarget {
   private client: pg.Client | undefined;
   private connecting: Promise<pg.Client> | undefined;
+  /** The statement_timeout this session has now, when this code set it last. */
+  private sessionTimeoutMs: number | undefined;
 
   constructor(
     readonly name: string,
@@ -48,6 +52,7 @@ export class PostgresTarget implements SqlTarget {
       client.on('error', () => {
         this.client = undefined;
         this.connecting = undefined;
+        this.sessionTimeoutMs = undefined;
       });
       try {
         await client.connect();
@@ -77,12 +82,15 @@ export class PostgresTarget implements SqlTarget {
     };
     options.signal.addEventListener('abort', onAbort, { once: true });
     try {
+      await this.applyStatementTimeout(client, options.timeoutMs);
       if (options.transaction) await client.query('BEGIN');
-      await client.query(`SET ${options.transaction ? 'LOCAL ' : ''}statement_timeout = ${Math.max(1, Math.floor(options.timeoutMs))}`);
       let last: pg.QueryResult | undefined;
-      for (const s of statements) last = await client.query({ text: s.text, values: s.values });
+      for (const s of statements) {
+        // A statement of the runbook's own may change the setting: send it again next time.
+        if (changesSessionTimeout.test(s.text)) this.sessionTimeoutMs = undefined;
+        last = await client.query({ text: s.text, values: s.values });
+      }
       if (options.transaction) await client.query('COMMIT');
-      else await client.query('SET statement_timeout = 0');
       return {
         rows: last?.rows ?? [],
         fields: last?.fields.map((f) => f.name) ?? [],
@@ -95,6 +103,19 @@ export class PostgresTarget implements SqlTarget {
     } finally {
       options.signal.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * The step's timeout as a session setting, sent only when it differs from the last one: most
+   * steps share a timeout, and each SET is a round trip. Set outside any transaction so that a
+   * rollback cannot undo it.
+   */
+  private async applyStatementTimeout(client: pg.Client, timeoutMs: number): Promise<void> {
+    const wanted = Math.max(1, Math.floor(timeoutMs));
+    if (this.sessionTimeoutMs === wanted) return;
+    this.sessionTimeoutMs = undefined;
+    await client.query(`SET statement_timeout = ${wanted}`);
+    this.sessionTimeoutMs = wanted;
   }
 
   private async cancelBackend(pid: number): Promise<void> {

@@ -31,12 +31,19 @@ describe('generic fakes: service, sudo, killall, df', () => {
   });
 
   it('sudo passes the target user and runs the command; logs both', () => {
-    const r = lab.run('h1', 'sudo', ['-n', '-u', 'omm', 'sh', '-c', 'echo $LAB_EFFECTIVE_USER:$SUDO_USER:${KEEP:-none}'], { env: { KEEP: 'x' } });
+    const r = lab.run('h1', 'sudo', ['-n', '-u', 'omm', 'sh', '-c', 'echo $LAB_EFFECTIVE_USER:$SUDO_USER:${KEEP:-none}'], {
+      env: { KEEP: 'x' },
+    });
     expect(r.stdout).toBe('omm:runbook-lab:none\n');
     expect(lab.run('h1', 'sudo', ['-E', 'sh', '-c', 'echo $LAB_EFFECTIVE_USER:$KEEP'], { env: { KEEP: 'x' } }).stdout).toBe('root:x\n');
     expect(lab.run('h1', 'sudo', ['sh', '-c', 'exit 7']).code).toBe(7);
     expect(lab.run('h1', 'sudo', ['no-such-cmd'])).toMatchObject({ code: 1, stderr: 'sudo: no-such-cmd: command not found\n' });
-    expect(lab.commands('h1').filter((c) => c.tool === 'sudo').map((c) => c.exit)).toEqual([0, 0, 7, 1]);
+    expect(
+      lab
+        .commands('h1')
+        .filter((c) => c.tool === 'sudo')
+        .map((c) => c.exit),
+    ).toEqual([0, 0, 7, 1]);
   });
 
   it('killall kills by pidfile, reports no process found', async () => {
@@ -54,6 +61,8 @@ describe('generic fakes: service, sudo, killall, df', () => {
   it('df passes through without df.json and reports the configured usage with it', () => {
     expect(lab.run('h1', 'df', ['-P', '/']).stdout).toMatch(/^Filesystem/);
     setDf(st(), [{ filesystem: '/dev/sdb1', mountpoint: '/opt', sizeKB: 1048576, usePercent: 95 }]);
-    expect(lab.run('h1', 'df', ['-h', '/opt/x']).stdout).toMatch(/^Filesystem +Size +Used +Avail +Use% +Mounted on\n\/dev\/sdb1 +1.0G +973M +52M +95% \/opt\n$/);
+    expect(lab.run('h1', 'df', ['-h', '/opt/x']).stdout).toMatch(
+      /^Filesystem +Size +Used +Avail +Use% +Mounted on\n\/dev\/sdb1 +1.0G +973M +52M +95% \/opt\n$/,
+    );
   });
 });

@@ -10,7 +10,12 @@ export interface FakeLab {
   shared: string;
   hosts: Record<string, { state: string; tree: string; [k: string]: string }>;
   /** Runs `cmd args` "on" host with stdin `input`. */
-  run(host: string, cmd: string, args?: string[], opts?: { input?: string; env?: Record<string, string> }): { code: number; stdout: string; stderr: string; out: string };
+  run(
+    host: string,
+    cmd: string,
+    args?: string[],
+    opts?: { input?: string; env?: Record<string, string> },
+  ): { code: number; stdout: string; stderr: string; out: string };
   commands(host: string): ReturnType<typeof readCommands>;
   cleanup(): void;
 }

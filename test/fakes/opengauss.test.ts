@@ -3,7 +3,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fakeLab, type FakeLab } from './helpers.js';
-import { provisionOpenGauss, makeCmPackage, readOpenGaussState, listCmBackups, type OpenGaussLabOptions } from '../../fixtures/lab/opengauss/provision.js';
+import {
+  provisionOpenGauss,
+  makeCmPackage,
+  readOpenGaussState,
+  listCmBackups,
+  type OpenGaussLabOptions,
+} from '../../fixtures/lab/opengauss/provision.js';
 
 const NODES = ['gs1', 'gs2', 'gs3'];
 const OMM = { LAB_EFFECTIVE_USER: 'omm' };
@@ -19,7 +25,12 @@ describe('openGauss fakes', () => {
       sharedDir: lab.shared,
       // Local runs have no mount namespace: the tree is its own mountpoint.
       homeMount: lab.hosts.gs1!.tree,
-      nodes: NODES.map((h) => ({ host: h, stateDir: lab.hosts[h]!.state, homeDir: lab.hosts[h]!.tree, softwareDir: lab.hosts[h]!.software })),
+      nodes: NODES.map((h) => ({
+        host: h,
+        stateDir: lab.hosts[h]!.state,
+        homeDir: lab.hosts[h]!.tree,
+        softwareDir: lab.hosts[h]!.software,
+      })),
       ...o,
     });
   const run = (cmd: string, args: string[], env: Record<string, string> = OMM) => lab.run('gs1', cmd, args, { env });
@@ -43,7 +54,9 @@ describe('openGauss fakes', () => {
     expect(lines).toContain('Cluster origin state is : [Normal]');
     expect(lines.filter((l) => l === 'Cluster state is : [Normal]')).toHaveLength(3);
     expect(lines.at(-1)).toBe('Upgrade CM component successfully.');
-    expect(run('cm_ctl', ['query', '-Cvd']).stdout).toMatch(/\[ {3}Cluster State {3}\]\n\ncluster_state {3}: Normal\nredistributing {2}: No\nbalanced {8}: Yes\ncurrent_az {6}: AZ_ALL/);
+    expect(run('cm_ctl', ['query', '-Cvd']).stdout).toMatch(
+      /\[ {3}Cluster State {3}\]\n\ncluster_state {3}: Normal\nredistributing {2}: No\nbalanced {8}: Yes\ncurrent_az {6}: AZ_ALL/,
+    );
     const backups = listCmBackups(pghost());
     expect(backups).toHaveLength(1);
     expect(backups[0]).toMatch(/^upgrade_cm_backup\.tar\.gz-3\.1\.0-\d{14}\.tar\.gz$/);
@@ -63,7 +76,9 @@ describe('openGauss fakes', () => {
     setup({ upgradeFails: true });
     const r = run('gs_upgradectl', ['-t', 'upgrade-cm', '--upgrade-package', pkg().path]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/Cluster state check unavailable\.\nStart to rollback CM component\.\nRollback CM component files successfully\.\n$/);
+    expect(r.stdout).toMatch(
+      /Cluster state check unavailable\.\nStart to rollback CM component\.\nRollback CM component files successfully\.\n$/,
+    );
     expect(run('cm_ctl', ['-V']).stdout).toContain('CM 3.1.0');
     expect(listCmBackups(pghost())).toEqual([]);
   });
@@ -78,8 +93,12 @@ describe('openGauss fakes', () => {
     expect(np.code).toBe(1);
     expect(np.stderr).toMatch(/^\[GAUSS-51800\] : The environmental variable \$PGHOST is empty/);
     const env = { ...OMM, PGHOST: pghost() };
-    expect(run('gs_upgradectl', ['-t', 'upgrade-cm'], env).stderr).toContain("[GAUSS-50001] : Incorrect parameter. Parameter '--upgrade-package' is required");
-    expect(run('gs_upgradectl', ['-t', 'upgrade-cm', '--upgrade-package', '/nope.tar.gz'], env).stderr).toContain('[GAUSS-50201] : The /nope.tar.gz does not exist.');
+    expect(run('gs_upgradectl', ['-t', 'upgrade-cm'], env).stderr).toContain(
+      "[GAUSS-50001] : Incorrect parameter. Parameter '--upgrade-package' is required",
+    );
+    expect(run('gs_upgradectl', ['-t', 'upgrade-cm', '--upgrade-package', '/nope.tar.gz'], env).stderr).toContain(
+      '[GAUSS-50201] : The /nope.tar.gz does not exist.',
+    );
     expect(run('gs_upgradectl', ['-t', 'upgrade-cm', '--upgrade-package', p.path], env).stderr).toMatch(/GAUSS-53026.*expansion/);
     setup({ envFile: false });
     const bad = makeCmPackage(path.join(lab.dir, 'bad'), { layout: 'invalid' });
@@ -100,7 +119,15 @@ describe('openGauss fakes', () => {
   });
 
   it('gs_checkos Abnormal item, fake df usage, not an openGauss host', () => {
-    setup({ diskUsePercent: 93, nodes: NODES.map((h, i) => ({ host: h, stateDir: lab.hosts[h]!.state, homeDir: lab.hosts[h]!.tree, ...(i === 2 ? { checkos: { A6: 'Abnormal' as const } } : {}) })) });
+    setup({
+      diskUsePercent: 93,
+      nodes: NODES.map((h, i) => ({
+        host: h,
+        stateDir: lab.hosts[h]!.state,
+        homeDir: lab.hosts[h]!.tree,
+        ...(i === 2 ? { checkos: { A6: 'Abnormal' as const } } : {}),
+      })),
+    });
     const os = run('gs_checkos', ['-i', 'A']).stdout;
     expect(os).toMatch(/A6\. \[ System control parameters status \]\s+: Abnormal/);
     expect(os).toContain('Abnormal numbers:1.');

@@ -36,7 +36,8 @@ describe('TimesTen fakes', () => {
     const r = isql(host, dsn, `insert into app.upgrade_check values (${id}, '${note}', sysdate)`);
     expect(r.stdout, r.out).toContain('1 row inserted.');
   };
-  const has = (host: string, dsn: string, id: number) => isql(host, dsn, `select * from app.upgrade_check where id = ${id}`).stdout.includes(`< ${id},`);
+  const has = (host: string, dsn: string, id: number) =>
+    isql(host, dsn, `select * from app.upgrade_check where id = ${id}`).stdout.includes(`< ${id},`);
   const backupPath = (host: string, name: string) => path.join(lab.hosts[host]!.backup!, name);
 
   beforeEach(() => {
@@ -123,7 +124,11 @@ describe('TimesTen fakes', () => {
     const s = readTimesTenState(lab.shared);
     expect(s.stores.Original).toMatchObject({ release: '18.1.4.1.0', schemeRelease: '18.1.4.1.0', agent: 'running', exists: true });
     expect(s.stores.Upgrade).toMatchObject({ release: '18.1.4.1.0', schemeRelease: '18.1.4.1.0', agent: 'running' });
-    expect(ttRows(lab.shared, 'Original').map((r) => r.ID).sort()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(
+      ttRows(lab.shared, 'Original')
+        .map((r) => r.ID)
+        .sort(),
+    ).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(lab.commands(U).some((c) => c.tool === 'ttMigrate' && c.argv[0] === '-r' && c.exit === 0)).toBe(true);
   });
 
@@ -186,7 +191,11 @@ describe('TimesTen fakes', () => {
     expect(r.out).toMatch(/TT0707/);
     ok(U, 'ttAdmin', ['-ramLoad', 'Upgrade']);
     ok(U, 'ttMigrate', ['-r', 'Upgrade', backupPath(U, 'u.dat')]);
-    expect(readTimesTenState(lab.shared).stores.Upgrade).toMatchObject({ exists: true, release: '18.1.4.1.0', schemeRelease: '11.2.2.8.0' });
+    expect(readTimesTenState(lab.shared).stores.Upgrade).toMatchObject({
+      exists: true,
+      release: '18.1.4.1.0',
+      schemeRelease: '11.2.2.8.0',
+    });
   });
 
   it('a failed backup leaves a partial file and the store intact', () => {

@@ -1,7 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
 import { fakeLab, type FakeLab } from './helpers.js';
-import { provisionVcd, readVcdState, markCellUpgraded, updateVcdState, readServices, type VcdLabOptions } from '../../fixtures/lab/vcd/provision.js';
+import {
+  provisionVcd,
+  readVcdState,
+  markCellUpgraded,
+  updateVcdState,
+  readServices,
+  type VcdLabOptions,
+} from '../../fixtures/lab/vcd/provision.js';
 
 const PW = 's3cret!';
 
@@ -16,11 +23,17 @@ describe('VCD fakes', () => {
     provisionVcd({
       sharedDir: lab.shared,
       sysadmin: { user: 'administrator', password: PW },
-      cells: (['cell1', 'cell2'] as const).map((n) => ({ name: n, treeDir: lab.hosts[n]!.tree, stateDir: lab.hosts[n]!.state, ...(cells[n] ?? {}) })),
+      cells: (['cell1', 'cell2'] as const).map((n) => ({
+        name: n,
+        treeDir: lab.hosts[n]!.tree,
+        stateDir: lab.hosts[n]!.state,
+        ...(cells[n] ?? {}),
+      })),
       ...o,
     });
   const bin = (cell: string, tool: string) => path.join(lab.hosts[cell]!.tree, 'bin', tool);
-  const cmt = (cell: string, ...args: string[]) => lab.run(cell, bin(cell, 'cell-management-tool'), ['-u', 'administrator', '-p', PW, 'cell', ...args]);
+  const cmt = (cell: string, ...args: string[]) =>
+    lab.run(cell, bin(cell, 'cell-management-tool'), ['-u', 'administrator', '-p', PW, 'cell', ...args]);
   const upgrade = (cell: string, input: string, args: string[] = []) => lab.run(cell, bin(cell, 'upgrade'), args, { input });
 
   it('happy path: quiesce and shut down the old cell, upgrade the database from the upgraded cell, start it', () => {
@@ -55,7 +68,17 @@ describe('VCD fakes', () => {
     expect(lab.run('cell2', 'service', ['vmware-vcd', 'start']).code).toBe(0);
     expect(lab.run('cell2', 'service', ['vmware-vcd', 'status']).stdout).toBe('vmware-vcd is running\n');
     const log = lab.commands('cell2');
-    expect(log.map((c) => c.tool)).toEqual(['cell-management-tool', 'cell-management-tool', 'cell-management-tool', 'cell-management-tool', 'cell-management-tool', 'cell-management-tool', 'service', 'service', 'service']);
+    expect(log.map((c) => c.tool)).toEqual([
+      'cell-management-tool',
+      'cell-management-tool',
+      'cell-management-tool',
+      'cell-management-tool',
+      'cell-management-tool',
+      'cell-management-tool',
+      'service',
+      'service',
+      'service',
+    ]);
     expect(JSON.stringify(log)).not.toContain(PW);
     expect(log[0]!.argv).toEqual(['-u', 'administrator', '-p', '***', 'cell', '--status']);
   });
@@ -100,7 +123,9 @@ describe('VCD fakes', () => {
     });
     const n = upgrade('cell1', 'y\n');
     expect(n.code).toBe(1);
-    expect(n.stderr).toMatch(/One or more vShield Manager servers registered to this vCloud Director installation are not supported by the version .*Upgrade canceled/);
+    expect(n.stderr).toMatch(
+      /One or more vShield Manager servers registered to this vCloud Director installation are not supported by the version .*Upgrade canceled/,
+    );
     expect(readVcdState(lab.shared).db.upgraded).toBe(false);
     const old = upgrade('cell2', 'y\n');
     expect(old.code).toBe(1);

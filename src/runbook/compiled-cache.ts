@@ -1,0 +1,83 @@
+/**
+ * A cache of runbooks that passed validation, as JSON keyed by the file's content and by the
+ * code that validated it. Parsing YAML with positions and checking the schema costs tens of
+ * milliseconds per runbook at every start; JSON.parse of the result costs well under one.
+ * Only valid runbooks are stored, so every error still comes from a full validation with its
+ * line and column. RUNBOOK_NO_CACHE=1 turns it off; a cache that cannot be written is skipped.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Diagnostic } from '../errors.js';
+import type { RunbookSpec } from './schema.js';
+
+export interface CompiledRunbook {
+  spec: RunbookSpec;
+  warnings: Diagnostic[];
+}
+
+function cacheDir(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.RUNBOOK_NO_CACHE && env.RUNBOOK_NO_CACHE !== '0') return undefined;
+  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'runbook', 'compiled');
+}
+
+let fingerprint: string | undefined;
+
+/**
+ * Identifies the code that loads and validates runbooks: the size and modification time of
+ * every module of this package, so that any new build or edit invalidates what was cached.
+ */
+function codeFingerprint(): string {
+  if (fingerprint) return fingerprint;
+  const root = dirname(dirname(fileURLToPath(import.meta.url)));
+  const hash = createHash('sha256');
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name !== 'runbooks') walk(path);
+      } else if (/\.[jt]s$/.test(entry.name)) {
+        const { size, mtimeMs } = statSync(path);
+        hash.update(`${path}\0${size}\0${mtimeMs}\n`);
+      }
+    }
+  };
+  walk(root);
+  fingerprint = hash.digest('hex').slice(0, 16);
+  return fingerprint;
+}
+
+function entryPath(dir: string, contentHash: string): string {
+  return join(dir, `${codeFingerprint()}-${contentHash}.json`);
+}
+
+/** The validated form of a runbook whose text has this hash, with diagnostics naming `file`. */
+export function readCompiled(contentHash: string, file: string, env = process.env): CompiledRunbook | undefined {
+  const dir = cacheDir(env);
+  if (!dir) return undefined;
+  try {
+    const compiled = JSON.parse(readFileSync(entryPath(dir, contentHash), 'utf8')) as CompiledRunbook;
+    return { spec: compiled.spec, warnings: compiled.warnings.map((w) => ({ ...w, file })) };
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeCompiled(contentHash: string, compiled: CompiledRunbook, env = process.env): void {
+  const dir = cacheDir(env);
+  if (!dir) return;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const target = entryPath(dir, contentHash);
+    // Written aside then renamed, so that a concurrent reader never sees half a file.
+    const temporary = `${target}.${process.pid}.tmp`;
+    writeFileSync(temporary, JSON.stringify(compiled), { mode: 0o600 });
+    renameSync(temporary, target);
+    // Entries of earlier builds are never read again.
+    for (const name of readdirSync(dir)) if (!name.startsWith(codeFingerprint())) rmSync(join(dir, name), { force: true });
+  } catch {
+    // A read-only or full home directory only costs the next start its speed.
+  }
+}

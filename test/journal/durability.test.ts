@@ -1,0 +1,68 @@
+/**
+ * Which journal records are fsynced on the spot: everything an action or an operator's answer
+ * depends on, never output, and nothing of a read-only step (safe to run again).
+ */
+import { describe, expect, it } from 'vitest';
+import type { NewEvent, RunEvent } from '../../src/engine/events.js';
+import { journalWriter } from '../../src/journal/journal.js';
+
+function record(events: NewEvent[]): Array<[string, boolean]> {
+  const written: Array<[string, boolean]> = [];
+  const writer = journalWriter(
+    (line, durable) => {
+      const { type, stepId } = JSON.parse(line) as { type: string; stepId?: string };
+      written.push([`${type}:${stepId}`, durable]);
+    },
+    (t) => t,
+  );
+  for (const e of events) writer.listener({ time: '2026-11-30T00:00:00Z', ...e } as RunEvent);
+  writer.note({ type: 'resume-forced', changed: ['runbook'] });
+  return written;
+}
+
+const started = (stepId: string, changes: boolean): NewEvent => ({
+  type: 'step-started',
+  stepId,
+  title: stepId,
+  kind: 'sql',
+  phase: 'main',
+  changes,
+  attempt: 1,
+  targets: ['db'],
+  commands: [],
+});
+const finished = (stepId: string): NewEvent => ({ type: 'step-finished', stepId, status: 'succeeded', message: '', durationMs: 1 });
+
+describe('journal durability', () => {
+  it('fsyncs a changing step at its start and end, and lets read-only steps and output ride on the next fsync', () => {
+    expect(
+      record([
+        started('look', false),
+        { type: 'instance-finished', stepId: 'look', target: 'db', status: 'succeeded', message: '', durationMs: 1 },
+        finished('look'),
+        { type: 'confirmation', stepId: 'change', mode: 'yes', answer: 'confirmed', by: 'operator' },
+        started('change', true),
+        { type: 'output', stepId: 'change', target: 'db', stream: 'stdout', text: 'x' },
+        { type: 'check-finished', phase: 'verify', stepId: 'change', title: 'v', target: 'db', status: 'succeeded', message: '' },
+        finished('change'),
+        { type: 'run-finished', status: 'succeeded', message: '', exitCode: 0 },
+      ]),
+    ).toEqual([
+      ['step-started:look', false],
+      ['instance-finished:look', false],
+      ['step-finished:look', false],
+      ['confirmation:change', true],
+      ['step-started:change', true],
+      ['output:change', false],
+      ['check-finished:change', false],
+      ['step-finished:change', true],
+      ['run-finished:undefined', true],
+      ['resume-forced:undefined', true],
+    ]);
+  });
+
+  it('a step id reused by a changing rollback step is durable again', () => {
+    const written = record([started('s', false), finished('s'), started('s', true), finished('s')]);
+    expect(written.slice(0, 4).map(([, d]) => d)).toEqual([false, false, true, true]);
+  });
+});
