@@ -702,6 +702,10 @@ async function coldStart() {
       list: () => measure('node', [CLI, 'list'], { label: 'runbook list' }),
       dryrun: () => measure('node', dryArgs, { label: 'runbook exec --dry-run' }),
       dryrun_by_path: () => measure('node', dryPathArgs, { label: 'runbook exec <file> --dry-run' }),
+      // The same without the cache of validated runbooks: what the first start after an
+      // install or an edit costs (full YAML parse and schema check).
+      list_no_cache: () => measure('node', [CLI, 'list'], { env: { RUNBOOK_NO_CACHE: '1' }, label: 'runbook list (no cache)' }),
+      dryrun_no_cache: () => measure('node', dryArgs, { env: { RUNBOOK_NO_CACHE: '1' }, label: 'runbook exec --dry-run (no cache)' }),
     },
     () => REPS.cold,
   );
@@ -720,6 +724,8 @@ async function coldStart() {
     dryrun_runbook: path.relative(REPO, largest.file),
     dryrun_command: `runbook exec ${largest.id ?? path.relative(REPO, largest.file)} --dry-run -i ${path.relative(REPO, largest.inventory)}`,
     dryrun_by_path_ms: detail.dryrun_by_path.median_ms,
+    list_no_cache_ms: detail.list_no_cache.median_ms,
+    dryrun_no_cache_ms: detail.dryrun_no_cache.median_ms,
     list_bytes: yamlBytes(path.join(REPO, 'src', 'runbooks')),
     dryrun_runbook_bytes: largest.size,
     dryrun_runbook_shipped: largest.shipped,
@@ -916,6 +922,8 @@ function printTable() {
       list: `runbook list (${c.list_count} runbooks, ${Math.round(c.list_bytes / 1024)} KiB of YAML)`,
       dryrun: c.dryrun_command,
       dryrun_by_path: 'the same dry-run, runbook given by path',
+      list_no_cache: 'runbook list, RUNBOOK_NO_CACHE=1 (first start after an edit)',
+      dryrun_no_cache: 'the dry-run by id, RUNBOOK_NO_CACHE=1',
     };
     for (const k of Object.keys(names)) {
       const v = c.detail[k];
