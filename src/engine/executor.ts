@@ -3,6 +3,7 @@
  * confirmation, fan-out over its targets with retries, verification, failure policy, rollback.
  * Every fact goes out as an event; listeners render it and journal it.
  */
+import { setMaxListeners } from 'node:events';
 import { EXIT, RunbookError } from '../errors.js';
 import { evaluateAtRunTime, type StepOutcome } from '../planner/conditions.js';
 import type { Plan, PlannedStep } from '../planner/plan-types.js';
@@ -48,10 +49,16 @@ export interface RunSummary {
   steps: Array<{ id: string; status: 'succeeded' | 'failed' | 'skipped' | 'not run'; message: string; durationMs: number }>;
 }
 
+/** Sleeps until `ms` pass or the signal aborts; the listener goes either way (no leak across many waits). */
 const defaultSleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 
 export async function executePlan(options: ExecuteOptions): Promise<RunSummary> {
@@ -77,6 +84,9 @@ class Execution {
   constructor(private readonly o: ExecuteOptions) {
     for (const [id, outcome] of o.completed ?? []) this.outcomes.set(id, outcome);
     this.sleep = o.sleep ?? defaultSleep;
+    // Every command running at once listens to these (a fan-out over 50 hosts, a dozen
+    // preconditions) and stops listening when it ends: many listeners here are no leak.
+    setMaxListeners(0, o.stopSignal, o.killSignal);
   }
 
   private values(): RuntimeValues {
