@@ -6,7 +6,7 @@ import type { Condition } from '../runbook/schema-parts.js';
 import type { Part, Scalar } from '../runbook/template.js';
 import type { PlannedAction } from '../steps/types.js';
 
-export const PLAN_FORMAT_VERSION = 1;
+export const PLAN_FORMAT_VERSION = 2;
 
 export interface PlannedParameter {
   name: string;

@@ -117,7 +117,8 @@ function checkRunbookRules(source: YamlSource, rb: RunbookSpec): Diagnostic[] {
     const key = path[path.length - 1];
     if (typeof key === 'string' && ['matches', 'notMatches', 'prompt', 'removeLines', 'pattern', 'regex'].includes(key)) {
       try {
-        new RegExp(text);
+        // A {{ }} value stands for an escaped literal: check the pattern around it.
+        new RegExp(text.replace(/\{\{[^}]*\}\}/g, 'x'));
       } catch (e) {
         error(path, `invalid regular expression: ${(e as Error).message}`);
       }

@@ -15,7 +15,7 @@ import { quoteShellWord } from './shell-quote.js';
  * How a value is embedded: one shell word, as it is, URL-encoded, plain text, or inside a
  * regular-expression replacement (where `$` must stay literal).
  */
-export type Encoding = 'shell' | 'raw' | 'url' | 'text' | 'replacement';
+export type Encoding = 'shell' | 'raw' | 'url' | 'text' | 'replacement' | 'regex';
 
 /** One piece of a rendered template. */
 export type Part = { text: string } | { secret: string; encoding: Encoding } | { ref: string; encoding: Encoding };
@@ -106,15 +106,24 @@ function lineEnd(text: string, from: number): number {
   return end < 0 ? text.length : end;
 }
 
+/** A literal inside a regular expression: every character matches itself. */
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
 function describeValue(value: Scalar | Scalar[], encoding: Encoding): string {
   const one = (v: Scalar): string => {
     const s = String(v);
     if (encoding === 'shell') return quoteShellWord(s);
     if (encoding === 'url') return encodeURIComponent(s);
     if (encoding === 'replacement') return s.replace(/\$/g, '$$$$');
+    if (encoding === 'regex') return escapeRegExp(s);
     return s;
   };
-  return Array.isArray(value) ? value.map(one).join(encoding === 'shell' ? ' ' : ',') : one(value);
+  if (!Array.isArray(value)) return one(value);
+  // A list in a pattern matches any one of its values.
+  if (encoding === 'regex') return `(?:${value.map(one).join('|')})`;
+  return value.map(one).join(encoding === 'shell' ? ' ' : ',');
 }
 
 function undefinedReference(p: Placeholder): TemplateError {

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { RunbookError } from '../errors.js';
 import { quoteShellWord } from '../runbook/shell-quote.js';
-import { displayParts, materializeParts, type Part } from '../runbook/template.js';
+import { displayParts, escapeRegExp, materializeParts, type Part } from '../runbook/template.js';
 import { composeCommand } from './command-shape.js';
 import type { ActionResult, RunContext, StepKind } from './types.js';
 
@@ -24,9 +24,23 @@ const edit = z.union([
     })
     .strict()
     .describe('Set key=value: replace the line defining the key, or append one.'),
-  z.object({ removeLines: z.string().min(1).describe('Regular expression; matching lines are removed.') }).strict(),
   z
-    .object({ replace: z.object({ pattern: z.string().min(1), with: z.string() }).strict() })
+    .object({
+      removeLines: z
+        .string()
+        .min(1)
+        .describe('Regular expression; matching lines are removed. A {{ }} value in it matches literally (escaped).'),
+    })
+    .strict(),
+  z
+    .object({
+      replace: z
+        .object({
+          pattern: z.string().min(1).describe('Regular expression. A {{ }} value in it matches literally (escaped).'),
+          with: z.string(),
+        })
+        .strict(),
+    })
     .strict()
     .describe('Replace every match of the regular expression (JavaScript replacement syntax).'),
 ]);
@@ -41,7 +55,7 @@ interface FileEditSpec extends Record<string, unknown> {
 }
 
 type PlannedEdit =
-  { set: { key: string; value: Part[]; separator: string } } | { removeLines: string } | { replace: { pattern: string; with: Part[] } };
+  { set: { key: string; value: Part[]; separator: string } } | { removeLines: Part[] } | { replace: { pattern: Part[]; with: Part[] } };
 
 interface FileEditData {
   path: Part[];
@@ -67,8 +81,8 @@ export const fileEditStep: StepKind<FileEditSpec> = {
       path: render.parts(spec.path, 'text'),
       edits: spec.edits.map((e): PlannedEdit => {
         if ('set' in e) return { set: { key: e.set.key, value: render.parts(e.set.value, 'text'), separator: e.set.separator ?? '=' } };
-        if ('removeLines' in e) return { removeLines: e.removeLines };
-        return { replace: { pattern: e.replace.pattern, with: render.parts(e.replace.with, 'replacement') } };
+        if ('removeLines' in e) return { removeLines: render.parts(e.removeLines, 'regex') };
+        return { replace: { pattern: render.parts(e.replace.pattern, 'regex'), with: render.parts(e.replace.with, 'replacement') } };
       }),
       backup: spec.backup ?? true,
       sudo: spec.sudo === true ? 'root' : typeof spec.sudo === 'string' ? spec.sudo : null,
@@ -80,8 +94,8 @@ export const fileEditStep: StepKind<FileEditSpec> = {
     const lines = [`edit ${displayParts(data.path)}${data.backup ? ' (backup kept beside it)' : ''}`];
     for (const e of data.edits) {
       if ('set' in e) lines.push(`  set ${e.set.key}${e.set.separator}${displayParts(e.set.value)}`);
-      else if ('removeLines' in e) lines.push(`  remove lines matching /${e.removeLines}/`);
-      else lines.push(`  replace /${e.replace.pattern}/ with ${JSON.stringify(displayParts(e.replace.with))}`);
+      else if ('removeLines' in e) lines.push(`  remove lines matching /${displayParts(e.removeLines)}/`);
+      else lines.push(`  replace /${displayParts(e.replace.pattern)}/ with ${JSON.stringify(displayParts(e.replace.with))}`);
     }
     return lines;
   },
@@ -146,17 +160,14 @@ export function applyEdits(text: string, edits: PlannedEdit[], ctx: Pick<RunCont
       if (index >= 0) lines[index] = line;
       else lines.push(line);
     } else if ('removeLines' in e) {
-      const pattern = new RegExp(e.removeLines);
+      const pattern = new RegExp(materializeParts(e.removeLines, ctx.values));
       lines = lines.filter((l) => !pattern.test(l));
     } else {
       const replacement = materializeParts(e.replace.with, ctx.values);
-      lines = lines.join('\n').replace(new RegExp(e.replace.pattern, 'gm'), replacement).split('\n');
+      const pattern = new RegExp(materializeParts(e.replace.pattern, ctx.values), 'gm');
+      lines = lines.join('\n').replace(pattern, replacement).split('\n');
     }
   }
   const joined = lines.join('\n');
   return trailingNewline && lines.length ? joined + '\n' : joined;
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

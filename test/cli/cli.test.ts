@@ -99,7 +99,7 @@ describe('list and show', () => {
     expectClean(r);
     const out = JSON.parse(r.stdout) as { runbook: { id: string }; plan: Plan };
     expect(out.runbook.id).toBe('example-maintenance');
-    expect(out.plan.formatVersion).toBe(1);
+    expect(out.plan.formatVersion).toBe(2);
   });
 
   it('an unknown runbook is a usage error (exit 2) with a hint', async () => {
@@ -187,7 +187,7 @@ describe('plan and exec --dry-run', () => {
     expectClean(r);
     expect(r.code).toBe(0);
     const plan = JSON.parse(r.stdout) as Plan;
-    expect(plan.formatVersion).toBe(1);
+    expect(plan.formatVersion).toBe(2);
     expect(plan.runbook.id).toBe('example-maintenance');
     expect(plan.inventory?.file).toBe(INVENTORY);
     expect(plan.steps).toHaveLength(11);
@@ -201,7 +201,7 @@ describe('plan and exec --dry-run', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain(`plan written to ${out}`);
     const plan = JSON.parse(readFileSync(out, 'utf8')) as Plan;
-    expect(plan.formatVersion).toBe(1);
+    expect(plan.formatVersion).toBe(2);
     const json = await runCli(['--json', 'plan', EXAMPLE, '-i', INVENTORY]);
     expect(plan).toEqual(JSON.parse(json.stdout));
   });

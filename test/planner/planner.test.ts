@@ -43,7 +43,7 @@ describe('the example runbook with the example inventory', () => {
   it('plan JSON (snapshot)', async () => {
     const { plan, errors } = await planFiles(EXAMPLE, { inventory: EXAMPLE_INVENTORY, env: {} });
     expect(errors).toEqual([]);
-    expect(plan?.formatVersion).toBe(1);
+    expect(plan?.formatVersion).toBe(2);
     expect(JSON.parse(JSON.stringify(stable(plan!)))).toMatchSnapshot();
   });
 

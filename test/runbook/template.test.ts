@@ -417,6 +417,40 @@ describe('file-edit values are data', () => {
     expect(readFileSync(file, 'utf8')).toBe('password = pa$&wo$1rd$$\n');
   });
 
+  it.each([
+    ['an IP address (dots are literal)', '10.0.0.1', ['db.host.1=10.0.0.1'], ['db.host.2=10.0.0.11', 'db.host.3=10x0x0x1']],
+    ['regex syntax', '.*|(a)[b]{2}+?^$\\/', ['db.host.1=.*|(a)[b]{2}+?^$\\/'], ['db.host.2=anything']],
+  ])('%s in a removeLines or replace pattern matches itself only', async (_label, value, removed, kept) => {
+    const dir = join(tmp.dir, `edit-pattern-${Math.random().toString(36).slice(2)}`);
+    mkdirSync(dir);
+    const file = join(dir, 'db.properties');
+    writeFileSync(file, [...removed, ...kept, 'owner=' + value].join('\n') + '\n');
+    const { plan, errors } = await planObjects(
+      runbookObject({
+        parameters: { v: { type: 'string' } },
+        steps: [
+          {
+            id: 'configure',
+            title: 'Configure',
+            kind: 'file-edit',
+            target: 'app',
+            path: file,
+            edits: [
+              { removeLines: '^db\\.host\\.[0-9]+={{ params.v }}$' },
+              { replace: { pattern: '^owner={{ params.v }}$', with: 'owner=none' } },
+            ],
+            backup: false,
+          },
+        ],
+      }),
+      { inventory: inventoryObject(), params: { v: value } },
+    );
+    expect(errors).toEqual([]);
+    const result = await fileEditStep.run(plan?.steps[0]?.action.instances[0]?.data as Record<string, unknown>, context(noRuntimeValues));
+    expect(result.status, result.message).toBe('succeeded');
+    expect(readFileSync(file, 'utf8')).toBe([...kept, 'owner=none'].join('\n') + '\n');
+  });
+
   it('the backup keeps the old text and the diff is reported', async () => {
     const dir = join(tmp.dir, 'edit-backup');
     mkdirSync(dir);
