@@ -62,7 +62,12 @@ export interface ResumeHooks {
    * Called once the session is recorded (run-started) and before any step runs: settles the
    * step of unknown outcome and says which steps are done, or 'abort'.
    */
-  settle(session: RunSession): Promise<{ completed: NonNullable<ExecuteOptions['completed']>; runPreconditions: boolean } | 'abort'>;
+  settle(
+    session: RunSession,
+  ): Promise<
+    | { completed: NonNullable<ExecuteOptions['completed']>; doneTargets?: ExecuteOptions['doneTargets']; runPreconditions: boolean }
+    | 'abort'
+  >;
 }
 
 /** What a running session offers to resume's settling: the executor's options, the journal, the terminal. */
@@ -223,6 +228,7 @@ async function runSession(input: SessionInput): Promise<RunSummary> {
         throw new RunbookError('aborted', `run ${runId} aborted on resume`, { hint: `The journal records the decision (${journal.dir}).` });
       }
       execute.completed = settled.completed;
+      if (settled.doneTargets) execute.doneTargets = settled.doneTargets;
       execute.runPreconditions = settled.runPreconditions && !only && !from;
     }
     const summary = await executePlan(execute);

@@ -176,7 +176,12 @@ async function settle(session: RunSession, a: RunAnalysis, step: PlannedStep | u
       decision = await prompts.select<Choice>({
         message: `Step ${step.id} has no verification. What happened to it?`,
         choices: [
-          { value: 'rerun', name: 'it did not take effect: run it again' },
+          {
+            value: 'rerun',
+            name: a.unknown.succeededTargets.length
+              ? `it did not take effect: run it again on the targets without a recorded success`
+              : 'it did not take effect: run it again',
+          },
           { value: 'done', name: 'I checked: it is done, go on with the next step' },
           { value: 'abort', name: 'abort the run here' },
         ],
@@ -187,10 +192,16 @@ async function settle(session: RunSession, a: RunAnalysis, step: PlannedStep | u
     by = 'operator';
     message = `chosen on the terminal: ${decision}`;
   }
+  // A host that recorded its success is known done: a rerun leaves it alone.
+  const succeeded = decision === 'rerun' ? a.unknown.succeededTargets : [];
+  const others = a.unknown.step.targets.filter((t) => !succeeded.includes(t));
+  if (succeeded.length) message += `; runs again on ${others.join(', ') || 'no target'} only (succeeded on ${succeeded.join(', ')})`;
   session.journal.note({ type: 'unknown-outcome', stepId: step.id, title: step.title, decision, by, message });
   if (decision === 'abort') return 'abort' as const;
   if (decision === 'done') completed.set(step.id, { status: 'succeeded' });
   if (by !== 'verification')
     say(decision === 'done' ? `Step ${step.id} counts as done (${message}).` : `Step ${step.id} runs again (${message}).`);
-  return { completed, runPreconditions };
+  else if (succeeded.length) say(`It runs again on ${others.join(', ')} only: it succeeded on ${succeeded.join(', ')}.`);
+  const doneTargets = succeeded.length ? new Map([[step.id, new Set(succeeded)]]) : undefined;
+  return { completed, runPreconditions, ...(doneTargets ? { doneTargets } : {}) };
 }

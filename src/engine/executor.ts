@@ -34,6 +34,11 @@ export interface ExecuteOptions {
   killSignal: AbortSignal;
   mode: 'exec' | 'check';
   runPreconditions: boolean;
+  /**
+   * Resume: for a step interrupted in an earlier session, the targets on which it had already
+   * succeeded. It runs again on the other targets only.
+   */
+  doneTargets?: Map<string, ReadonlySet<string>>;
   /** Steps already completed (resume), with their outcomes. */
   completed?: Map<string, StepOutcome & { stdout?: string; exitCode?: number | null }>;
   /** Only steps from this id on (earlier ones are treated as done by the operator). */
@@ -331,7 +336,9 @@ class Execution {
   /** Runs the step on its targets by its fan-out policy; returns the first failure or a success. */
   private async fanOut(step: PlannedStep): Promise<ActionResult> {
     const kind = getStepKind(step.kind);
-    const instances = step.action.instances;
+    const instances = this.instancesToRun(step);
+    if (instances.length === 0)
+      return { status: 'succeeded', message: 'already succeeded on every target in the interrupted session', durationMs: 0 };
     const limit = step.fanOut.mode === 'serial' ? 1 : step.fanOut.mode === 'batches' ? step.fanOut.batchSize : step.fanOut.limit;
     const results: ActionResult[] = new Array(instances.length);
     let failures = 0;
@@ -390,6 +397,22 @@ class Execution {
     return firstOk
       ? { ...firstOk, message: instances.length > 1 ? `${ran.length - failed.length} of ${instances.length} succeeded` : firstOk.message }
       : { status: 'succeeded', message: 'no targets', durationMs: 0 };
+  }
+
+  /** The step's instances, less the targets on which an interrupted session already ran it. */
+  private instancesToRun(step: PlannedStep): PlannedStep['action']['instances'] {
+    const done = this.o.doneTargets?.get(step.id);
+    if (!done?.size) return step.action.instances;
+    const skipped = step.action.instances.filter((i) => i.target !== null && done.has(i.target)).map((i) => i.target);
+    if (skipped.length)
+      this.o.bus.emit({
+        type: 'output',
+        stepId: step.id,
+        target: null,
+        stream: 'stdout',
+        text: `[runbook] not run again on ${skipped.join(', ')}: it succeeded there before the interruption\n`,
+      });
+    return step.action.instances.filter((i) => i.target === null || !done.has(i.target));
   }
 }
 

@@ -40,7 +40,7 @@ export interface RunAnalysis {
   finishedAt: string | null;
   completed: Map<string, CompletedStep>;
   /** The step that started but never recorded an end, in the last session that ran steps. */
-  unknown: { step: StepStarted; finishedTargets: string[] } | null;
+  unknown: { step: StepStarted; finishedTargets: string[]; succeededTargets: string[] } | null;
   /** A rollback ran: the run is over, resume would not make sense. */
   rolledBack: boolean;
   preconditionsPassed: boolean;
@@ -68,7 +68,7 @@ export function analyzeRun(run: StoredRun): RunAnalysis {
   let state: RunState = 'unknown';
   let lastStep: string | null = null;
   let finishedAt: string | null = null;
-  let open: { step: StepStarted; finishedTargets: string[] } | null = null;
+  let open: RunAnalysis['unknown'] = null;
   let rolledBack = false;
   let preconditionsPassed = false;
   // A failed step is only "completed" when the run went on past it (on-failure: continue).
@@ -94,10 +94,13 @@ export function analyzeRun(run: StoredRun): RunAnalysis {
       case 'step-started':
         movePastFailure();
         lastStep = r.stepId;
-        if (r.phase === 'main') open = { step: r, finishedTargets: [] };
+        if (r.phase === 'main') open = { step: r, finishedTargets: [], succeededTargets: [] };
         break;
       case 'instance-finished':
-        if (open && open.step.stepId === r.stepId && r.target) open.finishedTargets.push(r.target);
+        if (open && open.step.stepId === r.stepId && r.target) {
+          open.finishedTargets.push(r.target);
+          if (r.status === 'succeeded') open.succeededTargets.push(r.target);
+        }
         break;
       case 'step-skipped':
         movePastFailure();

@@ -4,6 +4,13 @@ import { CLI } from './cli-runner.js';
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/**
+ * A tmux server of this test process's own: test files run in parallel, and a server shared
+ * with another file exits under this one when that file kills its last session.
+ */
+const SOCKET = ['-L', `runbook-test-${process.pid}`];
+const tmux = (args: string[]) => execFileSync('tmux', [...SOCKET, ...args], { encoding: 'utf8' });
+
 export class TerminalSession {
   private constructor(readonly name: string) {}
 
@@ -13,20 +20,28 @@ export class TerminalSession {
       .map(([k, v]) => `${k}=${quote(v)}`)
       .join(' ');
     const command = `env -u CI ${envs} node ${quote(CLI)} ${args.map(quote).join(' ')}; echo "EXIT=$?"; sleep 120`;
-    execFileSync('tmux', ['new-session', '-d', '-s', name, '-x', '220', '-y', '60', command]);
+    // Our own last session may just have ended, taking the server with it: start again then.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        tmux(['new-session', '-d', '-s', name, '-x', '220', '-y', '60', command]);
+        break;
+      } catch (error) {
+        if (attempt === 3 || !/server exited unexpectedly/.test(String((error as { stderr?: unknown }).stderr))) throw error;
+      }
+    }
     return new TerminalSession(name);
   }
 
   screen(): string {
-    return execFileSync('tmux', ['capture-pane', '-p', '-J', '-S', '-500', '-t', this.name], { encoding: 'utf8' });
+    return tmux(['capture-pane', '-p', '-J', '-S', '-500', '-t', this.name]);
   }
 
   send(...keys: string[]): void {
-    execFileSync('tmux', ['send-keys', '-t', this.name, ...keys]);
+    tmux(['send-keys', '-t', this.name, ...keys]);
   }
 
   type(text: string): void {
-    execFileSync('tmux', ['send-keys', '-t', this.name, '-l', text]);
+    tmux(['send-keys', '-t', this.name, '-l', text]);
   }
 
   async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
@@ -46,7 +61,7 @@ export class TerminalSession {
 
   kill(): void {
     try {
-      execFileSync('tmux', ['kill-session', '-t', this.name]);
+      tmux(['kill-session', '-t', this.name]);
     } catch {
       // Already gone.
     }

@@ -96,7 +96,7 @@ export interface CliRun {
   stderr: string;
 }
 
-export type KillPoint = { event: 'step-started' | 'step-finished'; stepId: string; delayMs?: number };
+export type KillPoint = { event: 'step-started' | 'step-finished' | 'instance-finished'; stepId: string; delayMs?: number };
 
 /**
  * Runs the CLI; with `killAt`, watches the run's events.jsonl and sends SIGKILL as soon as the

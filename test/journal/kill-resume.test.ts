@@ -5,10 +5,12 @@
  * interrupted follows the unknown-outcome rule: its verification decides where it has one,
  * otherwise resume refuses without --unknown (exit 9) and the operator's choice is recorded.
  */
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   execArgs,
+  hostLog,
   marksOf,
   openStep,
   readJournal,
@@ -112,4 +114,61 @@ describe('kill and resume', () => {
       expect(after.at(-1)).toMatchObject({ type: 'run-finished', status: 'succeeded' });
     },
   );
+});
+
+describe('a fan-out step interrupted after some hosts finished', () => {
+  it('runs again only on the hosts without a recorded success', async () => {
+    const runbook = join(lab.dir, 'partial.yaml');
+    writeFileSync(
+      runbook,
+      `id: partial-fanout
+title: One host fast, one slow
+version: 1.0.0
+parameters:
+  tag: { type: string }
+targets:
+  app: { type: hosts }
+steps:
+  - id: mark
+    title: Mark each host once (no verification)
+    kind: ssh
+    target: app
+    fanOut: { mode: serial }
+    command: if [ -e {{ host.vars.workdir }}/slow-{{ params.tag }} ]; then sleep 30; fi && echo mark >> {{ host.vars.workdir }}/steps-{{ params.tag }}.log
+`,
+    );
+    const tag = 'partial';
+    const runId = 'partial-1';
+    const slow = join(lab.ssh.host('h2').stateDir, `slow-${tag}`);
+    writeFileSync(slow, '');
+    const args = ['-i', lab.inventory, '-p', `tag=${tag}`, '--yes', '--state-dir', lab.stateDir];
+    const journal = join(lab.stateDir, 'runs', runId, 'events.jsonl');
+    const killed = await runCli(['exec', runbook, ...args, '--run-id', runId], lab.env, {
+      killAt: { event: 'instance-finished', stepId: 'mark', delayMs: 300 },
+      journal,
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    // The kill cut h2's command off in its sleep: only h1 has its mark.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(hostLog(lab, 'h1', tag)).toEqual(['mark']);
+    expect(hostLog(lab, 'h2', tag)).toEqual([]);
+    rmSync(slow);
+
+    const resumed = await runCli(['resume', runId, '--unknown', 'rerun', '--yes', '--state-dir', lab.stateDir], lab.env);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(hostLog(lab, 'h1', tag)).toEqual(['mark']);
+    expect(hostLog(lab, 'h2', tag)).toEqual(['mark']);
+    const records = readJournal(lab.stateDir, runId);
+    const resumeStart = records.findIndex((r) => r.type === 'run-started' && r.mode === 'resume');
+    const rerunOn = records
+      .slice(resumeStart)
+      .filter((r) => r.type === 'instance-finished')
+      .map((r) => r.target);
+    expect(rerunOn).toEqual(['h2']);
+    expect(records.find((r) => r.type === 'unknown-outcome')).toMatchObject({
+      decision: 'rerun',
+      message: expect.stringContaining('runs again on h2 only (succeeded on h1)'),
+    });
+    expect(resumed.stdout).toContain('not run again on h1');
+  });
 });
