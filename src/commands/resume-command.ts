@@ -154,10 +154,16 @@ async function settle(session: RunSession, a: RunAnalysis, step: PlannedStep | u
   let decision: Choice;
   let by: 'verification' | 'operator' | 'flag';
   let message: string;
+  // The targets known to have taken the step: a rerun leaves them alone.
+  let doneOn: string[] = [];
+  const stepTargets = a.unknown.step.targets;
   if (step.verify) {
     say(`Running its verification to decide: ${step.verify.title}`);
-    const result = await verifyStep(session.execute, step.id);
+    const outcome = await verifyStep(session.execute, step.id);
+    const result = outcome?.result;
     decision = result?.status === 'succeeded' ? 'done' : 'rerun';
+    // A verification that checks the step's hosts one by one decides for each of them.
+    doneOn = (outcome?.passedOn ?? []).filter((t) => stepTargets.includes(t));
     by = 'verification';
     message =
       result?.status === 'succeeded' ? `verification passed: ${result.message}` : `verification failed: ${result?.message ?? 'no result'}`;
@@ -168,6 +174,7 @@ async function settle(session: RunSession, a: RunAnalysis, step: PlannedStep | u
     );
   } else if (options.unknown) {
     decision = options.unknown as Choice;
+    doneOn = a.unknown.succeededTargets;
     by = 'flag';
     message = `--unknown ${decision}`;
   } else {
@@ -189,19 +196,20 @@ async function settle(session: RunSession, a: RunAnalysis, step: PlannedStep | u
     } catch {
       decision = 'abort';
     }
+    doneOn = a.unknown.succeededTargets;
     by = 'operator';
     message = `chosen on the terminal: ${decision}`;
   }
-  // A host that recorded its success is known done: a rerun leaves it alone.
-  const succeeded = decision === 'rerun' ? a.unknown.succeededTargets : [];
-  const others = a.unknown.step.targets.filter((t) => !succeeded.includes(t));
-  if (succeeded.length) message += `; runs again on ${others.join(', ') || 'no target'} only (succeeded on ${succeeded.join(', ')})`;
+  const succeeded = decision === 'rerun' ? doneOn : [];
+  const others = stepTargets.filter((t) => !succeeded.includes(t));
+  const how = by === 'verification' ? 'verified' : 'succeeded';
+  if (succeeded.length) message += `; runs again on ${others.join(', ') || 'no target'} only (${how} on ${succeeded.join(', ')})`;
   session.journal.note({ type: 'unknown-outcome', stepId: step.id, title: step.title, decision, by, message });
   if (decision === 'abort') return 'abort' as const;
   if (decision === 'done') completed.set(step.id, { status: 'succeeded' });
   if (by !== 'verification')
     say(decision === 'done' ? `Step ${step.id} counts as done (${message}).` : `Step ${step.id} runs again (${message}).`);
-  else if (succeeded.length) say(`It runs again on ${others.join(', ')} only: it succeeded on ${succeeded.join(', ')}.`);
+  else if (succeeded.length) say(`It runs again on ${others.join(', ')} only: its verification passed on ${succeeded.join(', ')}.`);
   const doneTargets = succeeded.length ? new Map([[step.id, new Set(succeeded)]]) : undefined;
   return { completed, runPreconditions, ...(doneTargets ? { doneTargets } : {}) };
 }

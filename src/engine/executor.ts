@@ -74,9 +74,16 @@ export async function executePlan(options: ExecuteOptions): Promise<RunSummary> 
  * Runs a step's verification alone, for resume: the step started in an earlier session and
  * never recorded an end, so its verification decides whether it took effect. Null without one.
  */
-export async function verifyStep(options: ExecuteOptions, stepId: string): Promise<ActionResult | null> {
+export async function verifyStep(options: ExecuteOptions, stepId: string): Promise<VerifyOutcome | null> {
   const step = options.plan.steps.find((s) => s.id === stepId);
   return step?.verify ? new Execution(options).verifyOnly(step.verify, step.id) : null;
+}
+
+export interface VerifyOutcome {
+  /** Passed only when it passed on every target. */
+  result: ActionResult;
+  /** The targets on which it passed, when it checks them one by one. */
+  passedOn: string[];
 }
 
 type Outcome = StepOutcome & { stdout?: string; exitCode?: number | null };
@@ -120,8 +127,16 @@ class Execution {
     };
   }
 
-  verifyOnly(verify: PlannedAction, stepId: string): Promise<ActionResult> {
-    return this.safeRun(() => this.runAction(verify, stepId, 'verify', this.o.killSignal));
+  async verifyOnly(verify: PlannedAction, stepId: string): Promise<VerifyOutcome> {
+    try {
+      const each = await this.runInstances(verify, stepId, 'verify', this.o.killSignal);
+      return {
+        result: aggregate(each.map((e) => e.result)),
+        passedOn: each.flatMap((e) => (e.result.status === 'succeeded' && e.target !== null ? [e.target] : [])),
+      };
+    } catch (error) {
+      return { result: await this.safeRun(() => Promise.reject(error)), passedOn: [] };
+    }
   }
 
   async run(): Promise<RunSummary> {
@@ -172,9 +187,18 @@ class Execution {
     phase: 'precondition' | 'verify' | 'check',
     signal: AbortSignal,
   ): Promise<ActionResult> {
-    const started = Date.now();
+    return aggregate((await this.runInstances(action, stepId, phase, signal)).map((e) => e.result));
+  }
+
+  /** A read-only action on all its targets at once, each result recorded as a check. */
+  private async runInstances(
+    action: PlannedAction,
+    stepId: string | null,
+    phase: 'precondition' | 'verify' | 'check',
+    signal: AbortSignal,
+  ): Promise<Array<{ target: string | null; result: ActionResult }>> {
     const kind = getStepKind(action.kind);
-    const results = await Promise.all(
+    return Promise.all(
       action.instances.map(async (instance) => {
         const result = await this.safeRun(() =>
           kind.run(instance.data, this.context(stepId ?? phase, instance.target, action.timeoutMs, signal, true)),
@@ -188,11 +212,9 @@ class Execution {
           status: result.status,
           message: result.message,
         });
-        return result;
+        return { target: instance.target, result };
       }),
     );
-    const failed = results.find((r) => r.status === 'failed');
-    return failed ?? results[0] ?? { status: 'succeeded', message: 'no targets', durationMs: Date.now() - started };
   }
 
   private async safeRun(fn: () => Promise<ActionResult>): Promise<ActionResult> {
@@ -414,6 +436,11 @@ class Execution {
       });
     return step.action.instances.filter((i) => i.target === null || !done.has(i.target));
   }
+}
+
+/** The first failure, else the first result: a check passes only where it passed on every target. */
+function aggregate(results: ActionResult[]): ActionResult {
+  return results.find((r) => r.status === 'failed') ?? results[0] ?? { status: 'succeeded', message: 'no targets', durationMs: 0 };
 }
 
 export function describeTyped(step: PlannedStep): string {

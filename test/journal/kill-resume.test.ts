@@ -117,8 +117,12 @@ describe('kill and resume', () => {
 });
 
 describe('a fan-out step interrupted after some hosts finished', () => {
-  it('runs again only on the hosts without a recorded success', async () => {
-    const runbook = join(lab.dir, 'partial.yaml');
+  it.each([
+    ['without a verification, --unknown rerun', false, ['--unknown', 'rerun'], 'succeeded on h1'],
+    ['with a verification, which decides host by host', true, [], 'verified on h1'],
+  ])('%s: runs again only on the hosts that had not taken it', async (_name, verified, flags, why) => {
+    const tag = verified ? 'partial-v' : 'partial';
+    const runbook = join(lab.dir, `${tag}.yaml`);
     writeFileSync(
       runbook,
       `id: partial-fanout
@@ -130,15 +134,14 @@ targets:
   app: { type: hosts }
 steps:
   - id: mark
-    title: Mark each host once (no verification)
+    title: Mark each host once
     kind: ssh
     target: app
     fanOut: { mode: serial }
     command: if [ -e {{ host.vars.workdir }}/slow-{{ params.tag }} ]; then sleep 30; fi && echo mark >> {{ host.vars.workdir }}/steps-{{ params.tag }}.log
-`,
+${verified ? '    verify:\n      kind: ssh\n      command: grep -qx mark {{ host.vars.workdir }}/steps-{{ params.tag }}.log\n' : ''}`,
     );
-    const tag = 'partial';
-    const runId = 'partial-1';
+    const runId = `${tag}-1`;
     const slow = join(lab.ssh.host('h2').stateDir, `slow-${tag}`);
     writeFileSync(slow, '');
     const args = ['-i', lab.inventory, '-p', `tag=${tag}`, '--yes', '--state-dir', lab.stateDir];
@@ -154,7 +157,7 @@ steps:
     expect(hostLog(lab, 'h2', tag)).toEqual([]);
     rmSync(slow);
 
-    const resumed = await runCli(['resume', runId, '--unknown', 'rerun', '--yes', '--state-dir', lab.stateDir], lab.env);
+    const resumed = await runCli(['resume', runId, ...flags, '--yes', '--state-dir', lab.stateDir], lab.env);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(hostLog(lab, 'h1', tag)).toEqual(['mark']);
     expect(hostLog(lab, 'h2', tag)).toEqual(['mark']);
@@ -167,7 +170,8 @@ steps:
     expect(rerunOn).toEqual(['h2']);
     expect(records.find((r) => r.type === 'unknown-outcome')).toMatchObject({
       decision: 'rerun',
-      message: expect.stringContaining('runs again on h2 only (succeeded on h1)'),
+      by: verified ? 'verification' : 'flag',
+      message: expect.stringContaining(`runs again on h2 only (${why})`),
     });
     expect(resumed.stdout).toContain('not run again on h1');
   });

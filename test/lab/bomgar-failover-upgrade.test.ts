@@ -10,12 +10,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startBomgarPair, type ApplianceName, type BomgarPair } from '../../fixtures/fakes/bomgar/index.js';
-import type { CommandContext } from '../../src/commands/context.js';
-import { preparePlan } from '../../src/commands/prepare.js';
-import { EventBus, type RunEvent } from '../../src/engine/events.js';
-import { executePlan, type RunSummary } from '../../src/engine/executor.js';
-import { collectSecrets } from '../../src/engine/secrets.js';
-import { openConnections } from '../../src/targets/connections.js';
+import type { RunEvent } from '../../src/engine/events.js';
+import type { RunSummary } from '../../src/engine/executor.js';
+import { completed, runInLab, statusOf, type Manual } from './run-in-lab.js';
 
 const ID = 'bomgar-failover-upgrade';
 const NEW_VERSION = '23.2.1';
@@ -71,59 +68,18 @@ function commandApi(n: ApplianceName, query: Record<string, string>): Promise<st
   });
 }
 
-type Manual = Record<string, () => Promise<void> | void>;
-
 async function run(answers: Record<string, string>, manual: Manual): Promise<{ summary: RunSummary; events: RunEvent[]; done: string[] }> {
-  const env = { ...process.env, BOMGAR_CLIENT_SECRET: pair.credentials.oauth.clientSecret };
-  const ctx = {
-    json: true,
-    runbookDirs: [path.join(process.cwd(), 'src', 'runbooks')],
-    env,
-    interactive: false,
-    print: () => undefined,
-    printError: () => undefined,
-  } as unknown as CommandContext;
-  const prepared = await preparePlan(
-    ID,
-    { inventory: writeInventory(), answer: Object.entries(answers).map(([k, v]) => `${k}=${v}`) },
-    ctx,
+  return completed(
+    await runInLab(ID, {
+      inventory: writeInventory(),
+      env: { BOMGAR_CLIENT_SECRET: pair.credentials.oauth.clientSecret },
+      answers,
+      manual,
+    }),
   );
-  const secrets = await collectSecrets(prepared.plan, env, null);
-  const events: RunEvent[] = [];
-  const bus = new EventBus((t) => secrets.redact(t));
-  bus.on((e) => events.push(e));
-  const connections = openConnections({ inventory: prepared.inventory!, secrets, acceptNewHostKeys: false });
-  const done: string[] = [];
-  try {
-    const summary = await executePlan({
-      plan: prepared.plan,
-      runId: `lab-${Date.now()}`,
-      operator: 'lab-operator',
-      connections,
-      secrets,
-      bus,
-      io: {
-        async confirmDone(stepId) {
-          done.push(stepId);
-          await manual[stepId]?.();
-          return true;
-        },
-        ask: () => Promise.reject(new Error('unexpected prompt: the test pre-answers every prompt')),
-        retryOrAbort: async () => 'abort',
-      },
-      confirmer: { confirm: async () => ({ confirmed: true, by: 'flag' as const }) },
-      stopSignal: new AbortController().signal,
-      killSignal: new AbortController().signal,
-      mode: 'exec',
-      runPreconditions: true,
-    });
-    return { summary, events, done };
-  } finally {
-    await connections.closeAll();
-  }
 }
 
-const status = (summary: RunSummary, id: string) => summary.steps.find((s) => s.id === id)?.status;
+const status = statusOf;
 
 const backupAndSync: Manual = {
   'download-backup': () => fs.writeFileSync(path.join(dir, 'backups', 'support-backup.nsb'), 'backup'),

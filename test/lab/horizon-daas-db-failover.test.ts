@@ -9,12 +9,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { initializeSlony, SLONY_VERIFY_SQL, startHorizonLab, type HorizonKind, type HorizonLab } from '../../fixtures/lab/horizon/index.js';
-import type { CommandContext } from '../../src/commands/context.js';
-import { preparePlan } from '../../src/commands/prepare.js';
-import { EventBus, type RunEvent } from '../../src/engine/events.js';
-import { executePlan, type RunSummary } from '../../src/engine/executor.js';
-import { collectSecrets } from '../../src/engine/secrets.js';
-import { openConnections } from '../../src/targets/connections.js';
+import type { RunEvent } from '../../src/engine/events.js';
+import type { RunSummary } from '../../src/engine/executor.js';
+import { completed, runInLab, type Manual } from './run-in-lab.js';
 
 const ID = 'horizon-daas-db-failover';
 let lab: HorizonLab | undefined;
@@ -72,65 +69,14 @@ ${Object.entries(params)
   return file;
 }
 
-type Manual = Record<string, () => Promise<void> | void>;
-
 async function run(
   l: HorizonLab,
   params: Record<string, string | number | boolean>,
   answers: Record<string, string>,
   manual: Manual,
 ): Promise<{ summary: RunSummary; events: RunEvent[]; done: string[] }> {
-  const env = {
-    ...process.env,
-    HORIZON_DB_PASSWORD: l.appliances.B.db.fdb.appPassword,
-    HORIZON_DB_ADMIN_PASSWORD: l.appliances.B.db.fdb.password,
-  };
-  const ctx = {
-    json: true,
-    runbookDirs: [path.join(process.cwd(), 'src', 'runbooks')],
-    env,
-    interactive: false,
-    print: () => undefined,
-    printError: () => undefined,
-  } as unknown as CommandContext;
-  const prepared = await preparePlan(
-    ID,
-    { inventory: writeInventory(l, params), answer: Object.entries(answers).map(([k, v]) => `${k}=${v}`) },
-    ctx,
-  );
-  const secrets = await collectSecrets(prepared.plan, env, null);
-  const events: RunEvent[] = [];
-  const bus = new EventBus((t) => secrets.redact(t));
-  bus.on((e) => events.push(e));
-  const connections = openConnections({ inventory: prepared.inventory!, secrets, acceptNewHostKeys: false });
-  const done: string[] = [];
-  try {
-    const summary = await executePlan({
-      plan: prepared.plan,
-      runId: `lab-${Date.now()}`,
-      operator: 'lab-operator',
-      connections,
-      secrets,
-      bus,
-      io: {
-        async confirmDone(stepId) {
-          done.push(stepId);
-          await manual[stepId]?.();
-          return true;
-        },
-        ask: () => Promise.reject(new Error('unexpected prompt: the test pre-answers every prompt')),
-        retryOrAbort: async () => 'abort',
-      },
-      confirmer: { confirm: async () => ({ confirmed: true, by: 'flag' as const }) },
-      stopSignal: new AbortController().signal,
-      killSignal: new AbortController().signal,
-      mode: 'exec',
-      runPreconditions: true,
-    });
-    return { summary, events, done };
-  } finally {
-    await connections.closeAll();
-  }
+  const env = { HORIZON_DB_PASSWORD: l.appliances.B.db.fdb.appPassword, HORIZON_DB_ADMIN_PASSWORD: l.appliances.B.db.fdb.password };
+  return completed(await runInLab(ID, { inventory: writeInventory(l, params), env, answers, manual }));
 }
 
 async function start(kind: HorizonKind): Promise<HorizonLab> {

@@ -32,12 +32,9 @@ import {
 import { giveToLab } from '../../fixtures/fakes/lib/provision.js';
 import { startSshLab, type SshLab } from '../harness/sshd.js';
 import { LAB_HOME } from '../harness/lab-user.js';
-import type { CommandContext } from '../../src/commands/context.js';
-import { preparePlan } from '../../src/commands/prepare.js';
-import { EventBus, type RunEvent } from '../../src/engine/events.js';
-import { executePlan, type RunSummary } from '../../src/engine/executor.js';
-import { collectSecrets } from '../../src/engine/secrets.js';
-import { openConnections } from '../../src/targets/connections.js';
+import type { RunEvent } from '../../src/engine/events.js';
+import type { RunSummary } from '../../src/engine/executor.js';
+import { outputOf, runInLab, statusOf, type LabRun, type Manual } from './run-in-lab.js';
 
 const ID = 'opengauss-cm-upgrade';
 const NODES = ['gauss-node1', 'gauss-node2', 'gauss-node3'] as const;
@@ -206,80 +203,15 @@ ${Object.entries(all)
   return file;
 }
 
-type Manual = Record<string, () => Promise<void> | void>;
-interface RunResult {
-  /** Null when the run threw (a failed precondition). */
-  summary: RunSummary | null;
-  error: Error | null;
-  events: RunEvent[];
-  /** Manual steps the operator was asked to carry out, with the instructions shown. */
-  manual: Array<{ stepId: string; instructions: string }>;
-  /** Messages of the "retry or abort?" questions (answered abort). */
-  retries: string[];
-}
+type RunResult = LabRun;
 
 async function run(inventory: string, manual: Manual = {}): Promise<RunResult> {
-  const env = { ...process.env };
-  const ctx = {
-    json: true,
-    runbookDirs: [path.join(process.cwd(), 'src', 'runbooks')],
-    env,
-    interactive: false,
-    print: () => undefined,
-    printError: () => undefined,
-  } as unknown as CommandContext;
-  const prepared = await preparePlan(ID, { inventory }, ctx);
-  const secrets = await collectSecrets(prepared.plan, env, null);
-  const events: RunEvent[] = [];
-  const bus = new EventBus((t) => secrets.redact(t));
-  bus.on((e) => events.push(e));
-  const connections = openConnections({ inventory: prepared.inventory!, secrets, acceptNewHostKeys: false });
-  const asked: RunResult['manual'] = [];
-  const retries: string[] = [];
-  try {
-    const summary = await executePlan({
-      plan: prepared.plan,
-      runId: `lab-${Date.now()}`,
-      operator: 'lab-operator',
-      connections,
-      secrets,
-      bus,
-      io: {
-        async confirmDone(stepId, instructions) {
-          asked.push({ stepId, instructions });
-          await manual[stepId]?.();
-          return true;
-        },
-        ask: () => Promise.reject(new Error('unexpected prompt')),
-        retryOrAbort: async (message) => {
-          retries.push(message);
-          return 'abort';
-        },
-      },
-      confirmer: { confirm: async () => ({ confirmed: true, by: 'flag' as const }) },
-      stopSignal: new AbortController().signal,
-      killSignal: new AbortController().signal,
-      mode: 'exec',
-      runPreconditions: true,
-    });
-    return { summary, error: null, events, manual: asked, retries };
-  } catch (error) {
-    return { summary: null, error: error as Error, events, manual: asked, retries };
-  } finally {
-    await connections.closeAll();
-  }
+  return runInLab(ID, { inventory, manual });
 }
 
 const ids = (summary: RunSummary | null) => (summary?.steps ?? []).map((s) => s.id);
-const status = (summary: RunSummary | null, id: string) => summary?.steps.find((s) => s.id === id)?.status;
-const output = (events: RunEvent[], stepId: string, target?: Node) =>
-  events
-    .filter(
-      (e): e is Extract<RunEvent, { type: 'output' }> =>
-        e.type === 'output' && e.stepId === stepId && e.stream === 'stdout' && (target === undefined || e.target === target),
-    )
-    .map((e) => e.text)
-    .join('');
+const status = statusOf;
+const output = (events: RunEvent[], stepId: string, target?: Node) => outputOf(events, stepId, target, 'stdout');
 const checks = (events: RunEvent[], phase: 'precondition' | 'check') =>
   events.filter((e): e is Extract<RunEvent, { type: 'check-finished' }> => e.type === 'check-finished' && e.phase === phase);
 const tools = (n: Node) => readCommands(lab.host(n).stateDir).map((c) => c.tool);

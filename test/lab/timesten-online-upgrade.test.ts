@@ -18,12 +18,9 @@ import {
   type TimesTenLabOptions,
 } from '../../fixtures/lab/timesten/provision.js';
 import { startSshLab, type SshLab } from '../harness/sshd.js';
-import type { CommandContext } from '../../src/commands/context.js';
-import { preparePlan } from '../../src/commands/prepare.js';
-import { EventBus, type RunEvent } from '../../src/engine/events.js';
-import { executePlan, type RunSummary } from '../../src/engine/executor.js';
-import { collectSecrets } from '../../src/engine/secrets.js';
-import { openConnections } from '../../src/targets/connections.js';
+import type { RunEvent } from '../../src/engine/events.js';
+import type { RunSummary } from '../../src/engine/executor.js';
+import { completed, runInLab, statusOf, type Manual } from './run-in-lab.js';
 
 const ID = 'timesten-online-upgrade';
 const NEW_RELEASE = '18.1.4.1.0';
@@ -89,61 +86,12 @@ ${Object.entries(params)
   return file;
 }
 
-type Manual = Record<string, () => Promise<void> | void>;
-
 async function run(inventory: string, manual: Manual = {}): Promise<{ summary: RunSummary; events: RunEvent[]; done: string[] }> {
-  const env = { ...process.env };
-  const ctx = {
-    json: true,
-    runbookDirs: [path.join(process.cwd(), 'src', 'runbooks')],
-    env,
-    interactive: false,
-    print: () => undefined,
-    printError: () => undefined,
-  } as unknown as CommandContext;
-  const prepared = await preparePlan(ID, { inventory }, ctx);
-  const secrets = await collectSecrets(prepared.plan, env, null);
-  const events: RunEvent[] = [];
-  const bus = new EventBus((t) => secrets.redact(t));
-  bus.on((e) => events.push(e));
-  const connections = openConnections({ inventory: prepared.inventory!, secrets, acceptNewHostKeys: false });
-  const done: string[] = [];
-  const typed: Array<[string, string | null]> = [];
-  try {
-    const summary = await executePlan({
-      plan: prepared.plan,
-      runId: `lab-${Date.now()}`,
-      operator: 'lab-operator',
-      connections,
-      secrets,
-      bus,
-      io: {
-        async confirmDone(stepId) {
-          done.push(stepId);
-          await manual[stepId]?.();
-          return true;
-        },
-        ask: () => Promise.reject(new Error('unexpected prompt')),
-        retryOrAbort: async () => 'abort',
-      },
-      confirmer: {
-        confirm: async (step, expected) => {
-          if (step.destructive) typed.push([step.id, expected]);
-          return { confirmed: true, by: 'flag' as const };
-        },
-      },
-      stopSignal: new AbortController().signal,
-      killSignal: new AbortController().signal,
-      mode: 'exec',
-      runPreconditions: true,
-    });
-    return { summary, events, done: [...done, ...typed.map(([id, t]) => `typed ${id}=${t}`)] };
-  } finally {
-    await connections.closeAll();
-  }
+  const r = await runInLab(ID, { inventory, manual });
+  return { ...completed(r), done: [...r.done, ...r.typed.map(([id, t]) => `typed ${id}=${t}`)] };
 }
 
-const status = (summary: RunSummary, id: string) => summary.steps.find((s) => s.id === id)?.status;
+const status = statusOf;
 const install: Manual = {
   'u07-install-new-release': () => installTimesTenRelease(shared(), 'upgradehost', NEW_RELEASE),
   'o19-install-new-release': () => installTimesTenRelease(shared(), 'originalhost', NEW_RELEASE),

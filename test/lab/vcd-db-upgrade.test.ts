@@ -12,12 +12,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { provisionVcd, readVcdState, markCellUpgraded, type VcdLabOptions } from '../../fixtures/lab/vcd/provision.js';
 import { startSshLab, type SshLab } from '../harness/sshd.js';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
-import type { CommandContext } from '../../src/commands/context.js';
-import { preparePlan } from '../../src/commands/prepare.js';
-import { EventBus, type RunEvent } from '../../src/engine/events.js';
-import { executePlan, type RunSummary } from '../../src/engine/executor.js';
-import { collectSecrets } from '../../src/engine/secrets.js';
-import { openConnections } from '../../src/targets/connections.js';
+import type { RunEvent } from '../../src/engine/events.js';
+import type { RunSummary } from '../../src/engine/executor.js';
+import { completed, outputOf, runInLab, statusOf, type Manual } from './run-in-lab.js';
 
 const ID = 'vcd-db-upgrade';
 const CELLS = ['cell1', 'cell2', 'cell3'] as const;
@@ -111,60 +108,14 @@ ${params}
   return file;
 }
 
-type Manual = Record<string, () => Promise<void> | void>;
-
 async function run(inventory: string, manual: Manual = {}): Promise<{ summary: RunSummary; events: RunEvent[]; done: string[] }> {
-  const env = { ...process.env, VCD_SYSADMIN_PASSWORD: SYSADMIN.password, VCD_DB_PASSWORD: DB_PASSWORD };
-  const ctx = {
-    json: true,
-    runbookDirs: [path.join(process.cwd(), 'src', 'runbooks')],
-    env,
-    interactive: false,
-    print: () => undefined,
-    printError: () => undefined,
-  } as unknown as CommandContext;
-  const prepared = await preparePlan(ID, { inventory }, ctx);
-  const secrets = await collectSecrets(prepared.plan, env, null);
-  const events: RunEvent[] = [];
-  const bus = new EventBus((t) => secrets.redact(t));
-  bus.on((e) => events.push(e));
-  const connections = openConnections({ inventory: prepared.inventory!, secrets, acceptNewHostKeys: false });
-  const done: string[] = [];
-  try {
-    const summary = await executePlan({
-      plan: prepared.plan,
-      runId: `lab-${Date.now()}`,
-      operator: 'lab-operator',
-      connections,
-      secrets,
-      bus,
-      io: {
-        async confirmDone(stepId) {
-          done.push(stepId);
-          await manual[stepId]?.();
-          return true;
-        },
-        ask: () => Promise.reject(new Error('unexpected prompt')),
-        retryOrAbort: async () => 'abort',
-      },
-      confirmer: { confirm: async () => ({ confirmed: true, by: 'flag' as const }) },
-      stopSignal: new AbortController().signal,
-      killSignal: new AbortController().signal,
-      mode: 'exec',
-      runPreconditions: true,
-    });
-    return { summary, events, done };
-  } finally {
-    await connections.closeAll();
-  }
+  return completed(
+    await runInLab(ID, { inventory, env: { VCD_SYSADMIN_PASSWORD: SYSADMIN.password, VCD_DB_PASSWORD: DB_PASSWORD }, manual }),
+  );
 }
 
-const status = (summary: RunSummary, id: string) => summary.steps.find((s) => s.id === id)?.status;
-const output = (events: RunEvent[], stepId: string) =>
-  events
-    .filter((e): e is Extract<RunEvent, { type: 'output' }> => e.type === 'output' && e.stepId === stepId)
-    .map((e) => e.text)
-    .join('');
+const status = statusOf;
+const output = (events: RunEvent[], stepId: string) => outputOf(events, stepId);
 const upgradeOthers: Manual = {
   'upgrade-other-cells': () => {
     markCellUpgraded(lab.host('cell1').sharedDir, 'cell2', trees.cell2);
