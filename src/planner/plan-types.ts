@@ -69,6 +69,8 @@ export interface Plan {
   secrets: PlannedSecret[];
   answers: Record<string, string>;
   preconditions: PlannedAction[];
+  /** Preconditions whose `when` does not hold for these parameters: not checked. */
+  skippedPreconditions: Array<{ title: string; condition: string }>;
   steps: PlannedStep[];
   rollback: PlannedStep[];
 }

@@ -57,9 +57,16 @@ class Planner {
   build(): PlanOutput {
     const rb = this.input.runbook;
     const spec = rb.spec;
-    const preconditions = spec.preconditions.map((check, i) =>
-      this.planAction(check as unknown as Record<string, unknown>, null, ['preconditions', i], new Set()),
-    );
+    const preconditions: PlannedAction[] = [];
+    const skippedPreconditions: Plan['skippedPreconditions'] = [];
+    spec.preconditions.forEach((check, i) => {
+      const path = ['preconditions', i];
+      // Planned even when skipped, so that its references are checked all the same.
+      const action = this.planAction(check as unknown as Record<string, unknown>, null, path, new Set());
+      const condition = this.planCondition(check as unknown as StepSpec, path, new Set());
+      if (condition.decided === 'skip') skippedPreconditions.push({ title: action.title, condition: condition.text ?? '' });
+      else preconditions.push(action);
+    });
     const earlier = new Set<string>();
     const steps: PlannedStep[] = [];
     spec.steps.forEach((step, i) => {
@@ -91,6 +98,7 @@ class Planner {
       secrets: this.secrets(targets),
       answers: { ...this.input.answers },
       preconditions,
+      skippedPreconditions,
       steps,
       rollback,
     };

@@ -3,7 +3,7 @@
  * what runbook authors see in their editor.
  */
 import { z } from 'zod';
-import { checkSchema } from '../steps/check-schema.js';
+import { checkSchema, preconditionSchema } from '../steps/check-schema.js';
 import { stepKinds } from '../steps/registry.js';
 import type { StepKind } from '../steps/types.js';
 import { condition, confirm, duration, fanOut, identifier, onFailure, retries, scalar } from './schema-parts.js';
@@ -97,7 +97,7 @@ export const runbookSchema = z
     parameters: z.record(identifier, parameterSchema).default({}),
     targets: z.record(identifier, targetRoleSchema).default({}),
     preconditions: z
-      .array(checkSchema)
+      .array(preconditionSchema)
       .default([])
       .describe('Read-only checks, all run before anything changes; any failure stops the run.'),
     steps: z.array(stepSchema).min(1),

@@ -3,7 +3,7 @@
  * verification, the check after a manual step, or the condition a `wait` step polls.
  */
 import { z } from 'zod';
-import { identifier } from '../runbook/schema-parts.js';
+import { condition, identifier } from '../runbook/schema-parts.js';
 import { httpStep } from './http.js';
 import { localStep } from './local.js';
 import { sqlStep } from './sql.js';
@@ -19,8 +19,16 @@ const checkCommon = {
   timeout: z.union([z.string(), z.number()]).optional(),
 };
 
+const preconditionOnly = {
+  when: condition.optional().describe('Check only when this holds (parameters only: decided when planning).'),
+};
+
 function checkVariant(kind: StepKind<never>) {
   return z.object({ kind: z.literal(kind.kind), ...checkCommon, ...kind.fields }).strict();
+}
+
+function preconditionVariant(kind: StepKind<never>) {
+  return z.object({ kind: z.literal(kind.kind), ...checkCommon, ...preconditionOnly, ...kind.fields }).strict();
 }
 
 export const checkSchema = z
@@ -31,3 +39,14 @@ export const checkSchema = z
   .describe('A read-only check: an ssh, sql, http or local action with its expected result.');
 
 export type CheckSpec = z.infer<typeof checkSchema>;
+
+/** A check run before anything changes; it may apply only to some parameter values. */
+export const preconditionSchema = z
+  .discriminatedUnion(
+    'kind',
+    checkableKinds.map(preconditionVariant) as unknown as [
+      ReturnType<typeof preconditionVariant>,
+      ...ReturnType<typeof preconditionVariant>[],
+    ],
+  )
+  .describe('A read-only check run before anything changes, optionally only when a condition on parameters holds.');

@@ -33,12 +33,14 @@ export function renderPlan(plan: Plan, c: ChalkInstance): string {
     for (const [role, t] of roles)
       out.push(`  ${role} (${t.type}): ${t.entries.map((e) => `${e.name} ${c.dim(`[${e.where}]`)}`).join(', ')}`);
   }
-  if (plan.preconditions.length) {
+  const skippedChecks = plan.skippedPreconditions ?? [];
+  if (plan.preconditions.length || skippedChecks.length) {
     out.push('', c.bold('Preconditions') + c.dim(' (read-only; all are checked before anything changes)'));
     plan.preconditions.forEach((check, i) => {
       out.push(`  P${i + 1}. ${check.title} ${c.dim(`[${check.kind}${check.role ? ` on ${check.role}` : ''}]`)}`);
       out.push(...renderAction(check, '      ', c));
     });
+    for (const s of skippedChecks) out.push(c.dim(`  skipped: ${s.title} (only when ${s.condition})`));
   }
   out.push('', c.bold('Steps'));
   plan.steps.forEach((step, i) => out.push(...renderStep(step, `${i + 1}.`, c), ''));

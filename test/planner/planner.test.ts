@@ -175,6 +175,49 @@ describe('conditions', () => {
   });
 });
 
+describe('preconditions with a condition', () => {
+  const runbook = runbookObject({
+    parameters: { mode: { type: 'enum', values: ['quick', 'full'], default: 'quick' } },
+    preconditions: [
+      { title: 'hosts answer', kind: 'ssh', target: 'app', command: 'true' },
+      {
+        title: 'full mode needs the archive',
+        kind: 'ssh',
+        target: 'app',
+        command: 'test -d /srv/archive',
+        when: { param: 'mode', equals: 'full' },
+      },
+    ],
+  });
+
+  it('are checked only when their parameter condition holds, and the dry-run says which were left out', async () => {
+    const full = await planObjects(runbook, { inventory: inventoryObject(), params: { mode: 'full' } });
+    expect(full.errors).toEqual([]);
+    expect(full.plan?.preconditions.map((p) => p.title)).toEqual(['hosts answer', 'full mode needs the archive']);
+    expect(full.plan?.skippedPreconditions).toEqual([]);
+    const quick = await planObjects(runbook, { inventory: inventoryObject(), params: { mode: 'quick' } });
+    expect(quick.plan?.preconditions.map((p) => p.title)).toEqual(['hosts answer']);
+    expect(quick.plan?.skippedPreconditions).toEqual([{ title: 'full mode needs the archive', condition: 'params.mode == "full"' }]);
+    const text = renderPlan(quick.plan!, plain);
+    expect(text).toContain('P1. hosts answer');
+    expect(text).not.toContain('P2.');
+    expect(text).toContain('skipped: full mode needs the archive (only when params.mode == "full")');
+  });
+
+  it('may not depend on a step, which has not run when preconditions are checked', async () => {
+    const { errors } = await planObjects(
+      runbookObject({
+        steps: [sshStep({ id: 'first' })],
+        preconditions: [{ title: 'after first', kind: 'ssh', target: 'app', command: 'true', when: { step: 'first', equals: 'x' } }],
+      }),
+      { inventory: inventoryObject() },
+    );
+    expect(errors.map((e) => [e.path, e.message, typeof e.line])).toEqual([
+      ['preconditions[0].when', 'condition on step "first", which is not an earlier step', 'number'],
+    ]);
+  });
+});
+
 describe('confirmations', () => {
   const runbook = runbookObject({
     steps: [
