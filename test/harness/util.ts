@@ -32,6 +32,8 @@ export function run(file: string, args: readonly string[], opts: ExecFileOptions
         resolve({ stdout: out, stderr: errText });
       }
     });
+    // A program may exit without reading its input (EPIPE): its exit code says what happened.
+    child.stdin?.on('error', () => undefined);
     if (input !== undefined) child.stdin?.end(input);
     else child.stdin?.end();
   });
