@@ -158,6 +158,68 @@ describe(`${ID} in the lab`, () => {
     expect(roleChanges.every((r) => r.unknownParams.length === 0)).toBe(true);
   });
 
+  it('asynchronous by hand: the operator makes B primary and A backup on the failover pages, then A is updated', async () => {
+    const { summary, done } = await run(
+      { 'choose-method': 'asynchronous', 'role-change-method': 'manual' },
+      {
+        ...backupAndSync,
+        'async-update-b': () => pair.installUpdate('B', NEW_VERSION),
+        // "Become Primary" on B: A cannot be contacted (versions differ), B is promoted anyway.
+        'async-b-primary-manual': async () => {
+          expect(await commandApi('B', { action: 'set_failover_role', role: 'primary' })).toContain('Successfully');
+        },
+        // "Become Backup" on A, forced: A still reports primary and cannot contact B.
+        'async-a-backup-manual': async () => {
+          expect(pair.appliance('A').role).toBe('primary');
+          expect(await commandApi('A', { action: 'set_failover_role', role: 'backup', force: '1' })).toContain('Successfully');
+        },
+        'async-update-a': async () => {
+          // A is updated only once it is the backup.
+          expect([pair.appliance('A').role, pair.appliance('B').role]).toEqual(['backup', 'primary']);
+          await pair.installUpdate('A', NEW_VERSION);
+        },
+        'async-reestablish': () => pair.establishFailover('B'),
+      },
+    );
+    expect(summary.status, summary.message).toBe('succeeded');
+    expect(done).toEqual([
+      'plan-windows',
+      'download-backup',
+      'sync-now',
+      'async-window-1',
+      'async-update-b',
+      'async-interim',
+      'async-window-2',
+      'async-b-primary-manual',
+      'async-swing-network',
+      'async-a-backup-manual',
+      'async-update-a',
+      'async-reestablish',
+    ]);
+    for (const id of ['async-b-primary-api', 'async-a-backup-api']) expect(status(summary, id), id).toBe('skipped');
+    for (const id of [
+      'async-wait-b-primary',
+      'async-verify-b-primary',
+      'async-verify-a-backup',
+      'async-check-a-updated',
+      'health-after-b-primary',
+      'health-after-a-backup',
+    ])
+      expect(status(summary, id), id).toBe('succeeded');
+    const state = pair.state();
+    expect([state.A.version, state.A.role, state.B.version, state.B.role]).toEqual([NEW_VERSION, 'backup', NEW_VERSION, 'primary']);
+    expect(state.failoverEstablished).toBe(true);
+    // The runbook talks to the command API with its OAuth account; the person used the legacy
+    // user, standing in for the failover pages. Only the person changed roles.
+    const requests = pair.requests();
+    expect(requests.some((r) => r.auth === 'bearer' && r.action === 'check_health')).toBe(true);
+    const roleChanges = requests.filter((r) => r.action === 'set_failover_role');
+    expect(roleChanges.map((r) => [r.appliance, r.params.role, r.auth, r.principal, r.status])).toEqual([
+      ['B', 'primary', 'password', pair.credentials.user.username, 200],
+      ['A', 'backup', 'password', pair.credentials.user.username, 200],
+    ]);
+  });
+
   it('asynchronous by hand, role mismatch: A still reports primary, so the run stops before A is updated', async () => {
     const { summary, done } = await run(
       { 'choose-method': 'asynchronous', 'role-change-method': 'manual' },
