@@ -213,4 +213,98 @@ describe(`${ID} in the lab`, () => {
       { name: l.appliances.B.name, capabilities: 255 },
     ]);
   });
+
+  it('tenant, primary unreachable: nothing runs on A, no restore, tenant promoted; A comes back in task 4 and EDB/AVDB re-initialised from B', async () => {
+    const l = await start('tenant');
+    const { A, B } = l.appliances;
+    await l.stopPrimary();
+    const { summary, events, done } = await run(
+      l,
+      { appliance_kind: 'tenant', primary_reachable: false },
+      // Task 4 is decided by this answer alone (not by primary_reachable): "now" means the operator
+      // brings A back, and the manual step's check needs A over SSH.
+      { 't4-restart-primary-now': 'now' },
+      {
+        't3-reinit-slony': () => initializeSlony(l, { org: l.orgId, db: 'fdb', origin: 'B' }),
+        't4-restart-primary': () => l.startPrimary(),
+        't4-reinit-slony-edb': () => initializeSlony(l, { org: l.orgId, db: 'edb', origin: 'B' }),
+        't4-reinit-slony-avdb': () => initializeSlony(l, { org: l.orgId, db: 'avdb', origin: 'B' }),
+      },
+    );
+    expect(failures(summary)).toEqual([]);
+    expect(summary.status, summary.message).toBe('succeeded');
+    expect(done).toEqual(['t3-reinit-slony', 't4-restart-primary', 't4-reinit-slony-edb', 't4-reinit-slony-avdb']);
+    const byId = new Map(summary.steps.map((s) => [s.id, s]));
+
+    // Nothing ran on A: no fake tool was called there, its services were never touched, and the only
+    // step that reached A (or one of its databases) is task 4's check that A is up again.
+    expect(l.commands('A')).toEqual([]);
+    expect(l.services('A')).toEqual({ dtService: 'running', 'av-manager': 'running', diagnose: 'running' });
+    const onA = (t: string | null | undefined) => t === 'A' || (t ?? '').startsWith('A-');
+    const touchedA = new Set(
+      events.flatMap((e) =>
+        (e.type === 'step-started' && e.targets.some(onA)) || (e.type === 'check-finished' && onA(e.target)) ? [e.stepId ?? ''] : [],
+      ),
+    );
+    expect([...touchedA]).toEqual(['t4-restart-primary']);
+    for (const id of [
+      'check-primary-version',
+      't1-stop-services-primary',
+      't1-kill-slon-primary',
+      't3-check-restored-fdb',
+      't3-drop-slony-primary-fdb',
+    ]) {
+      expect(byId.get(id)?.status, id).toBe('skipped');
+      expect(byId.get(id)?.message, id).toMatch(/primary_reachable/);
+    }
+
+    // No backup or restore: every task 1.5 step is skipped and no backup directory was made.
+    for (const db of ['fdb', 'edb', 'avdb']) {
+      for (const id of [`t1-count-rows-primary-${db}`, `t1-backup-${db}`, `t1-restore-${db}`]) {
+        expect(byId.get(id)?.status, id).toBe('skipped');
+        expect(byId.get(id)?.message, id).toMatch(/primary_reachable/);
+      }
+    }
+    expect(summary.steps.filter((s) => s.status === 'succeeded' && /backup|restore/.test(s.id))).toEqual([]);
+    expect(fs.existsSync(backupDir!)).toBe(false);
+
+    // Task 1: B writable and configured without A.
+    for (const db of ['fdb', 'edb', 'avdb'] as const) {
+      const props = read(l, 'B', `/usr/local/desktone/release/active/conf/${db}.properties`);
+      expect(props, db).not.toContain(`${db}.host.1=${A.address}\n`);
+      expect(props, db).toContain(`${db}.host.2=${B.address}\n`);
+    }
+    expect(l.services('B')).toMatchObject({ dtService: 'running', 'av-manager': 'running', diagnose: 'running' });
+    expect(l.commands('B').find((c) => c.tool === 'av-setup')?.env).toEqual({ DB_HOST: B.address, DB_PASSWORD: '<set>' });
+
+    // Task 3: capabilities moved in the master SP FDB (B's FDB in the lab); B is the Slony master of
+    // FDB, re-initialised while A was down: a one-node cluster.
+    expect(await l.query('B', 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name')).toEqual([
+      { name: A.name, capabilities: 63 },
+      { name: B.name, capabilities: 255 },
+    ]);
+    const slons = l
+      .commands('B')
+      .filter((c) => c.tool.startsWith('start_slon_'))
+      .map((c) => c.tool);
+    expect(slons).toEqual(['start_slon_fdb.sh', 'start_slon_edb.sh', 'start_slon_avdb.sh']);
+    const nodes = async (db: 'fdb' | 'edb' | 'avdb') =>
+      (await l.query<{ no_id: number }>('B', db, 'SELECT no_id FROM _slony.sl_node ORDER BY no_id')).map((r) => r.no_id);
+    expect(await nodes('fdb')).toEqual([1]);
+
+    // Task 4: every step ran (tenant, answer "now"); A was back when its check ran, so the EDB and
+    // AVDB re-initialisations made B the origin with A subscribed as node 2.
+    expect(byId.get('t4-restart-primary-now')?.status).toBe('succeeded');
+    expect(byId.get('t4-restart-primary')?.message).toMatch(/check passed/);
+    for (const id of ['t4-reinit-slony-edb', 't4-reinit-slony-avdb']) expect(byId.get(id)?.status, id).toBe('succeeded');
+    for (const db of ['fdb', 'edb', 'avdb'] as const) {
+      const verify = await l.query<{ master_node: boolean }>('B', db, SLONY_VERIFY_SQL);
+      expect(verify, db).toHaveLength(1);
+      expect(verify[0]!.master_node, db).toBe(true);
+    }
+    for (const db of ['edb', 'avdb'] as const) {
+      expect(await nodes(db), db).toEqual([1, 2]);
+      expect((await l.query<{ master_node: boolean }>('A', db, SLONY_VERIFY_SQL))[0]?.master_node, db).toBe(false);
+    }
+  });
 });
