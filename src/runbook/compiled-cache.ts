@@ -58,11 +58,23 @@ export function readCompiled(contentHash: string, file: string, env = process.en
   const dir = cacheDir(env);
   if (!dir) return undefined;
   try {
-    const compiled = JSON.parse(readFileSync(entryPath(dir, contentHash), 'utf8')) as CompiledRunbook;
+    const path = entryPath(dir, contentHash);
+    if (!trusted(path)) return undefined;
+    const compiled = JSON.parse(readFileSync(path, 'utf8')) as CompiledRunbook;
     return { spec: compiled.spec, warnings: compiled.warnings.map((w) => ({ ...w, file })) };
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A cached runbook is executed as if it were the YAML file: only an entry this user wrote and
+ * nobody else can change is used (a shared or loosened cache directory is validated around).
+ */
+function trusted(path: string): boolean {
+  const { uid, mode } = statSync(path);
+  const me = process.getuid?.();
+  return (me === undefined || uid === me) && (mode & 0o022) === 0;
 }
 
 export function writeCompiled(contentHash: string, compiled: CompiledRunbook, env = process.env): void {

@@ -3,7 +3,7 @@
  * its YAML, a changed file is validated again, an invalid one is never stored, and a planning
  * error of a cached runbook still names its line.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRunbookFile } from '../../src/runbook/load.js';
@@ -86,6 +86,22 @@ describe('compiled runbook cache', () => {
       const line = text.split('\n').findIndex((l) => l.includes('params.missing')) + 1;
       expect(first.errors[0]?.line).toBe(line);
       expect(second.errors).toEqual(first.errors);
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it('ignores an entry that others could have written (group- or world-writable)', () => {
+    const dir = tempDir();
+    try {
+      const file = dir.write('rb.yaml', runbookYaml({ title: 'Genuine' }));
+      const hash = loadRunbookFile(file).runbook!.hash;
+      const entry = entries().find((e) => e.endsWith(`${hash}.json`))!;
+      const path = join(cache.dir, 'runbook', 'compiled', entry);
+      writeFileSync(path, readFileSync(path, 'utf8').replace('Genuine', 'Tampered'));
+      expect(loadRunbookFile(file).runbook?.spec.title).toBe('Tampered');
+      chmodSync(path, 0o666);
+      expect(loadRunbookFile(file).runbook?.spec.title).toBe('Genuine');
     } finally {
       dir.cleanup();
     }
