@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { createRequire } from 'node:module';
-import { EXIT, RunbookError } from './errors.js';
+import { EXIT, RunbookError, ValidationError } from './errors.js';
 import type { CommandContext, GlobalOptions } from './commands/context.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -192,7 +192,9 @@ function reportError(error: unknown, ctx: CommandContext): number {
         }),
       );
     else {
-      ctx.printError(c.red(`error: ${error.message}`));
+      // A diagnostic already reads "file:line:column: error: ...".
+      const located = error instanceof ValidationError && !error.message.includes('\n');
+      ctx.printError(c.red(located ? error.message : `error: ${error.message}`));
       if (error.hint) ctx.printError(c.dim(`hint: ${error.hint}`));
     }
     return error.exitCode;

@@ -315,7 +315,7 @@ describe('bad inventories and parameters: exit 3, nothing run', () => {
   });
 
   it.each([
-    ['mode=sometimes', 'error: (command line): error: --param mode: parameter "mode": "sometimes" is not one of analyze, full'],
+    ['mode=sometimes', '(command line): error: --param mode: parameter "mode": "sometimes" is not one of analyze, full'],
     ['parallel_jobs=64', 'parameter "parallel_jobs": 64 is above the maximum 8'],
     ['schema_name=Public', 'parameter "schema_name": "Public" does not match /[a-z_][a-z0-9_]*/'],
     ['nope=1', 'unknown parameter "nope"; this runbook takes parallel_jobs, schema_name, mode'],
