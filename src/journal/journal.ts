@@ -1,8 +1,7 @@
 /**
  * The durable journal of a run: one directory per run in the operator's state directory, with
  * the plan as it was executed (plan.json) and an append-only events.jsonl, each event written
- * before the run goes on and fsynced at the barriers described at `journalWriter`, so a run
- * killed at any point, or a machine that crashed, can be resumed.
+ * and fsynced before the run goes on, so a run killed at any point can be resumed.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
@@ -72,19 +71,12 @@ export interface JournalHandle {
 export type RecordSink = (line: string, durable: boolean) => void;
 
 /**
- * Turns events into journal lines: bounds output per event and per step, and redacts once more
- * (a listener may be handed free text the bus did not see).
- *
- * Every record is written at once (a killed process loses nothing), but only some are fsynced
- * on the spot: those that must be on stable storage before the run acts on a target or waits
- * on the operator (see `mustSyncNow`). The others (output, per-host results, checks, and all
- * the events of read-only steps) ride on the next fsync, which comes before anything further
- * happens on a target, and at the end. So a crash of the machine never loses the record of an
- * action already begun, and a lost record can only be of work that is safe to do again.
+ * Turns events into journal lines: bounds output per event and per step, redacts once more
+ * (a listener may be handed free text the bus did not see), and asks for durability on every
+ * event but output: each is on stable storage before the run goes on.
  */
 export function journalWriter(sink: RecordSink, redact: (text: string) => string): Pick<JournalHandle, 'listener' | 'note'> {
   const outputByStep = new Map<string, number>();
-  const readOnlySteps = new Set<string>();
   const listener: Listener = (event: RunEvent) => {
     if (event.type === 'output') {
       const used = outputByStep.get(event.stepId) ?? 0;
@@ -93,39 +85,18 @@ export function journalWriter(sink: RecordSink, redact: (text: string) => string
       if (used + text.length >= MAX_STEP_OUTPUT_CHARS)
         text = text.slice(0, MAX_STEP_OUTPUT_CHARS - used) + '…[further output of this step not journaled]';
       outputByStep.set(event.stepId, used + text.length);
+      // Output is written at once but rides on the next event's fsync: a chatty program would
+      // otherwise cost one fsync per read.
       sink(redact(JSON.stringify({ ...event, text })), false);
       return;
     }
-    if (event.type === 'step-started') {
-      if (event.changes) readOnlySteps.delete(event.stepId);
-      else readOnlySteps.add(event.stepId);
-    }
-    sink(redact(JSON.stringify(event)), mustSyncNow(event, readOnlySteps));
+    // Durability first: an event on disk is a fact the resume can rely on.
+    sink(redact(JSON.stringify(event)), true);
   };
   return {
     listener,
     note: (note) => sink(redact(JSON.stringify({ time: new Date().toISOString(), ...note })), true),
   };
-}
-
-/**
- * The barriers: the start and end of a run, a step that changes something starting (nothing
- * may happen on a target before its start is durable) or ending, an operator's answer, a
- * rollback, an interruption.
- */
-function mustSyncNow(event: Exclude<RunEvent, { type: 'output' }>, readOnlySteps: ReadonlySet<string>): boolean {
-  switch (event.type) {
-    case 'step-started':
-    case 'step-finished':
-      return !readOnlySteps.has(event.stepId);
-    case 'instance-finished':
-    case 'check-finished':
-    case 'step-skipped':
-    case 'preconditions-started':
-      return false;
-    default:
-      return true;
-  }
 }
 
 /** Starts the journal of a run in a state directory; `redact` is applied to everything stored. */
