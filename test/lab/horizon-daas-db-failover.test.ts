@@ -12,6 +12,7 @@ import { initializeSlony, SLONY_VERIFY_SQL, startHorizonLab, type HorizonKind, t
 import type { RunEvent } from '../../src/engine/events.js';
 import type { RunSummary } from '../../src/engine/executor.js';
 import { completed, runInLab, type Manual } from './run-in-lab.js';
+import { sleep } from '../harness/util.js';
 
 const ID = 'horizon-daas-db-failover';
 let lab: HorizonLab | undefined;
@@ -89,6 +90,56 @@ const failures = (s: RunSummary) => s.steps.filter((x) => x.status === 'failed')
 const read = (l: HorizonLab, id: 'A' | 'B', p: string) => fs.readFileSync(l.appliances[id].hostPath(p), 'utf8');
 const FDB_PROPERTIES = '/usr/local/desktone/release/active/conf/fdb.properties';
 const APP_PROPERTIES = '/usr/local/xmpms/diagnose/config/application.properties';
+type Db = 'fdb' | 'edb' | 'avdb';
+
+/** Number of `_slony` schemas in an appliance's database (0 or 1). */
+async function slonySchemas(l: HorizonLab, id: 'A' | 'B', db: Db): Promise<number> {
+  const rows = await l.query<{ n: number }>(id, db, "SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = '_slony'");
+  return rows[0]!.n;
+}
+
+/** The seed's verification query on an appliance's database (null: no Slony catalog). */
+async function catalogOf(
+  l: HorizonLab,
+  id: 'A' | 'B',
+  db: Db,
+): Promise<Array<{ set_id: number; local_id: string; master_node: boolean }> | null> {
+  if ((await slonySchemas(l, id, db)) === 0) return null;
+  const rows = await l.query<{ set_id: number; local_id: string; master_node: boolean }>(id, db, SLONY_VERIFY_SQL);
+  return rows.map((r) => ({ set_id: r.set_id, local_id: r.local_id, master_node: r.master_node }));
+}
+
+/** Slony node ids in B's catalog of a database. */
+async function nodes(l: HorizonLab, db: Db): Promise<number[]> {
+  return (await l.query<{ no_id: number }>('B', db, 'SELECT no_id FROM _slony.sl_node ORDER BY no_id')).map((r) => r.no_id);
+}
+
+/** The fake tools an appliance ran, without sudo (which runs them): "tool argv...". */
+const commandsOn = (l: HorizonLab, id: 'A' | 'B') =>
+  l
+    .commands(id)
+    .filter((c) => c.tool !== 'sudo')
+    .map((c) => [c.tool, ...c.argv].join(' '));
+/** What task 4 runs on a restarted primary that was unreachable: services stopped, slons killed, checked. */
+const CLEANING_COMMANDS = [
+  'service dtService stop',
+  'service av-manager stop',
+  'service diagnose stop',
+  'service dtService status',
+  'service av-manager status',
+  'service diagnose status',
+  'killall -w slon',
+  'killall -q -s 0 slon',
+];
+
+/** Ids of the steps that ran on an appliance (host or one of its databases) or checked it, in order. */
+function stepsTouching(events: RunEvent[], id: 'A' | 'B'): string[] {
+  const on = (t: string | null | undefined) => t === id || (t ?? '').startsWith(`${id}-`);
+  const ids = events.flatMap((e) =>
+    (e.type === 'step-started' && e.targets.some(on)) || (e.type === 'check-finished' && on(e.target)) ? [e.stepId ?? ''] : [],
+  );
+  return [...new Set(ids)];
+}
 
 describe(`${ID} in the lab`, () => {
   it('service provider, primary reachable: writes enabled, database restored, B promoted and verified as Slony master', async () => {
@@ -156,13 +207,14 @@ describe(`${ID} in the lab`, () => {
     expect(byId.get('t2-final-start-dtservice-secondary')?.status ?? 'not run').toBe('not run');
   });
 
-  it('service provider, primary unreachable: nothing runs on A, no restore, B promoted', async () => {
+  it('service provider, primary unreachable, A restarted later: nothing runs on A, no restore, B promoted', async () => {
     const l = await start('service-provider');
     await l.stopPrimary();
     const { summary } = await run(
       l,
       { appliance_kind: 'service-provider', primary_reachable: false },
-      {},
+      // Task 4 is asked for a service provider whose primary was unreachable; "later" ends the run.
+      { 't4-restart-primary-now': 'later' },
       {
         't2-reinit-slony': () => initializeSlony(l, { org: 1000, db: 'fdb', origin: 'B' }),
       },
@@ -171,6 +223,8 @@ describe(`${ID} in the lab`, () => {
     expect(summary.status, summary.message).toBe('succeeded');
     const ran = summary.steps.filter((s) => s.status === 'succeeded').map((s) => s.id);
     expect(ran.some((id) => /primary|restore|backup/.test(id) && !id.startsWith('t4'))).toBe(false);
+    expect(ran.filter((id) => id.startsWith('t4-'))).toEqual(['t4-restart-primary-now']);
+    expect(l.commands('A')).toEqual([]);
     expect(await l.query('B', 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name')).toEqual([
       { name: l.appliances.A.name, capabilities: 63 },
       { name: l.appliances.B.name, capabilities: 255 },
@@ -214,39 +268,158 @@ describe(`${ID} in the lab`, () => {
     ]);
   });
 
-  it('tenant, primary unreachable: nothing runs on A, no restore, tenant promoted; A comes back in task 4 and EDB/AVDB re-initialised from B', async () => {
-    const l = await start('tenant');
+  it('service provider, primary unreachable, A restarted now: A cleaned before FDB is re-initialised with A as a subscriber of B', async () => {
+    const l = await start('service-provider');
     const { A, B } = l.appliances;
     await l.stopPrimary();
+    let before: Awaited<ReturnType<typeof catalogOf>> = null;
+    let beforeCapabilities: unknown[] = [];
+    let atReinit: { slony: number; services: Record<string, string>; slons: object } | undefined;
+    let pgBack: Promise<void> | undefined;
+    const { summary, events, done } = await run(
+      l,
+      { appliance_kind: 'service-provider', primary_reachable: false },
+      { 't4-restart-primary-now': 'now' },
+      {
+        't2-reinit-slony': () => initializeSlony(l, { org: 1000, db: 'fdb', origin: 'B' }),
+        't4-restart-primary': async () => {
+          await l.startPrimary();
+          // What A brings back: the catalog and the data of before the failover.
+          before = await catalogOf(l, 'A', 'fdb');
+          beforeCapabilities = await l.query('A', 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name');
+          // A's PostgreSQL comes up a few seconds after its SSH server: the runbook must wait for it.
+          await A.pg.halt();
+          pgBack = sleep(4000).then(() => A.pg.start());
+        },
+        't4-reinit-slony-fdb-sp': async () => {
+          // The runbook cleaned A before asking for the re-initialisation (the lab's "Initialize
+          // Slony" would drop A's schema itself, so this is the moment to look).
+          atReinit = { slony: await slonySchemas(l, 'A', 'fdb'), services: l.services('A'), slons: l.slonPids('A') };
+          await initializeSlony(l, { org: 1000, db: 'fdb', origin: 'B' });
+        },
+      },
+    );
+    expect(failures(summary)).toEqual([]);
+    expect(summary.status, summary.message).toBe('succeeded');
+    expect(done).toEqual(['t2-appliances-running', 't2-reinit-slony', 't4-restart-primary', 't4-reinit-slony-fdb-sp']);
+    await pgBack;
+    // The services and slons were stopped while the database was still down; the drop waited for it.
+    expect(summary.steps.find((s) => s.id === 't4-wait-primary-db')?.message).toMatch(/passed after ([2-9]|\d\d+) poll/);
+
+    // Before: A came back as the Slony master of FDB (node 1, origin) with the master role flags.
+    expect(before).toEqual([{ set_id: 1, local_id: '1', master_node: true }]);
+    expect(beforeCapabilities).toEqual([
+      { name: A.name, capabilities: 255 },
+      { name: B.name, capabilities: 63 },
+    ]);
+    // Cleaned before the re-initialisation: services stopped, no slon, no _slony schema.
+    expect(atReinit).toEqual({
+      slony: 0,
+      services: { dtService: 'stopped', 'av-manager': 'stopped', diagnose: 'stopped' },
+      slons: {},
+    });
+
+    // Task 4 ran in this order, and only task 4 reached A.
+    const ran = summary.steps.filter((s) => s.status === 'succeeded').map((s) => s.id);
+    expect(ran.filter((id) => id.startsWith('t4-'))).toEqual([
+      't4-restart-primary-now',
+      't4-restart-primary',
+      't4-stop-services-primary',
+      't4-kill-slon-primary',
+      't4-wait-primary-db',
+      't4-drop-slony-primary-fdb',
+      't4-reinit-slony-fdb-sp',
+      't4-verify-primary-fdb-not-master',
+      't4-verify-primary-capabilities-sp',
+    ]);
+    expect(ran.indexOf('t4-restart-primary')).toBeGreaterThan(ran.indexOf('t2-final-start-dtservice-secondary'));
+    expect(stepsTouching(events, 'A')).toEqual([
+      't4-restart-primary',
+      't4-stop-services-primary',
+      't4-kill-slon-primary',
+      't4-wait-primary-db',
+      't4-drop-slony-primary-fdb',
+      't4-verify-primary-fdb-not-master',
+      't4-verify-primary-capabilities-sp',
+    ]);
+    expect(commandsOn(l, 'A')).toEqual(CLEANING_COMMANDS);
+    expect(l.services('A')).toEqual({ dtService: 'stopped', 'av-manager': 'stopped', diagnose: 'stopped' });
+
+    // After: B is the origin (node 1), A node 2 subscribed; A's FDB has B's data (flags moved).
+    expect(await catalogOf(l, 'B', 'fdb')).toEqual([{ set_id: 1, local_id: '1', master_node: true }]);
+    expect(await catalogOf(l, 'A', 'fdb')).toEqual([{ set_id: 1, local_id: '2', master_node: false }]);
+    expect(await l.query('B', 'fdb', 'SELECT no_id, no_comment FROM _slony.sl_node ORDER BY no_id')).toEqual([
+      { no_id: 1, no_comment: `${B.name} fdb` },
+      { no_id: 2, no_comment: `${A.name} fdb` },
+    ]);
+    for (const id of ['A', 'B'] as const) {
+      expect(await l.query(id, 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name'), id).toEqual([
+        { name: A.name, capabilities: 63 },
+        { name: B.name, capabilities: 255 },
+      ]);
+    }
+    expect(l.services('B')).toMatchObject({ dtService: 'running' });
+  });
+
+  it('tenant, primary unreachable: nothing runs on A until task 4, no restore, tenant promoted; A comes back in task 4, is cleaned, and FDB/EDB/AVDB are re-initialised from B', async () => {
+    const l = await start('tenant');
+    const { A, B } = l.appliances;
+    const DBS = ['fdb', 'edb', 'avdb'] as const;
+    await l.stopPrimary();
+    const before: Partial<Record<Db, Awaited<ReturnType<typeof catalogOf>>>> = {};
+    let nodesAfterTask3: number[] = [];
+    let atReinit: { slony: number[]; services: Record<string, string>; slons: object } | undefined;
     const { summary, events, done } = await run(
       l,
       { appliance_kind: 'tenant', primary_reachable: false },
-      // Task 4 is decided by this answer alone (not by primary_reachable): "now" means the operator
-      // brings A back, and the manual step's check needs A over SSH.
+      // "now" means the operator brings A back, and the manual step's check needs A over SSH.
       { 't4-restart-primary-now': 'now' },
       {
         't3-reinit-slony': () => initializeSlony(l, { org: l.orgId, db: 'fdb', origin: 'B' }),
-        't4-restart-primary': () => l.startPrimary(),
+        't4-restart-primary': async () => {
+          // Task 3 re-initialised FDB while A was down: B alone in the cluster.
+          nodesAfterTask3 = await nodes(l, 'fdb');
+          await l.startPrimary();
+          for (const db of DBS) before[db] = await catalogOf(l, 'A', db);
+        },
+        't4-reinit-slony-fdb-tenant': async () => {
+          atReinit = {
+            slony: await Promise.all(DBS.map((db) => slonySchemas(l, 'A', db))),
+            services: l.services('A'),
+            slons: l.slonPids('A'),
+          };
+          await initializeSlony(l, { org: l.orgId, db: 'fdb', origin: 'B' });
+        },
         't4-reinit-slony-edb': () => initializeSlony(l, { org: l.orgId, db: 'edb', origin: 'B' }),
         't4-reinit-slony-avdb': () => initializeSlony(l, { org: l.orgId, db: 'avdb', origin: 'B' }),
       },
     );
     expect(failures(summary)).toEqual([]);
     expect(summary.status, summary.message).toBe('succeeded');
-    expect(done).toEqual(['t3-reinit-slony', 't4-restart-primary', 't4-reinit-slony-edb', 't4-reinit-slony-avdb']);
+    expect(done).toEqual([
+      't3-reinit-slony',
+      't4-restart-primary',
+      't4-reinit-slony-fdb-tenant',
+      't4-reinit-slony-edb',
+      't4-reinit-slony-avdb',
+    ]);
     const byId = new Map(summary.steps.map((s) => [s.id, s]));
 
-    // Nothing ran on A: no fake tool was called there, its services were never touched, and the only
-    // step that reached A (or one of its databases) is task 4's check that A is up again.
-    expect(l.commands('A')).toEqual([]);
-    expect(l.services('A')).toEqual({ dtService: 'running', 'av-manager': 'running', diagnose: 'running' });
-    const onA = (t: string | null | undefined) => t === 'A' || (t ?? '').startsWith('A-');
-    const touchedA = new Set(
-      events.flatMap((e) =>
-        (e.type === 'step-started' && e.targets.some(onA)) || (e.type === 'check-finished' && onA(e.target)) ? [e.stepId ?? ''] : [],
-      ),
-    );
-    expect([...touchedA]).toEqual(['t4-restart-primary']);
+    // Tasks 1 to 3 did nothing on A: every step that reached A (or one of its databases) is in task 4,
+    // from the check that A is up again on.
+    const touchedA = stepsTouching(events, 'A');
+    expect(touchedA).toEqual([
+      't4-restart-primary',
+      't4-stop-services-primary',
+      't4-kill-slon-primary',
+      't4-wait-primary-db',
+      't4-drop-slony-primary-fdb',
+      't4-drop-slony-primary-edb',
+      't4-drop-slony-primary-avdb',
+      't4-verify-primary-fdb-not-master',
+      't4-verify-primary-edb-not-master',
+      't4-verify-primary-avdb-not-master',
+    ]);
     for (const id of [
       'check-primary-version',
       't1-stop-services-primary',
@@ -257,9 +430,11 @@ describe(`${ID} in the lab`, () => {
       expect(byId.get(id)?.status, id).toBe('skipped');
       expect(byId.get(id)?.message, id).toMatch(/primary_reachable/);
     }
+    // On A only the cleaning of task 4 ran a tool (service stop/status, killall).
+    expect(commandsOn(l, 'A')).toEqual(CLEANING_COMMANDS);
 
     // No backup or restore: every task 1.5 step is skipped and no backup directory was made.
-    for (const db of ['fdb', 'edb', 'avdb']) {
+    for (const db of DBS) {
       for (const id of [`t1-count-rows-primary-${db}`, `t1-backup-${db}`, `t1-restore-${db}`]) {
         expect(byId.get(id)?.status, id).toBe('skipped');
         expect(byId.get(id)?.message, id).toMatch(/primary_reachable/);
@@ -269,7 +444,7 @@ describe(`${ID} in the lab`, () => {
     expect(fs.existsSync(backupDir!)).toBe(false);
 
     // Task 1: B writable and configured without A.
-    for (const db of ['fdb', 'edb', 'avdb'] as const) {
+    for (const db of DBS) {
       const props = read(l, 'B', `/usr/local/desktone/release/active/conf/${db}.properties`);
       expect(props, db).not.toContain(`${db}.host.1=${A.address}\n`);
       expect(props, db).toContain(`${db}.host.2=${B.address}\n`);
@@ -277,8 +452,8 @@ describe(`${ID} in the lab`, () => {
     expect(l.services('B')).toMatchObject({ dtService: 'running', 'av-manager': 'running', diagnose: 'running' });
     expect(l.commands('B').find((c) => c.tool === 'av-setup')?.env).toEqual({ DB_HOST: B.address, DB_PASSWORD: '<set>' });
 
-    // Task 3: capabilities moved in the master SP FDB (B's FDB in the lab); B is the Slony master of
-    // FDB, re-initialised while A was down: a one-node cluster.
+    // Task 3: capabilities moved in the master SP FDB (B's FDB in the lab); B became the Slony
+    // master of FDB while A was down: a one-node cluster.
     expect(await l.query('B', 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name')).toEqual([
       { name: A.name, capabilities: 63 },
       { name: B.name, capabilities: 255 },
@@ -288,23 +463,42 @@ describe(`${ID} in the lab`, () => {
       .filter((c) => c.tool.startsWith('start_slon_'))
       .map((c) => c.tool);
     expect(slons).toEqual(['start_slon_fdb.sh', 'start_slon_edb.sh', 'start_slon_avdb.sh']);
-    const nodes = async (db: 'fdb' | 'edb' | 'avdb') =>
-      (await l.query<{ no_id: number }>('B', db, 'SELECT no_id FROM _slony.sl_node ORDER BY no_id')).map((r) => r.no_id);
-    expect(await nodes('fdb')).toEqual([1]);
+    expect(nodesAfterTask3).toEqual([1]);
 
-    // Task 4: every step ran (tenant, answer "now"); A was back when its check ran, so the EDB and
-    // AVDB re-initialisations made B the origin with A subscribed as node 2.
-    expect(byId.get('t4-restart-primary-now')?.status).toBe('succeeded');
+    // Task 4. Before: A came back claiming to be the Slony master (node 1, origin) of every database.
+    for (const db of DBS) expect(before[db], db).toEqual([{ set_id: 1, local_id: '1', master_node: true }]);
+    // The cleaning ran first, in this order, and was complete when the FDB re-initialisation was asked for.
+    const ran = summary.steps.filter((s) => s.status === 'succeeded').map((s) => s.id);
+    expect(ran.filter((id) => id.startsWith('t4-'))).toEqual([
+      't4-restart-primary-now',
+      't4-restart-primary',
+      't4-stop-services-primary',
+      't4-kill-slon-primary',
+      't4-wait-primary-db',
+      't4-drop-slony-primary-fdb',
+      't4-drop-slony-primary-edb',
+      't4-drop-slony-primary-avdb',
+      't4-reinit-slony-fdb-tenant',
+      't4-verify-primary-fdb-not-master',
+      't4-reinit-slony-edb',
+      't4-verify-primary-edb-not-master',
+      't4-reinit-slony-avdb',
+      't4-verify-primary-avdb-not-master',
+    ]);
     expect(byId.get('t4-restart-primary')?.message).toMatch(/check passed/);
-    for (const id of ['t4-reinit-slony-edb', 't4-reinit-slony-avdb']) expect(byId.get(id)?.status, id).toBe('succeeded');
-    for (const db of ['fdb', 'edb', 'avdb'] as const) {
-      const verify = await l.query<{ master_node: boolean }>('B', db, SLONY_VERIFY_SQL);
-      expect(verify, db).toHaveLength(1);
-      expect(verify[0]!.master_node, db).toBe(true);
-    }
-    for (const db of ['edb', 'avdb'] as const) {
-      expect(await nodes(db), db).toEqual([1, 2]);
-      expect((await l.query<{ master_node: boolean }>('A', db, SLONY_VERIFY_SQL))[0]?.master_node, db).toBe(false);
+    expect(atReinit).toEqual({
+      slony: [0, 0, 0],
+      services: { dtService: 'stopped', 'av-manager': 'stopped', diagnose: 'stopped' },
+      slons: {},
+    });
+    expect(l.services('A')).toEqual({ dtService: 'stopped', 'av-manager': 'stopped', diagnose: 'stopped' });
+
+    // After: B is the origin (node 1) of FDB, EDB and AVDB, with A as node 2 subscribed to it;
+    // A no longer claims to be the master anywhere.
+    for (const db of DBS) {
+      expect(await catalogOf(l, 'B', db), db).toEqual([{ set_id: 1, local_id: '1', master_node: true }]);
+      expect(await catalogOf(l, 'A', db), db).toEqual([{ set_id: 1, local_id: '2', master_node: false }]);
+      expect(await nodes(l, db), db).toEqual([1, 2]);
     }
   });
 });

@@ -154,6 +154,47 @@ describe(`${ID} dry-run`, () => {
     expect(up.rollback.map((s) => s.id)).toEqual(['rollback-restore-fdb', 'rollback-restore-edb', 'rollback-restore-avdb']);
   });
 
+  it('cleans a restarted primary in task 4 only when it was unreachable (service provider and tenant), before any re-initialisation', async () => {
+    const CLEANING = ['t4-stop-services-primary', 't4-kill-slon-primary', 't4-wait-primary-db', 't4-drop-slony-primary-fdb'];
+    const t4 = (ids: string[]) => ids.filter((id) => id.startsWith('t4-'));
+    // Reachable primary: task 4 as before (tenant only, EDB and AVDB).
+    expect(t4(running((await plan(BRANCHES['service-provider, primary reachable']!)).steps))).toEqual([]);
+    expect(t4(running((await plan(BRANCHES['tenant, primary reachable']!)).steps))).toEqual([
+      't4-restart-primary-now',
+      't4-restart-primary',
+      't4-reinit-slony-edb',
+      't4-reinit-slony-avdb',
+    ]);
+    // Unreachable primary: after the restart, A is cleaned, then FDB is re-initialised and A checked.
+    expect(t4(running((await plan(BRANCHES['service-provider, primary unreachable']!)).steps))).toEqual([
+      't4-restart-primary-now',
+      't4-restart-primary',
+      ...CLEANING,
+      't4-reinit-slony-fdb-sp',
+      't4-verify-primary-fdb-not-master',
+      't4-verify-primary-capabilities-sp',
+    ]);
+    const down = await plan(BRANCHES['tenant, primary unreachable']!);
+    expect(t4(running(down.steps))).toEqual([
+      't4-restart-primary-now',
+      't4-restart-primary',
+      ...CLEANING,
+      't4-drop-slony-primary-edb',
+      't4-drop-slony-primary-avdb',
+      't4-reinit-slony-fdb-tenant',
+      't4-verify-primary-fdb-not-master',
+      't4-reinit-slony-edb',
+      't4-verify-primary-edb-not-master',
+      't4-reinit-slony-avdb',
+      't4-verify-primary-avdb-not-master',
+    ]);
+    for (const db of ['fdb', 'edb', 'avdb']) {
+      const drop = down.steps.find((s) => s.id === `t4-drop-slony-primary-${db}`)!;
+      expect(drop.destructive).toBe(true);
+      expect(drop.confirm).toMatchObject({ mode: 'typed' });
+    }
+  });
+
   it('asks a typed confirmation naming the appliance and database for every schema drop and restore', async () => {
     const r = await cli(['exec', ID, '--dry-run', ...BRANCHES['tenant, primary reachable']!]);
     expect(r.stdout).toContain(
