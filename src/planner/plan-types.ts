@@ -53,6 +53,9 @@ export interface PlannedStep {
   fanOut: { mode: 'parallel' | 'serial' | 'batches'; limit: number; batchSize: number; maxFailures: number };
 }
 
+/** A check run before anything changes, with what the runbook says of it. */
+export type PlannedPrecondition = PlannedAction & { notes: string | null; source: string | null };
+
 export interface PlannedSecret {
   /** `params.<name>` or `inventory.<entry>.<field>`. */
   name: string;
@@ -68,7 +71,7 @@ export interface Plan {
   targets: Record<string, { type: string; entries: PlannedTargetEntry[] }>;
   secrets: PlannedSecret[];
   answers: Record<string, string>;
-  preconditions: PlannedAction[];
+  preconditions: PlannedPrecondition[];
   /** Preconditions whose `when` does not hold for these parameters: not checked. */
   skippedPreconditions: Array<{ title: string; condition: string }>;
   steps: PlannedStep[];

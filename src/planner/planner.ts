@@ -17,6 +17,7 @@ import {
   PLAN_FORMAT_VERSION,
   type Plan,
   type PlannedParameter,
+  type PlannedPrecondition,
   type PlannedSecret,
   type PlannedStep,
   type StepCondition,
@@ -57,7 +58,7 @@ class Planner {
   build(): PlanOutput {
     const rb = this.input.runbook;
     const spec = rb.spec;
-    const preconditions: PlannedAction[] = [];
+    const preconditions: PlannedPrecondition[] = [];
     const skippedPreconditions: Plan['skippedPreconditions'] = [];
     spec.preconditions.forEach((check, i) => {
       const path = ['preconditions', i];
@@ -65,7 +66,7 @@ class Planner {
       const action = this.planAction(check as unknown as Record<string, unknown>, null, path, new Set());
       const condition = this.planCondition(check as unknown as StepSpec, path, new Set());
       if (condition.decided === 'skip') skippedPreconditions.push({ title: action.title, condition: condition.text ?? '' });
-      else preconditions.push(action);
+      else preconditions.push({ ...action, notes: check.notes ?? null, source: check.source ?? null });
     });
     const earlier = new Set<string>();
     const steps: PlannedStep[] = [];

@@ -21,6 +21,8 @@ const checkCommon = {
 
 const preconditionOnly = {
   when: condition.optional().describe('Check only when this holds (parameters only: decided when planning).'),
+  notes: z.string().optional().describe('For the operator: why this is checked, what to do when it fails.'),
+  source: z.string().optional().describe('Which part of the source procedure this check implements.'),
 };
 
 function checkVariant(kind: StepKind<never>) {

@@ -38,6 +38,7 @@ export function renderPlan(plan: Plan, c: ChalkInstance): string {
     out.push('', c.bold('Preconditions') + c.dim(' (read-only; all are checked before anything changes)'));
     plan.preconditions.forEach((check, i) => {
       out.push(`  P${i + 1}. ${check.title} ${c.dim(`[${check.kind}${check.role ? ` on ${check.role}` : ''}]`)}`);
+      out.push(...renderSource(check.source, '      ', c), ...renderNotes(check.notes, '      ', c));
       out.push(...renderAction(check, '      ', c));
     });
     for (const s of skippedChecks) out.push(c.dim(`  skipped: ${s.title} (only when ${s.condition})`));
@@ -57,6 +58,19 @@ export function renderPlan(plan: Plan, c: ChalkInstance): string {
   return out.join('\n');
 }
 
+/** Where a step or check comes from in the source procedure. */
+const renderSource = (source: string | null, pad: string, c: ChalkInstance): string[] =>
+  source ? [`${pad}${c.dim(`source: ${source}`)}`] : [];
+
+/** The runbook's notes for the operator, line by line. */
+const renderNotes = (notes: string | null, pad: string, c: ChalkInstance): string[] =>
+  notes
+    ? notes
+        .trimEnd()
+        .split('\n')
+        .map((l) => `${pad}${c.dim(`note: ${l}`)}`)
+    : [];
+
 function renderStep(step: PlannedStep, number: string, c: ChalkInstance): string[] {
   const flags: string[] = [step.kind];
   if (step.confirm.mode === 'yes') flags.push('confirm y/N');
@@ -66,19 +80,13 @@ function renderStep(step: PlannedStep, number: string, c: ChalkInstance): string
   const head = `${number} ${step.id}: ${step.title} ${c.dim(`[${flags.join(', ')}]`)}`;
   const lines = [`  ${skipped ? c.dim(`${head} SKIPPED`) : step.destructive ? c.red(head) : head}`];
   const pad = '      ';
-  if (step.source) lines.push(`${pad}${c.dim(`source: ${step.source}`)}`);
+  lines.push(...renderSource(step.source, pad, c));
   if (skipped) {
     lines.push(`${pad}${c.dim(`skipped: condition ${step.condition.text} is false with these parameters`)}`);
     return lines;
   }
   if (step.condition.decided === 'at-run-time') lines.push(`${pad}${c.yellow(`runs only if ${step.condition.text}`)}`);
-  if (step.notes)
-    lines.push(
-      ...step.notes
-        .trimEnd()
-        .split('\n')
-        .map((l) => `${pad}${c.dim(`note: ${l}`)}`),
-    );
+  lines.push(...renderNotes(step.notes, pad, c));
   lines.push(...renderAction(step.action, pad, c));
   if (step.fanOut.mode !== 'parallel' || step.fanOut.maxFailures || step.action.instances.length > 1) {
     if (step.action.instances.length > 1) {

@@ -79,10 +79,17 @@ interface PlannedStepJson {
   condition: { decided: string; text: string | null };
 }
 
-async function plan(args: string[]): Promise<{ steps: PlannedStepJson[]; rollback: PlannedStepJson[] }> {
+interface PlanJson {
+  steps: PlannedStepJson[];
+  rollback: PlannedStepJson[];
+  preconditions: Array<{ title: string }>;
+  skippedPreconditions: Array<{ title: string; condition: string }>;
+}
+
+async function plan(args: string[]): Promise<PlanJson> {
   const r = await cli(['plan', ID, '--json', ...args]);
   expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as { steps: PlannedStepJson[]; rollback: PlannedStepJson[] };
+  return JSON.parse(r.stdout) as PlanJson;
 }
 
 const running = (steps: PlannedStepJson[]) => steps.filter((s) => s.condition.decided !== 'skip').map((s) => s.id);
@@ -147,10 +154,16 @@ describe(`${ID} dry-run`, () => {
       expect(restore.destructive).toBe(true);
       expect(restore.confirm.mode).toBe('typed');
     }
-    for (const id of ['t1-stop-services-primary', 't1-kill-slon-primary', 't3-drop-slony-primary-fdb', 'check-primary-version']) {
+    for (const id of ['t1-stop-services-primary', 't1-kill-slon-primary', 't3-drop-slony-primary-fdb']) {
       expect(ids).toContain(id);
       expect(down).not.toContain(id);
     }
+    // The primary's release is checked before anything changes, only where it can be reached.
+    const primaryCheck = 'The primary appliance (reachable) also runs a release older than 9.0.0';
+    expect(up.preconditions.map((p) => p.title)).toContain(primaryCheck);
+    const unreachable = await plan(BRANCHES['tenant, primary unreachable']!);
+    expect(unreachable.preconditions.map((p) => p.title)).not.toContain(primaryCheck);
+    expect(unreachable.skippedPreconditions.map((p) => p.title)).toContain(primaryCheck);
     expect(up.rollback.map((s) => s.id)).toEqual(['rollback-restore-fdb', 'rollback-restore-edb', 'rollback-restore-avdb']);
   });
 
