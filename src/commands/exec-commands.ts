@@ -14,6 +14,7 @@ import { createJsonRenderer, createTerminalRenderer } from '../ui/terminal-rende
 import type { CommandContext } from './context.js';
 import { loadReviewedPlan, preparePlan, type PlanOptions, type Prepared } from './prepare.js';
 import { printWarnings } from './plan-commands.js';
+import { checkSelection, selectsAll } from '../planner/selection.js';
 
 export interface ExecOptions extends PlanOptions {
   yes?: boolean;
@@ -88,16 +89,9 @@ export async function runPrepared(
   resume?: ResumeHooks,
 ): Promise<RunSummary> {
   const plan = prepared.plan;
-  const stepIds = plan.steps.map((s) => s.id);
   const from = resume ? resume.from : (options.from ?? null);
   const only = resume ? resume.only : (options.only ?? null);
-  for (const [flag, value] of [
-    ['--from', from],
-    ['--only', only],
-  ] as const) {
-    if (value && !stepIds.includes(value))
-      throw new RunbookError('usage', `${flag} ${value}: no such step`, { hint: `Steps: ${stepIds.join(', ')}` });
-  }
+  checkSelection(plan, { from, only });
   const runId = resume?.runId ?? options.runId ?? newRunId(plan.runbook.id);
   const operator = `${userInfo().username}@${hostname()}`;
   // The lock comes first: a second operator learns at once, before being asked for anything.
@@ -212,7 +206,7 @@ async function runSession(input: SessionInput): Promise<RunSummary> {
       stopSignal: stop.signal,
       killSignal: kill.signal,
       mode,
-      runPreconditions: !only && !from,
+      runPreconditions: selectsAll({ from, only }),
       from,
       only,
     };
@@ -229,7 +223,7 @@ async function runSession(input: SessionInput): Promise<RunSummary> {
       }
       execute.completed = settled.completed;
       if (settled.doneTargets) execute.doneTargets = settled.doneTargets;
-      execute.runPreconditions = settled.runPreconditions && !only && !from;
+      execute.runPreconditions = settled.runPreconditions && selectsAll({ from, only });
     }
     const summary = await executePlan(execute);
     if (summary.exitCode !== 0) {

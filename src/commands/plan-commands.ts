@@ -1,12 +1,20 @@
 /** `runbook plan` and `runbook exec --dry-run`: the resolved plan, nothing run. */
 import { writeFileSync } from 'node:fs';
 import { formatDiagnostic } from '../errors.js';
+import { checkSelection } from '../planner/selection.js';
 import { renderPlan } from '../ui/render-plan.js';
 import type { CommandContext } from './context.js';
 import { preparePlan, type PlanOptions, type Prepared } from './prepare.js';
 
-export async function planCommand(id: string, options: PlanOptions & { output?: string }, ctx: CommandContext): Promise<Prepared> {
+export async function planCommand(
+  id: string,
+  options: PlanOptions & { output?: string; from?: string; only?: string },
+  ctx: CommandContext,
+): Promise<Prepared> {
   const prepared = await preparePlan(id, options, ctx);
+  // The dry-run of a partial run shows what that run will leave out.
+  const selection = { from: options.from ?? null, only: options.only ?? null };
+  checkSelection(prepared.plan, selection);
   printWarnings(prepared, ctx);
   const json = JSON.stringify(prepared.plan, null, 2);
   if (options.output) {
@@ -14,7 +22,7 @@ export async function planCommand(id: string, options: PlanOptions & { output?: 
     if (!ctx.json) ctx.printError(`plan written to ${options.output}`);
   }
   if (ctx.json) ctx.print(json);
-  else if (!options.output) ctx.print(renderPlan(prepared.plan, ctx.style));
+  else if (!options.output) ctx.print(renderPlan(prepared.plan, ctx.style, selection));
   return prepared;
 }
 

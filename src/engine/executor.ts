@@ -6,6 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import { EXIT, RunbookError } from '../errors.js';
 import { evaluateAtRunTime, type StepOutcome } from '../planner/conditions.js';
+import { notSelected } from '../planner/selection.js';
 import type { Plan, PlannedStep } from '../planner/plan-types.js';
 import { displayParts, materializeParts, type RuntimeValues, type Scalar } from '../runbook/template.js';
 import { getStepKind } from '../steps/registry.js';
@@ -253,23 +254,14 @@ class Execution {
     return 'next';
   }
 
-  private selectedOut(step: PlannedStep): string | null {
-    if (this.o.only) return step.id === this.o.only ? null : `not selected (--only ${this.o.only})`;
-    if (this.o.from) {
-      const ids = this.o.plan.steps.map((s) => s.id);
-      if (ids.indexOf(step.id) < ids.indexOf(this.o.from)) return `before --from ${this.o.from}`;
-    }
-    return null;
-  }
-
   private async step(step: PlannedStep): Promise<'next' | 'stop' | 'declined' | 'interrupted'> {
     const done = this.o.completed?.get(step.id);
     if (done) {
       this.summary.push({ id: step.id, status: done.status, message: 'completed in an earlier session', durationMs: 0 });
       return 'next';
     }
-    const notSelected = this.selectedOut(step);
-    if (notSelected) return this.skip(step, notSelected);
+    const leftOut = notSelected(this.o.plan, step.id, { from: this.o.from ?? null, only: this.o.only ?? null });
+    if (leftOut) return this.skip(step, leftOut);
     if (step.condition.decided === 'skip') return this.skip(step, `condition false: ${step.condition.text}`);
     if (step.condition.runtime && !evaluateAtRunTime(step.condition.runtime, (id) => this.outcomes.get(id))) {
       return this.skip(step, `condition false: ${step.condition.text}`);

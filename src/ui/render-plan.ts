@@ -3,10 +3,12 @@ import type { ChalkInstance } from 'chalk';
 import { formatDuration } from '../runbook/duration.js';
 import { displayParts } from '../runbook/template.js';
 import type { Plan, PlannedStep } from '../planner/plan-types.js';
+import { notSelected, selectsAll, type Selection } from '../planner/selection.js';
 import { getStepKind } from '../steps/registry.js';
 import type { PlannedAction } from '../steps/types.js';
 
-export function renderPlan(plan: Plan, c: ChalkInstance): string {
+/** `selection`: the --from/--only of a partial run, whose left-out steps are shown as such. */
+export function renderPlan(plan: Plan, c: ChalkInstance, selection: Selection = { from: null, only: null }): string {
   const out: string[] = [];
   const rb = plan.runbook;
   out.push(c.bold(`Runbook ${rb.id} ${rb.version}: ${rb.title}`));
@@ -35,7 +37,10 @@ export function renderPlan(plan: Plan, c: ChalkInstance): string {
   }
   const skippedChecks = plan.skippedPreconditions ?? [];
   if (plan.preconditions.length || skippedChecks.length) {
-    out.push('', c.bold('Preconditions') + c.dim(' (read-only; all are checked before anything changes)'));
+    const when = selectsAll(selection)
+      ? ' (read-only; all are checked before anything changes)'
+      : ' (NOT checked: a run with --from or --only starts past the state they describe)';
+    out.push('', c.bold('Preconditions') + c.dim(when));
     plan.preconditions.forEach((check, i) => {
       out.push(`  P${i + 1}. ${check.title} ${c.dim(`[${check.kind}${check.role ? ` on ${check.role}` : ''}]`)}`);
       out.push(...renderSource(check.source, '      ', c), ...renderNotes(check.notes, '      ', c));
@@ -44,15 +49,17 @@ export function renderPlan(plan: Plan, c: ChalkInstance): string {
     for (const s of skippedChecks) out.push(c.dim(`  skipped: ${s.title} (only when ${s.condition})`));
   }
   out.push('', c.bold('Steps'));
-  plan.steps.forEach((step, i) => out.push(...renderStep(step, `${i + 1}.`, c), ''));
+  plan.steps.forEach((step, i) => out.push(...renderStep(step, `${i + 1}.`, c, notSelected(plan, step.id, selection)), ''));
   if (plan.rollback.length) {
     out.push(c.bold('Rollback steps') + c.dim(' (run only when a failing step names them)'));
     plan.rollback.forEach((step, i) => out.push(...renderStep(step, `R${i + 1}.`, c), ''));
   }
-  const runs = plan.steps.filter((s) => s.condition.decided !== 'skip').length;
+  const leftOut = plan.steps.filter((s) => notSelected(plan, s.id, selection)).length;
+  const runs = plan.steps.filter((s) => s.condition.decided !== 'skip' && !notSelected(plan, s.id, selection)).length;
+  const skipped = plan.steps.length - runs - leftOut;
   out.push(
     c.dim(
-      `${plan.steps.length} steps (${runs} planned to run, ${plan.steps.length - runs} skipped by parameters), ${plan.preconditions.length} preconditions. Dry-run: nothing was run.`,
+      `${plan.steps.length} steps (${runs} planned to run, ${skipped} skipped by parameters${leftOut ? `, ${leftOut} left out by --from/--only` : ''}), ${plan.preconditions.length} preconditions. Dry-run: nothing was run.`,
     ),
   );
   return out.join('\n');
@@ -71,15 +78,16 @@ const renderNotes = (notes: string | null, pad: string, c: ChalkInstance): strin
         .map((l) => `${pad}${c.dim(`note: ${l}`)}`)
     : [];
 
-function renderStep(step: PlannedStep, number: string, c: ChalkInstance): string[] {
+function renderStep(step: PlannedStep, number: string, c: ChalkInstance, leftOut: string | null = null): string[] {
   const flags: string[] = [step.kind];
   if (step.confirm.mode === 'yes') flags.push('confirm y/N');
   if (step.confirm.mode === 'typed') flags.push(`type "${displayParts(step.confirm.expected ?? [])}" to confirm`);
   if (step.destructive) flags.push('DESTRUCTIVE');
   const skipped = step.condition.decided === 'skip';
   const head = `${number} ${step.id}: ${step.title} ${c.dim(`[${flags.join(', ')}]`)}`;
-  const lines = [`  ${skipped ? c.dim(`${head} SKIPPED`) : step.destructive ? c.red(head) : head}`];
   const pad = '      ';
+  if (leftOut) return [`  ${c.dim(`${head} NOT RUN`)}`, `${pad}${c.dim(`not run: ${leftOut}`)}`];
+  const lines = [`  ${skipped ? c.dim(`${head} SKIPPED`) : step.destructive ? c.red(head) : head}`];
   lines.push(...renderSource(step.source, pad, c));
   if (skipped) {
     lines.push(`${pad}${c.dim(`skipped: condition ${step.condition.text} is false with these parameters`)}`);

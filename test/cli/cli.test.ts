@@ -206,6 +206,24 @@ describe('plan and exec --dry-run', () => {
     expect(plan).toEqual(JSON.parse(json.stdout));
   });
 
+  it('exec --dry-run --from/--only shows what the partial run leaves out, preconditions included', async () => {
+    const full = await runCli(['--json', 'plan', EXAMPLE, '-i', INVENTORY]);
+    const ids = (JSON.parse(full.stdout) as Plan).steps.map((s) => s.id);
+    const from = ids[3]!;
+    const r = await runCli(['exec', EXAMPLE, '--dry-run', '-i', INVENTORY, '--from', from]);
+    expectClean(r);
+    expect(r.code).toBe(0);
+    for (const id of ids.slice(0, 3)) expect(r.stdout).toMatch(new RegExp(`${id}: .* NOT RUN\\n\\s+not run: before --from ${from}`));
+    expect(r.stdout).not.toMatch(new RegExp(`${from}: .* NOT RUN`));
+    expect(r.stdout).toContain('Preconditions (NOT checked');
+    expect(r.stdout).toContain('3 left out by --from/--only');
+    const only = await runCli(['exec', EXAMPLE, '--dry-run', '-i', INVENTORY, '--only', from]);
+    expect(only.stdout.match(/NOT RUN/g)).toHaveLength(ids.length - 1);
+    const unknown = await runCli(['exec', EXAMPLE, '--dry-run', '-i', INVENTORY, '--only', 'no-such-step']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('--only no-such-step: no such step');
+  });
+
   it('exec --dry-run: exit 0, and every command and statement of the plan is printed exactly', async () => {
     const [dry, json] = await Promise.all([
       runCli(['exec', EXAMPLE, '--dry-run', '-i', INVENTORY]),
