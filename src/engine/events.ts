@@ -41,8 +41,6 @@ export type RunEvent = Base &
         title: string;
         kind: string;
         phase: 'main' | 'rollback';
-        /** False for a read-only step, which can be run again safely. */
-        changes: boolean;
         attempt: number;
         targets: string[];
         commands: Array<{ target: string | null; lines: string[] }>;

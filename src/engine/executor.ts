@@ -129,15 +129,11 @@ class Execution {
   }
 
   async verifyOnly(verify: PlannedAction, stepId: string): Promise<VerifyOutcome> {
-    try {
-      const each = await this.runInstances(verify, stepId, 'verify', this.o.killSignal);
-      return {
-        result: aggregate(each.map((e) => e.result)),
-        passedOn: each.flatMap((e) => (e.result.status === 'succeeded' && e.target !== null ? [e.target] : [])),
-      };
-    } catch (error) {
-      return { result: await this.safeRun(() => Promise.reject(error)), passedOn: [] };
-    }
+    const each = await this.runInstances(verify, stepId, 'verify', this.o.killSignal);
+    return {
+      result: aggregate(each.map((e) => e.result)),
+      passedOn: each.flatMap((e) => (e.result.status === 'succeeded' && e.target !== null ? [e.target] : [])),
+    };
   }
 
   async run(): Promise<RunSummary> {
@@ -309,8 +305,6 @@ class Execution {
         title: step.title,
         kind: step.kind,
         phase: step.phase,
-        // A reviewed plan written before this field existed: assume the step changes things.
-        changes: step.changes !== false,
         attempt,
         targets: step.action.instances.map((i) => i.target ?? i.where),
         commands: step.action.instances.map((i) => ({ target: i.target, lines: kind.describe(i.data) })),

@@ -43,8 +43,6 @@ export interface PlannedStep {
   action: PlannedAction;
   confirm: { mode: 'none' | 'yes' | 'typed'; expected: Part[] | null };
   destructive: boolean;
-  /** Acts on a target (its kind changes things and it is not marked readOnly). */
-  changes: boolean;
   condition: StepCondition;
   verify: PlannedAction | null;
   timeoutMs: number;

@@ -311,12 +311,11 @@ class Planner {
           )
         : null;
     const destructive = step.destructive ?? false;
-    const changes = kind.changes && !step.readOnly;
     let mode: PlannedStep['confirm']['mode'] =
       step.confirm === undefined
         ? destructive
           ? 'typed'
-          : changes
+          : kind.changes && !step.readOnly
             ? 'yes'
             : 'none'
         : typeof step.confirm === 'string'
@@ -355,7 +354,6 @@ class Planner {
       action,
       confirm: { mode, expected },
       destructive,
-      changes,
       condition,
       verify,
       timeoutMs: action.timeoutMs,

@@ -44,7 +44,7 @@ export function openConnections(options: ConnectionOptions): Connections {
   const ssh = new Map<string, Promise<SshTarget>>();
   const sql = new Map<string, Promise<PostgresTarget>>();
   const http = new Map<string, Promise<HttpEndpoint>>();
-  const local = new Map<string, Promise<LocalTarget>>();
+  let local: Promise<LocalTarget> | undefined;
   const connectTimeoutMs = parseDuration(inventory.ssh?.connectTimeout ?? '15s') ?? 15_000;
   const sshAuth = (name: string) => ({
     password: secrets.get(`inventory.${name}.password`),
@@ -53,7 +53,7 @@ export function openConnections(options: ConnectionOptions): Connections {
 
   return {
     command(host: string | null): Promise<CommandTarget> {
-      if (host === null) return once(local, '', async () => new (await modules.local()).LocalTarget());
+      if (host === null) return (local ??= modules.local().then((m) => new m.LocalTarget()));
       if (!inventory.hosts[host]) return Promise.reject(new RunbookError('invalid', `no host "${host}" in the inventory`));
       return once(ssh, host, async () => {
         const { expandHome, resolveSshEndpoint, SshTarget } = await modules.ssh();

@@ -49,13 +49,14 @@ export function renderPlan(plan: Plan, c: ChalkInstance, selection: Selection = 
     for (const s of skippedChecks) out.push(c.dim(`  skipped: ${s.title} (only when ${s.condition})`));
   }
   out.push('', c.bold('Steps'));
-  plan.steps.forEach((step, i) => out.push(...renderStep(step, `${i + 1}.`, c, notSelected(plan, step.id, selection)), ''));
+  const leftOutWhy = plan.steps.map((step) => notSelected(plan, step.id, selection));
+  plan.steps.forEach((step, i) => out.push(...renderStep(step, `${i + 1}.`, c, leftOutWhy[i]), ''));
   if (plan.rollback.length) {
     out.push(c.bold('Rollback steps') + c.dim(' (run only when a failing step names them)'));
     plan.rollback.forEach((step, i) => out.push(...renderStep(step, `R${i + 1}.`, c), ''));
   }
-  const leftOut = plan.steps.filter((s) => notSelected(plan, s.id, selection)).length;
-  const runs = plan.steps.filter((s) => s.condition.decided !== 'skip' && !notSelected(plan, s.id, selection)).length;
+  const leftOut = leftOutWhy.filter(Boolean).length;
+  const runs = plan.steps.filter((s, i) => s.condition.decided !== 'skip' && !leftOutWhy[i]).length;
   const skipped = plan.steps.length - runs - leftOut;
   out.push(
     c.dim(

@@ -20,13 +20,12 @@ function record(events: NewEvent[]): Array<[string, boolean]> {
   return written;
 }
 
-const started = (stepId: string, changes: boolean): NewEvent => ({
+const started = (stepId: string): NewEvent => ({
   type: 'step-started',
   stepId,
   title: stepId,
   kind: 'sql',
   phase: 'main',
-  changes,
   attempt: 1,
   targets: ['db'],
   commands: [],
@@ -37,11 +36,11 @@ describe('journal durability', () => {
   it('fsyncs every event and note before the run goes on; output rides on the next fsync', () => {
     expect(
       record([
-        started('look', false),
+        started('look'),
         { type: 'instance-finished', stepId: 'look', target: 'db', status: 'succeeded', message: '', durationMs: 1 },
         finished('look'),
         { type: 'confirmation', stepId: 'change', mode: 'yes', answer: 'confirmed', by: 'operator' },
-        started('change', true),
+        started('change'),
         { type: 'output', stepId: 'change', target: 'db', stream: 'stdout', text: 'x' },
         { type: 'check-finished', phase: 'verify', stepId: 'change', title: 'v', target: 'db', status: 'succeeded', message: '' },
         finished('change'),
