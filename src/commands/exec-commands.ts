@@ -19,6 +19,8 @@ import { checkSelection, selectsAll } from '../planner/selection.js';
 export interface ExecOptions extends PlanOptions {
   yes?: boolean;
   allowDestructive?: boolean;
+  /** Manual `attest` steps attested on the command line. */
+  attest?: string[];
   acceptNewHostKeys?: boolean;
   knownHosts?: string;
   from?: string;
@@ -181,6 +183,7 @@ async function runSession(input: SessionInput): Promise<RunSummary> {
     interactive: ctx.interactive,
     yes: options.yes ?? false,
     allowDestructive: options.allowDestructive ?? false,
+    attested: options.attest ?? [],
     beforePrompt: () => terminal?.pause(),
   };
   bus.emit({

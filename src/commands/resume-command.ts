@@ -19,6 +19,7 @@ import { runPrepared, type ExecOptions, type ResumeHooks, type RunSession } from
 export interface ResumeOptions {
   yes?: boolean;
   allowDestructive?: boolean;
+  attest?: string[];
   force?: boolean;
   unknown?: string;
   acceptNewHostKeys?: boolean;
@@ -111,6 +112,7 @@ async function resume(runId: string, options: ResumeOptions, ctx: CommandContext
   const execOptions: ExecOptions = {
     yes: options.yes ?? false,
     allowDestructive: options.allowDestructive ?? false,
+    ...(options.attest ? { attest: options.attest } : {}),
     acceptNewHostKeys: options.acceptNewHostKeys ?? false,
     ...(options.knownHosts ? { knownHosts: options.knownHosts } : {}),
   };

@@ -11,11 +11,13 @@ import type { PlannedAction, StepKind } from './types.js';
 interface ManualSpec extends Record<string, unknown> {
   instructions: string;
   check?: Record<string, unknown>;
+  attest?: boolean;
 }
 
 interface ManualData {
   instructions: Part[];
   check: PlannedAction | null;
+  attest?: boolean;
 }
 
 export const manualStep: StepKind<ManualSpec> = {
@@ -30,11 +32,18 @@ export const manualStep: StepKind<ManualSpec> = {
       .lazy(() => checkSchema)
       .optional()
       .describe('Checked after the operator confirms; on failure they may retry.'),
+    attest: z
+      .boolean()
+      .optional()
+      .describe(
+        'A person attests a fact no check can see (e.g. "the backup is complete"): a pre-set answer (--answer, inventory answers) and --yes do not count; without a terminal only `--attest <step>` does.',
+      ),
   },
   plan(spec, render, nested) {
     const data: ManualData = {
       instructions: render.parts(spec.instructions, 'text'),
       check: spec.check ? nested.check(spec.check, null, 'check') : null,
+      ...(spec.attest ? { attest: true } : {}),
     };
     return data as unknown as Record<string, unknown>;
   },
@@ -44,6 +53,7 @@ export const manualStep: StepKind<ManualSpec> = {
       .trimEnd()
       .split('\n')
       .map((l) => `| ${l}`);
+    if (data.attest) lines.push('attested by the operator (a pre-set answer does not count; --attest without a terminal)');
     if (data.check) lines.push(`then check: ${data.check.title}`);
     return lines;
   },
@@ -51,8 +61,8 @@ export const manualStep: StepKind<ManualSpec> = {
     const data = raw as unknown as ManualData;
     const started = Date.now();
     const instructions = materializeParts(data.instructions, ctx.values);
-    if (ctx.presetAnswer === undefined) {
-      const done = await ctx.operator.confirmDone(ctx.stepId, instructions);
+    if (ctx.presetAnswer === undefined || data.attest) {
+      const done = await ctx.operator.confirmDone(ctx.stepId, instructions, { attest: !!data.attest });
       if (!done)
         throw new RunbookError('aborted', `the operator did not confirm manual step ${ctx.stepId}`, {
           hint: 'Nothing more was run; the journal records where the run stopped.',

@@ -42,8 +42,11 @@ export interface ActionResult {
 
 /** Operator interaction available to manual and prompt steps. */
 export interface OperatorIO {
-  /** Shows instructions and waits until the operator says it is done; false = abort. */
-  confirmDone(title: string, instructions: string): Promise<boolean>;
+  /**
+   * Shows instructions and waits until the operator says it is done; false = abort. `attest`:
+   * only a person on a terminal, or the explicit `--attest <step>` flag, may say so.
+   */
+  confirmDone(title: string, instructions: string, options?: { attest?: boolean }): Promise<boolean>;
   ask(question: string, choices: string[] | undefined, defaultValue: string | undefined): Promise<string>;
   /** After a failed manual check: retry the check, or abort. */
   retryOrAbort(message: string): Promise<'retry' | 'abort'>;

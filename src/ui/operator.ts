@@ -13,6 +13,8 @@ export interface OperatorPolicy {
   interactive: boolean;
   yes: boolean;
   allowDestructive: boolean;
+  /** Manual steps the operator attested on the command line (`--attest <step>`). */
+  attested?: readonly string[];
   /** Called before a prompt is shown (to pause live output). */
   beforePrompt?: () => void;
 }
@@ -68,7 +70,13 @@ export function createConfirmer(policy: OperatorPolicy): Confirmer {
 
 export function createOperatorIO(policy: OperatorPolicy): OperatorIO {
   return {
-    async confirmDone(title, instructions) {
+    async confirmDone(title, instructions, options) {
+      if (options?.attest && policy.attested?.includes(title)) return true;
+      if (options?.attest && !policy.interactive)
+        throw noTerminal(
+          `manual step ${title} must be attested by the operator (a pre-set answer or --yes does not count)`,
+          `Run on a terminal, or attest it explicitly with --attest ${title} once it is true.`,
+        );
       if (!policy.interactive)
         throw noTerminal(
           `manual step ${title} needs the operator`,
