@@ -21,7 +21,7 @@ Examples:
   $ runbook exec horizon-daas-db-failover --plan plan.json -i site.yaml
   $ runbook check opengauss-cm-upgrade -i cluster.yaml
   $ runbook exec bomgar-failover-upgrade -i pair.yaml --answer choose-method=asynchronous
-  $ runbook smoke horizon-daas-db-failover --database-url postgres://postgres:pw@localhost/smoke --seed fixtures/smoke/horizon-daas-db-failover.sql
+  $ runbook smoke vcd-db-upgrade --database-url postgres://postgres:pw@localhost/smoke -i fixtures/inventories/vcd-db-upgrade.yaml --seed fixtures/smoke/vcd-db-upgrade.sql
   $ runbook runs
   $ runbook resume <run-id>
 
@@ -149,6 +149,7 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
     .option('--database-url <url>', 'postgres://user:password@host:port/database (or RUNBOOK_SMOKE_DATABASE_URL)')
     .option('--seed <file.sql>', 'run this SQL file first (repeatable)', collect)
     .option('--allow-destructive', 'run destructive SQL steps too')
+    .option('--allow-no-sql', 'succeed when the runbook has no SQL to run (by default that fails: nothing was smoke-tested)')
     .option('--state-dir <dir>', 'journal directory')
     .action((id: string, opts) => run((ctx) => import('./commands/smoke-command.js').then((m) => m.smokeCommand(id, opts, ctx))));
 

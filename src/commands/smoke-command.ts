@@ -5,7 +5,6 @@
  * database; host and HTTP roles get placeholders that are never contacted, because only SQL runs.
  * Operators run it in their CI against a PostgreSQL service container.
  */
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { RunbookError } from '../errors.js';
@@ -17,10 +16,13 @@ import type { CommandContext } from './context.js';
 import { runPrepared, type ExecOptions } from './exec-commands.js';
 import { printWarnings } from './plan-commands.js';
 import { preparePlan } from './prepare.js';
+import { applyStandIns, readSmokeSeed, type SmokeSeed } from './smoke-seed.js';
 
 export interface SmokeOptions extends ExecOptions {
   databaseUrl?: string;
   seed?: string[];
+  /** Succeed even when the runbook has no SQL to run (otherwise that fails the smoke test). */
+  allowNoSql?: boolean;
 }
 
 const PASSWORD_ENV = 'RUNBOOK_SMOKE_DATABASE_PASSWORD';
@@ -45,8 +47,38 @@ export async function smokeCommand(id: string, options: SmokeOptions, ctx: Comma
   const smokeCtx: CommandContext = { ...ctx, env, interactive: false };
   const prepared = await preparePlan(runbook.file, { ...options, inventory: undefined, inventoryLoaded }, smokeCtx);
   printWarnings(prepared, ctx);
-  for (const file of options.seed ?? []) await seed(url, file);
-  return runPrepared({ ...prepared, plan: sqlOnly(prepared.plan) }, { ...options, yes: true }, smokeCtx, 'exec');
+  const seeds = (options.seed ?? []).map(readSmokeSeed);
+  const plan = sqlOnly(
+    applyStandIns(
+      prepared.plan,
+      seeds.flatMap((s) => s.standIns),
+    ),
+  );
+  if (sqlThatMayRun(plan) === 0) return nothingToSmokeTest(plan, options, ctx);
+  for (const s of seeds) await seed(url, s);
+  const summary = await runPrepared({ ...prepared, plan }, { ...options, yes: true }, smokeCtx, 'exec');
+  const ran = plan.preconditions.length + summary.steps.filter((s) => s.status === 'succeeded' || s.status === 'failed').length;
+  if (summary.exitCode === 0 && ran === 0) return nothingToSmokeTest(plan, options, ctx, summary);
+  return summary;
+}
+
+/** SQL preconditions and SQL steps not already skipped by the plan. */
+function sqlThatMayRun(plan: Plan): number {
+  return plan.preconditions.length + plan.steps.filter((s) => s.kind === 'sql' && s.condition.decided !== 'skip').length;
+}
+
+/**
+ * A smoke run that executes no SQL tests nothing: it must not pass for a green smoke test in CI.
+ * With --allow-no-sql it says so and succeeds.
+ */
+function nothingToSmokeTest(plan: Plan, options: SmokeOptions, ctx: CommandContext, summary?: RunSummary): RunSummary {
+  const message = `nothing to smoke-test: ${plan.runbook.id} ran no SQL (no SQL precondition, and its ${plan.steps.length} steps are not SQL or were skipped with these parameters)`;
+  if (!options.allowNoSql)
+    throw new RunbookError('step-failed', message, {
+      hint: 'Smoke-test a runbook that has SQL steps, set the parameters that select them, or pass --allow-no-sql to accept this.',
+    });
+  ctx.print(ctx.json ? JSON.stringify({ event: 'smoke-nothing-to-test', runbook: plan.runbook.id, message }) : message);
+  return summary ?? { status: 'succeeded', exitCode: 0, message, steps: [] };
 }
 
 interface DatabaseUrl {
@@ -113,21 +145,35 @@ export function sqlOnly(plan: Plan): Plan {
     if (step.kind === 'sql' || (step.kind === 'prompt' && step.id in plan.answers)) return { ...step, verify };
     return { ...step, verify: null, condition: { decided: 'skip', text: 'smoke run: not a SQL step', runtime: null } };
   };
-  return {
+  const kept: Plan = {
     ...plan,
     preconditions: plan.preconditions.filter((c) => c.kind === 'sql'),
     steps: plan.steps.map(keep),
     rollback: plan.rollback.map(keep),
-    // Only database secrets are needed: no host or endpoint is contacted.
-    secrets: plan.secrets.filter((s) => s.name.startsWith('params.') || s.name.startsWith('inventory.smoke-')),
+    // Only the smoke database's password and the secrets the SQL itself binds are needed: no
+    // host or endpoint is contacted.
+    secrets: [],
   };
+  const used = secretsIn([kept.preconditions, kept.steps.filter((s) => s.condition.decided !== 'skip'), kept.rollback]);
+  return { ...kept, secrets: plan.secrets.filter((s) => s.name.startsWith('inventory.smoke-') || used.has(s.name)) };
 }
 
-async function seed(url: string, file: string): Promise<void> {
+/** Names of the secrets a part of a plan refers to (`{ secret: name }` anywhere in it). */
+function secretsIn(value: unknown, found = new Set<string>()): Set<string> {
+  if (Array.isArray(value)) for (const v of value) secretsIn(v, found);
+  else if (value && typeof value === 'object')
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'secret' && typeof v === 'string') found.add(v);
+      else secretsIn(v, found);
+    }
+  return found;
+}
+
+async function seed(url: string, { file, schema }: SmokeSeed): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   try {
     await client.connect();
-    await client.query(readFileSync(file, 'utf8'));
+    await client.query(schema);
   } catch (error) {
     throw new RunbookError('connection', `cannot seed the smoke database from ${file}: ${(error as Error).message}`, { cause: error });
   } finally {
