@@ -9,6 +9,7 @@ import { loadRunbookFile, type LoadedRunbook } from '../runbook/load.js';
 import { exampleParameters, resolveParameters } from '../runbook/params.js';
 import type { CommandContext } from './context.js';
 import { askParameter } from '../ui/prompts.js';
+import { describeEndpoint, SshConfigResolver } from '../targets/ssh-config.js';
 
 export interface PlanOptions {
   inventory?: string;
@@ -74,7 +75,14 @@ export async function preparePlan(id: string, options: PlanOptions, ctx: Command
       badAnswers.map((k) => ({ severity: 'error', file: '(answers)', path: k, message: `answer for unknown step "${k}"` })),
     );
   }
-  const { plan, diagnostics } = buildPlan({ runbook, inventory, parameters: params.values, parameterInfo: params.info, answers });
+  const { plan, diagnostics } = buildPlan({
+    runbook,
+    inventory,
+    parameters: params.values,
+    parameterInfo: params.info,
+    answers,
+    ...(inventory ? { hostEndpoints: resolveHostEndpoints(inventory) } : {}),
+  });
   const planErrors = diagnostics.filter((d) => d.severity === 'error');
   if (planErrors.length) throw new ValidationError(planErrors);
   return {
@@ -116,4 +124,12 @@ export function loadReviewedPlan(file: string, inventoryFile: string | undefined
     });
   }
   return { runbook, inventory, plan, warnings: [] };
+}
+
+/** Each inventory host as ssh will reach it (ssh_config applied), for the dry-run to show. */
+function resolveHostEndpoints(inventory: Inventory): Record<string, string> {
+  const names = Object.keys(inventory.hosts);
+  if (!names.length) return {};
+  const config = new SshConfigResolver(inventory.hosts, { configFile: inventory.ssh?.configFile });
+  return Object.fromEntries(names.map((name) => [name, describeEndpoint(config.resolve(name))]));
 }

@@ -31,6 +31,11 @@ export interface PlanInput {
   parameters: Record<string, ParameterValue>;
   parameterInfo: PlannedParameter[];
   answers: Record<string, string>;
+  /**
+   * Where each inventory host really is (user@address:port via jumps), as ssh_config resolves it;
+   * read by the caller, so that planning stays free of file reads. Default: the inventory's words.
+   */
+  hostEndpoints?: Record<string, string>;
 }
 
 export interface PlanOutput {
@@ -79,7 +84,7 @@ class Planner {
     const targets: Plan['targets'] = {};
     for (const [role, def] of Object.entries(spec.targets)) {
       const names = this.roleCache.get(role);
-      if (names) targets[role] = { type: def.type, entries: names.map((name) => ({ name, where: describeEntry(this.inventory, name) })) };
+      if (names) targets[role] = { type: def.type, entries: names.map((name) => ({ name, where: this.where(name) })) };
     }
     const plan: Plan = {
       formatVersion: PLAN_FORMAT_VERSION,
@@ -137,6 +142,10 @@ class Planner {
       if (e.auth?.type === 'oauth2-client-credentials') add(name, 'clientSecret', e.auth.clientSecret);
     }
     return out;
+  }
+
+  private where(name: string): string {
+    return this.input.hostEndpoints?.[name] ?? describeEntry(this.inventory, name);
   }
 
   private error(path: PathSegment[], message: string): void {
@@ -287,7 +296,7 @@ class Planner {
       const type = def?.type ?? 'hosts';
       instances = names.map((name) => ({
         target: name,
-        where: describeEntry(this.inventory, name),
+        where: this.where(name),
         data: kind.plan(spec, this.renderer({ type, name }, earlier, path), nested),
       }));
     }

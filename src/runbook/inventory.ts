@@ -41,6 +41,10 @@ export const hostSchema = z
     port: z.number().int().min(1).max(65535).optional(),
     user: z.string().optional(),
     identityFile: z.string().optional().describe('Private key file; default: ssh-agent, then ~/.ssh/config IdentityFile.'),
+    proxyJump: z
+      .string()
+      .optional()
+      .describe('Jump hosts, as OpenSSH ProxyJump: [user@]host[:port], comma-separated for a chain; default: ~/.ssh/config.'),
     password: secretRefSchema.optional().describe('SSH password (prefer keys).'),
     passphrase: secretRefSchema.optional().describe('Passphrase of the identity file.'),
     vars: z.record(z.string(), scalar).optional().describe('Facts about the host, usable as {{ host.vars.<name> }}.'),
@@ -99,8 +103,8 @@ export const inventorySchema = z
     description: z.string().optional(),
     ssh: z
       .object({
-        knownHostsFile: z.string().optional().describe('Default ~/.ssh/known_hosts.'),
-        configFile: z.string().optional().describe('Default ~/.ssh/config.'),
+        knownHostsFile: z.string().optional().describe('Default: UserKnownHostsFile of ~/.ssh/config, else ~/.ssh/known_hosts.'),
+        configFile: z.string().optional().describe('Read instead of ~/.ssh/config and /etc/ssh/ssh_config (like ssh -F).'),
         connectTimeout: z.union([z.string(), z.number()]).optional(),
       })
       .strict()

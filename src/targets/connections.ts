@@ -1,6 +1,4 @@
 /** Opens each inventory entry's connection once, on first use, and closes them all at the end. */
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { RunbookError } from '../errors.js';
 import type { Inventory } from '../runbook/inventory.js';
 import { parseDuration } from '../runbook/duration.js';
@@ -9,6 +7,7 @@ import type { HttpEndpoint } from './http.js';
 import type { LocalTarget } from './local.js';
 import type { PostgresTarget } from './postgres.js';
 import type { SshTarget } from './ssh.js';
+import type { SshConfigResolver } from './ssh-config.js';
 import type { CommandTarget, Connections, HttpTarget, SqlTarget } from './types.js';
 
 export interface ConnectionOptions {
@@ -45,6 +44,7 @@ export function openConnections(options: ConnectionOptions): Connections {
   const sql = new Map<string, Promise<PostgresTarget>>();
   const http = new Map<string, Promise<HttpEndpoint>>();
   let local: Promise<LocalTarget> | undefined;
+  let sshConfig: SshConfigResolver | undefined;
   const connectTimeoutMs = parseDuration(inventory.ssh?.connectTimeout ?? '15s') ?? 15_000;
   const sshAuth = (name: string) => ({
     password: secrets.get(`inventory.${name}.password`),
@@ -56,17 +56,12 @@ export function openConnections(options: ConnectionOptions): Connections {
       if (host === null) return (local ??= modules.local().then((m) => new m.LocalTarget()));
       if (!inventory.hosts[host]) return Promise.reject(new RunbookError('invalid', `no host "${host}" in the inventory`));
       return once(ssh, host, async () => {
-        const { expandHome, resolveSshEndpoint, SshTarget } = await modules.ssh();
-        const sshEndpoint = (name: string) =>
-          resolveSshEndpoint(name, inventory.hosts[name] ?? { address: name }, inventory.ssh?.configFile);
-        const hostKeys = {
-          knownHostsFile: expandHome(options.knownHostsFile ?? inventory.ssh?.knownHostsFile ?? join(homedir(), '.ssh', 'known_hosts')),
-          acceptNew: options.acceptNewHostKeys,
-        };
-        return new SshTarget(host, sshEndpoint(host), sshAuth(host), hostKeys, connectTimeoutMs, (alias) => ({
-          endpoint: sshEndpoint(alias),
-          auth: sshAuth(alias),
-        }));
+        const [{ SshTarget }, { SshConfigResolver }] = await Promise.all([modules.ssh(), import('./ssh-config.js')]);
+        sshConfig ??= new SshConfigResolver(inventory.hosts, {
+          configFile: inventory.ssh?.configFile,
+          knownHostsFile: options.knownHostsFile ?? inventory.ssh?.knownHostsFile,
+        });
+        return new SshTarget(host, sshConfig.resolve(host), sshAuth(host), options.acceptNewHostKeys, connectTimeoutMs, sshAuth);
       });
     },
     sql(name: string): Promise<SqlTarget> {

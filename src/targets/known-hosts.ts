@@ -93,18 +93,29 @@ export function checkHostKey(knownHostsText: string, host: string, port: number,
 }
 
 export interface HostKeyPolicy {
-  knownHostsFile: string;
+  /** The user's known_hosts files (UserKnownHostsFile); new keys are recorded in the first. */
+  userFiles: string[];
+  /** Read-only system files (GlobalKnownHostsFile). */
+  globalFiles?: string[];
   acceptNew: boolean;
+}
+
+function readAll(files: string[]): string {
+  return files
+    .map((file) => {
+      try {
+        return readFileSync(file, 'utf8');
+      } catch {
+        return '';
+      }
+    })
+    .join('\n');
 }
 
 /** Verifies (and with accept-new, records) a host key; throws a typed error otherwise. */
 export function verifyHostKey(policy: HostKeyPolicy, hostName: string, address: string, port: number, key: Buffer): void {
-  let text = '';
-  try {
-    text = readFileSync(policy.knownHostsFile, 'utf8');
-  } catch {
-    text = '';
-  }
+  const text = readAll([...policy.userFiles, ...(policy.globalFiles ?? [])]);
+  const recordIn = policy.userFiles[0];
   const keyType = key.subarray(4, 4 + key.readUInt32BE(0)).toString();
   const verdict = checkHostKey(text, address, port, keyType, key);
   const fp = fingerprint(key);
@@ -114,19 +125,21 @@ export function verifyHostKey(policy: HostKeyPolicy, hostName: string, address: 
       'host-key',
       `the SSH host key of ${hostName} (${hostPattern(address, port)}) has ${verdict === 'changed' ? 'CHANGED' : 'been REVOKED'}: presented ${keyType} ${fp}. This may be an attack (or the appliance was reinstalled). Nothing was run on it.`,
       {
-        hint: `Verify the new fingerprint out of band, then remove the old entry: ssh-keygen -R '${hostPattern(address, port)}' -f ${policy.knownHostsFile}`,
+        hint: `Verify the new fingerprint out of band, then remove the old entry: ssh-keygen -R '${hostPattern(address, port)}'${recordIn ? ` -f ${recordIn}` : ''}`,
       },
     );
   }
+  const files = [...policy.userFiles, ...(policy.globalFiles ?? [])].join(', ') || 'no known_hosts file (UserKnownHostsFile none)';
   if (!policy.acceptNew) {
     throw new RunbookError(
       'host-key',
-      `the SSH host key of ${hostName} (${hostPattern(address, port)}) is unknown: ${keyType} ${fp}. Nothing was run on it.`,
+      `the SSH host key of ${hostName} (${hostPattern(address, port)}) is unknown: ${keyType} ${fp} is in none of ${files}. Nothing was run on it.`,
       {
-        hint: `Check the fingerprint with the appliance owner, then run again with --accept-new-host-keys (records it in ${policy.knownHostsFile}), or add it with ssh-keyscan.`,
+        hint: `Check the fingerprint with the appliance owner, then run again with --accept-new-host-keys${recordIn ? ` (records it in ${recordIn})` : ''}, or add it with ssh-keyscan.`,
       },
     );
   }
-  mkdirSync(dirname(policy.knownHostsFile), { recursive: true });
-  appendFileSync(policy.knownHostsFile, `${hostPattern(address, port)} ${keyType} ${key.toString('base64')}\n`, { mode: 0o600 });
+  if (!recordIn) return;
+  mkdirSync(dirname(recordIn), { recursive: true });
+  appendFileSync(recordIn, `${hostPattern(address, port)} ${keyType} ${key.toString('base64')}\n`, { mode: 0o600 });
 }

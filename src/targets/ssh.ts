@@ -1,54 +1,15 @@
 /**
  * SSH connections with ssh2: one per host, opened once, reused by every step, closed at the end.
- * Keys, ssh-agent or password; OpenSSH ~/.ssh/config (HostName, User, Port, IdentityFile,
- * ProxyJump); keepalive; host keys verified against known_hosts before anything is sent.
+ * Keys, ssh-agent or password; OpenSSH ~/.ssh/config as resolved by ssh-config.ts (jump chains
+ * included); keepalive; host keys verified against known_hosts before anything is sent, on every hop.
  */
 import { readFileSync } from 'node:fs';
-import { homedir, userInfo } from 'node:os';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
-import SSHConfig from 'ssh-config';
 import { RunbookError } from '../errors.js';
-import type { HostEntry } from '../runbook/inventory.js';
-import { verifyHostKey, type HostKeyPolicy } from './known-hosts.js';
+import { verifyHostKey } from './known-hosts.js';
+import { describeEndpoint, type SshEndpoint } from './ssh-config.js';
 import { PromptAnswerer } from './prompt-answerer.js';
 import type { CommandOptions, CommandResult, CommandTarget } from './types.js';
-
-export interface SshEndpoint {
-  name: string;
-  host: string;
-  port: number;
-  user: string;
-  identityFiles: string[];
-  proxyJump: string | null;
-}
-
-export function expandHome(path: string): string {
-  return path.startsWith('~/') ? homedir() + path.slice(1) : path;
-}
-
-/** Applies ~/.ssh/config to an inventory host (the inventory wins where both say something). */
-export function resolveSshEndpoint(name: string, entry: HostEntry, configFile: string | undefined): SshEndpoint {
-  let computed: Record<string, string | string[]> = {};
-  try {
-    const text = readFileSync(expandHome(configFile ?? '~/.ssh/config'), 'utf8');
-    computed = SSHConfig.parse(text).compute(entry.address ?? name) as Record<string, string | string[]>;
-  } catch {
-    computed = {};
-  }
-  const one = (key: string) => {
-    const v = computed[key];
-    return Array.isArray(v) ? v[0] : v;
-  };
-  const files = computed.IdentityFile === undefined ? [] : [computed.IdentityFile].flat();
-  return {
-    name,
-    host: one('HostName') ?? entry.address ?? name,
-    port: entry.port ?? (one('Port') ? Number(one('Port')) : 22),
-    user: entry.user ?? one('User') ?? userInfo().username,
-    identityFiles: entry.identityFile ? [expandHome(entry.identityFile)] : files.map(expandHome),
-    proxyJump: one('ProxyJump') ?? null,
-  };
-}
 
 export interface SshAuth {
   password?: string | undefined;
@@ -57,7 +18,6 @@ export interface SshAuth {
 
 export class SshTarget implements CommandTarget {
   private client: Client | undefined;
-  private jump: Client | undefined;
   private connecting: Promise<Client> | undefined;
   private lost: Error | undefined;
   /** Every client opened, ready or not, so close() also ends half-open handshakes. */
@@ -67,9 +27,10 @@ export class SshTarget implements CommandTarget {
     readonly name: string,
     private readonly endpoint: SshEndpoint,
     private readonly auth: SshAuth,
-    private readonly hostKeys: HostKeyPolicy,
+    private readonly acceptNewHostKeys: boolean,
     private readonly connectTimeoutMs: number,
-    private readonly resolveJump?: (alias: string) => { endpoint: SshEndpoint; auth: SshAuth },
+    /** Credentials of a jump host, by its inventory name (none for a host only ssh_config knows). */
+    private readonly jumpAuth: (name: string) => SshAuth = () => ({}),
   ) {}
 
   private config(endpoint: SshEndpoint, auth: SshAuth, onHostKeyError: (e: Error) => void): ConnectConfig {
@@ -95,7 +56,12 @@ export class SshTarget implements CommandTarget {
       keepaliveCountMax: 3,
       hostVerifier: (key: Buffer) => {
         try {
-          verifyHostKey(this.hostKeys, endpoint.name, endpoint.host, endpoint.port, key);
+          const policy = {
+            userFiles: endpoint.knownHosts.user,
+            globalFiles: endpoint.knownHosts.global,
+            acceptNew: this.acceptNewHostKeys,
+          };
+          verifyHostKey(policy, endpoint.name, endpoint.host, endpoint.port, key);
           return true;
         } catch (error) {
           onHostKeyError(error as Error);
@@ -121,7 +87,7 @@ export class SshTarget implements CommandTarget {
         reject(
           new RunbookError(
             'connection',
-            `cannot connect to ${endpoint.name} (${endpoint.user}@${endpoint.host}:${endpoint.port}): ${auth ? 'authentication failed' : error.message}`,
+            `cannot connect to ${endpoint.name} (${describeEndpoint(endpoint)})${endpoint.name === this.name ? '' : ` on the way to ${this.name}`}: ${auth ? 'authentication failed' : error.message}`,
             {
               hint: auth
                 ? 'Check the user, the key (identityFile or ssh-agent) and the authorized_keys on the host.'
@@ -138,13 +104,26 @@ export class SshTarget implements CommandTarget {
   connect(): Promise<Client> {
     if (this.lost) return Promise.reject(this.lost);
     this.connecting ??= (async () => {
+      // A jump chain: each hop is reached through a channel forwarded by the one before it.
       let sock: NodeJS.ReadableStream | undefined;
-      if (this.endpoint.proxyJump && this.resolveJump) {
-        const jump = this.resolveJump(this.endpoint.proxyJump);
-        this.jump = await this.open(jump.endpoint, jump.auth);
+      const hops = this.endpoint.jumps;
+      for (const [i, hop] of hops.entries()) {
+        const via = await this.open(hop, this.jumpAuth(hop.name), sock);
+        const next = hops[i + 1] ?? this.endpoint;
         sock = await new Promise<ClientChannel>((resolve, reject) =>
-          this.jump!.forwardOut('127.0.0.1', 0, this.endpoint.host, this.endpoint.port, (err, stream) =>
-            err ? reject(err) : resolve(stream),
+          via.forwardOut('127.0.0.1', 0, next.host, next.port, (err, stream) =>
+            err
+              ? reject(
+                  new RunbookError(
+                    'connection',
+                    `jump host ${hop.name} cannot reach ${next.name} (${next.host}:${next.port}) on the way to ${this.name}: ${err.message}`,
+                    {
+                      hint: 'Check that the jump host allows TCP forwarding (AllowTcpForwarding) and can reach the next hop.',
+                      cause: err,
+                    },
+                  ),
+                )
+              : resolve(stream),
           ),
         );
       }
