@@ -2,7 +2,8 @@
 import { displayParts, materializeParts, type Part } from '../runbook/template.js';
 import type { TextMatch } from '../runbook/schema-parts.js';
 import type { CommandTarget, PromptAnswerSpec } from '../targets/types.js';
-import { composeCommand, type CommandData } from './command-shape.js';
+import { newStagingDir, undeliverableSecret, type SecretDelivery } from '../targets/secret-delivery.js';
+import { composeRunnable, type CommandData } from './command-shape.js';
 import { captureText, checkExitCode, checkText, clip, resolveExpectations } from './expectations.js';
 import type { ActionResult, RunContext } from './types.js';
 
@@ -26,7 +27,17 @@ export interface RunnableCommand extends CommandData {
 export async function runCommand(target: CommandTarget, data: RunnableCommand, ctx: RunContext): Promise<ActionResult> {
   const started = Date.now();
   const materialize = (parts: Part[]): string => materializeParts(parts, ctx.values);
-  const command = composeCommand(data, materialize);
+  const delivery: SecretDelivery = target.secretDelivery === 'environment' ? 'environment' : data.pty ? 'file' : 'stdin';
+  const stagingDir = delivery === 'file' ? newStagingDir() : undefined;
+  const { command, secrets } = composeRunnable(data, ctx.values, delivery, stagingDir);
+  const unsendable = delivery === 'environment' ? undefined : undeliverableSecret(secrets);
+  if (unsendable) {
+    return {
+      status: 'failed',
+      message: 'a secret value used by this command holds a line break, which cannot be sent to the remote shell; nothing was run',
+      durationMs: 0,
+    };
+  }
   const expect = resolveExpectations(data.expect, materialize);
   const answers: PromptAnswerSpec[] | undefined = data.pty?.answers.map((a) => ({
     prompt: new RegExp(a.prompt),
@@ -36,6 +47,7 @@ export async function runCommand(target: CommandTarget, data: RunnableCommand, c
   }));
   const result = await target.exec(command, {
     ...(data.stdin ? { stdin: materialize(data.stdin) } : {}),
+    ...(secrets.length ? { secrets: { variables: secrets, stagingDir } } : {}),
     ...(answers && data.pty ? { pty: { answers, unexpectedPromptAfterMs: data.pty.unexpectedPromptAfterMs } } : {}),
     timeoutMs: ctx.timeoutMs,
     signal: ctx.signal,

@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { exitCodes, textCapture, textMatch } from '../runbook/schema-parts.js';
 import { quoteShellWord } from '../runbook/shell-quote.js';
-import type { Part } from '../runbook/template.js';
+import { materializeParts, type Part, type RuntimeValues } from '../runbook/template.js';
+import { secretPrelude, secretVariableName, type SecretDelivery, type SecretVariable } from '../targets/secret-delivery.js';
 import type { Renderer } from './types.js';
 
 export const commandFields = {
@@ -49,10 +50,50 @@ export function planCommand(spec: CommandSpec, render: Renderer): CommandData {
 
 /** Joins the pieces; `text` turns parts into the final (or displayed) text. */
 export function composeCommand(data: CommandData, text: (parts: Part[]) => string): string {
-  const exports = data.env.map((e) => `export ${e.name}=${quoteShellWord(text(e.value))}; `).join('');
-  const body = exports + text(data.command);
-  if (data.sudo === null) return body;
+  return joinCommand(data, (e) => quoteShellWord(text(e)), text, '');
+}
+
+function joinCommand(
+  data: CommandData,
+  envWord: (parts: Part[]) => string,
+  commandText: (parts: Part[]) => string,
+  prelude: string,
+  outerPrelude = '',
+): string {
+  const exports = data.env.map((e) => `export ${e.name}=${envWord(e.value)}; `).join('');
+  const body = prelude + exports + commandText(data.command);
+  if (data.sudo === null) return outerPrelude + body;
   const user = data.sudo === 'root' ? '' : `-u ${quoteShellWord(data.sudo)} `;
   // -n: never wait for a password on a remote terminal; -E keeps the exported variables.
-  return `sudo -n -E ${user}-- sh -c ${quoteShellWord(body)}`;
+  return `${outerPrelude}sudo -n -E ${user}-- sh -c ${quoteShellWord(body)}`;
+}
+
+export interface RunnableText {
+  command: string;
+  /** The values the command reads as shell variables, in the order its prelude reads them. */
+  secrets: SecretVariable[];
+}
+
+/**
+ * The text that runs: the same pieces as the dry-run, with each secret replaced by a reference
+ * to a shell variable ("$RUNBOOK_SECRET_1") whose value travels out of band (secret-delivery.ts),
+ * so no command line (sshd's, sudo's, the shell's) carries it.
+ */
+export function composeRunnable(data: CommandData, values: RuntimeValues, delivery: SecretDelivery, stagingDir?: string): RunnableText {
+  const names = [...new Set([...data.env.flatMap((e) => e.value), ...data.command].flatMap((p) => ('secret' in p ? [p.secret] : [])))];
+  const secrets = names.map((name, i) => ({ name: secretVariableName(i), value: values.secret(name) }));
+  const piece = (part: Part, plain: (p: Part) => string): string => {
+    if (!('secret' in part)) return plain(part);
+    const variable = secretVariableName(names.indexOf(part.secret));
+    // A secret spliced with `| raw` still cannot become shell code: it expands unquoted.
+    return part.encoding === 'raw' ? `$${variable}` : `"$${variable}"`;
+  };
+  const envWord = (parts: Part[]) => parts.map((p) => piece(p, (q) => quoteShellWord(materializeParts([q], values)))).join('') || "''";
+  const commandText = (parts: Part[]) => parts.map((p) => piece(p, (q) => materializeParts([q], values))).join('');
+  // Standard input is read by the shell that runs the command (inside sudo: sudo logs no value);
+  // a staged file is read by the login shell, which hands the values to sudo's shell (sudo -E).
+  const prelude = secretPrelude(secrets, delivery, stagingDir, data.sudo !== null);
+  const command =
+    delivery === 'file' ? joinCommand(data, envWord, commandText, '', prelude) : joinCommand(data, envWord, commandText, prelude);
+  return { command, secrets };
 }

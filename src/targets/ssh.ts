@@ -9,6 +9,7 @@ import { RunbookError } from '../errors.js';
 import { verifyHostKey } from './known-hosts.js';
 import { describeEndpoint, type SshEndpoint } from './ssh-config.js';
 import { PromptAnswerer } from './prompt-answerer.js';
+import { secretLines, stageCommand, unstageCommand, type SecretVariable } from './secret-delivery.js';
 import type { CommandOptions, CommandResult, CommandTarget } from './types.js';
 
 export interface SshAuth {
@@ -142,6 +143,8 @@ export class SshTarget implements CommandTarget {
   }
 
   async exec(command: string, options: CommandOptions): Promise<CommandResult> {
+    const stagingDir = options.secrets?.stagingDir;
+    if (options.secrets && stagingDir) return this.execWithStagedSecrets(command, options, options.secrets.variables, stagingDir);
     const client = await this.connect();
     return new Promise((resolve) => {
       let stdout = '';
@@ -226,10 +229,36 @@ export class SshTarget implements CommandTarget {
           stream.once('close', () => finish(code ?? null, signal));
         });
         stream.on('close', () => setImmediate(() => finish(null)));
-        if (options.stdin !== undefined) stream.end(options.stdin);
+        // The secret values first (the command's prelude reads them), then the step's own input.
+        const input = (options.secrets && !options.pty ? secretLines(options.secrets.variables) : '') + (options.stdin ?? '');
+        if (input || options.stdin !== undefined) stream.end(input);
         else if (!options.pty) stream.end();
       });
     });
+  }
+
+  /**
+   * A pseudo-terminal session's input is the terminal, which echoes: its secret values are staged
+   * in a 0600 file (0700 directory) by a session of their own, read and removed by the command's
+   * prelude, and removed here in any case once the command ended.
+   */
+  private async execWithStagedSecrets(
+    command: string,
+    options: CommandOptions,
+    variables: SecretVariable[],
+    stagingDir: string,
+  ): Promise<CommandResult> {
+    const { timeoutMs, signal } = options;
+    const staged = await this.exec(stageCommand(stagingDir), { stdin: secretLines(variables), timeoutMs, signal });
+    if (staged.exitCode !== 0) {
+      return { ...staged, stderr: `[runbook] cannot stage the secret values for the terminal session: ${staged.stderr}` };
+    }
+    const { secrets: _staged, ...rest } = options;
+    try {
+      return await this.exec(command, rest);
+    } finally {
+      await this.exec(unstageCommand(stagingDir), { timeoutMs: 10_000, signal: new AbortController().signal }).catch(() => undefined);
+    }
   }
 
   async close(): Promise<void> {

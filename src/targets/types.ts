@@ -3,6 +3,7 @@
  * step, and closed at the end of the run. Tests of the engine may pass fakes of these.
  */
 import type { Scalar } from '../runbook/template.js';
+import type { SecretHandoff } from './secret-delivery.js';
 
 export interface PromptAnswerSpec {
   prompt: RegExp;
@@ -17,6 +18,8 @@ export interface CommandOptions {
   stdin?: string;
   /** Run in a pseudo-terminal and answer the program's prompts. */
   pty?: { answers: PromptAnswerSpec[]; unexpectedPromptAfterMs: number };
+  /** Secret values the command reads as shell variables, delivered out of band (never in argv). */
+  secrets?: SecretHandoff;
   timeoutMs: number;
   signal: AbortSignal;
   onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
@@ -37,6 +40,11 @@ export interface CommandResult {
 
 export interface CommandTarget {
   readonly name: string;
+  /**
+   * How the command's shell receives secret values: in its environment (a local child), or
+   * (default) on the channel: standard input, or a staged file for a pseudo-terminal.
+   */
+  readonly secretDelivery?: 'environment' | 'channel';
   exec(command: string, options: CommandOptions): Promise<CommandResult>;
 }
 
