@@ -25,7 +25,7 @@ beforeAll(async () => {
   const labDir = join(dir, 'lab');
   // Pty sessions stage their values under $TMPDIR: the host's own, to see it emptied afterwards.
   hostTmp = join(labDir, 'hosts', 'app1', 'state');
-  lab = await startSshLab({ labDir, hosts: [{ name: 'app1', address: '127.0.41.1', env: { TMPDIR: hostTmp } }] });
+  lab = await startSshLab({ labDir, hosts: [{ name: 'app1', address: '127.0.93.1', env: { TMPDIR: hostTmp } }] });
   const h = lab.host('app1');
   inventory = join(dir, 'inventory.yaml');
   writeFileSync(
