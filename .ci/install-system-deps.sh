@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Installs the system packages the test suite needs on a fresh Debian 12 (run as root).
+# Installs the system packages the test suite needs on a fresh Debian 12. `npm test` runs it
+# first (pretest), so the README's test command sets up what it needs:
+# - as root: installs what is missing (packages' services are not started);
+# - otherwise: says in one line what is missing and the command that installs it, and fails at
+#   once (the tests also need root: they start sshd and PostgreSQL as other users).
 # Idempotent: checks first, so a re-run on a prepared machine takes well under a second.
-# Leaves no PostgreSQL cluster on port 5432 and no sshd on port 22 running.
+# In CI (CI=true) it also makes sure no PostgreSQL cluster on port 5432 and no sshd on port 22 run;
+# on a workstation it never stops the machine's own services.
 set -euo pipefail
-
-if [ "$(id -u)" -ne 0 ]; then
-  echo "install-system-deps.sh: must run as root" >&2
-  exit 1
-fi
 export DEBIAN_FRONTEND=noninteractive
 
 PACKAGES=(openssh-server openssh-client postgresql-15 postgresql-15-slony1-2 slony1-2-bin tmux util-linux procps psmisc openssl)
@@ -24,7 +24,20 @@ for c in /usr/sbin/sshd /usr/bin/ssh /usr/bin/ssh-keygen /usr/lib/postgresql/15/
   fi
 done
 
+if [ "$(id -u)" -ne 0 ]; then
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "npm test needs ${missing[*]} (Debian packages): install them with: sudo bash .ci/install-system-deps.sh" >&2
+  else
+    echo "npm test must run as root (the tests start sshd and PostgreSQL as other users): sudo npm test" >&2
+  fi
+  exit 1
+fi
+
 if [ "${#missing[@]}" -gt 0 ]; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "npm test needs ${missing[*]} and this is not a Debian machine (no apt-get): install their equivalents" >&2
+    exit 1
+  fi
   echo "install-system-deps.sh: installing (missing: ${missing[*]})"
   # Do not let postgresql-common create (and start) the default 15/main cluster on port 5432.
   mkdir -p /etc/postgresql-common
@@ -47,8 +60,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
-# Whatever happened before (a cluster created by an earlier install, a started sshd), make sure
-# nothing occupies the ports the tests' own servers may want.
+if [ "${CI:-}" != true ]; then
+  mkdir -p /run/sshd
+  chmod 0755 /run/sshd
+  exit 0
+fi
+
+# CI only: whatever happened before (a cluster created by an earlier install, a started sshd),
+# make sure nothing occupies the ports the tests' own servers may want.
 if command -v pg_lsclusters >/dev/null 2>&1; then
   pg_lsclusters --no-header 2>/dev/null | while read -r ver cluster port status _rest; do
     if [ "$status" = online ] || [ "${status#online}" != "$status" ]; then

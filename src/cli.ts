@@ -15,12 +15,12 @@ const examples = `
 Examples:
   $ runbook list
   $ runbook show vcd-db-upgrade
-  $ runbook validate src/runbooks/ my-runbooks/
+  $ runbook validate src/runbooks/ fixtures/example/
   $ runbook exec vcd-db-upgrade --dry-run -i fixtures/inventories/vcd-db-upgrade.yaml
-  $ runbook plan horizon-daas-db-failover -i site.yaml -p primary_reachable=false -o plan.json
-  $ runbook exec horizon-daas-db-failover --plan plan.json -i site.yaml
-  $ runbook check opengauss-cm-upgrade -i cluster.yaml
-  $ runbook exec bomgar-failover-upgrade -i pair.yaml --answer choose-method=asynchronous
+  $ runbook plan horizon-daas-db-failover -i fixtures/inventories/horizon-daas-db-failover.yaml -p primary_reachable=false -o plan.json
+  $ runbook exec horizon-daas-db-failover --plan plan.json -i fixtures/inventories/horizon-daas-db-failover.yaml
+  $ runbook check opengauss-cm-upgrade -i fixtures/inventories/opengauss-cm-upgrade.yaml
+  $ runbook exec bomgar-failover-upgrade -i fixtures/inventories/bomgar-failover-upgrade.yaml --answer choose-method=asynchronous
   $ runbook smoke vcd-db-upgrade --database-url postgres://postgres:pw@localhost/smoke -i fixtures/inventories/vcd-db-upgrade.yaml --seed fixtures/smoke/vcd-db-upgrade.sql
   $ runbook runs
   $ runbook resume <run-id>
