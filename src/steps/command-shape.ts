@@ -17,6 +17,13 @@ export const commandFields = {
     .optional()
     .describe('Environment variables exported before the command (values shell-quoted; secrets masked in output).'),
   stdin: z.string().optional().describe('Text written to the command standard input.'),
+  umask: z
+    .string()
+    .regex(/^0?[0-7]{3}$/, 'an octal file mode creation mask such as "077"')
+    .optional()
+    .describe(
+      'File mode creation mask the command runs under (inside sudo too), e.g. "077" for a step that writes dumps or other sensitive files.',
+    ),
   expect: z
     .object({ exitCode: exitCodes.optional(), stdout: textMatch.optional(), stderr: textMatch.optional() })
     .strict()
@@ -30,6 +37,7 @@ export interface CommandSpec {
   env?: Record<string, string> | undefined;
   stdin?: string | undefined;
   sudo?: boolean | string | undefined;
+  umask?: string | undefined;
 }
 
 export interface CommandData {
@@ -37,6 +45,8 @@ export interface CommandData {
   env: Array<{ name: string; value: Part[] }>;
   sudo: string | null;
   stdin: Part[] | null;
+  /** Set first in the shell that runs the command (optional: plans written before it lack it). */
+  umask?: string | undefined;
 }
 
 export function planCommand(spec: CommandSpec, render: Renderer): CommandData {
@@ -45,6 +55,7 @@ export function planCommand(spec: CommandSpec, render: Renderer): CommandData {
     env: Object.entries(spec.env ?? {}).map(([name, value]) => ({ name, value: render.parts(value, 'text') })),
     sudo: spec.sudo === true ? 'root' : typeof spec.sudo === 'string' ? spec.sudo : null,
     stdin: spec.stdin === undefined ? null : render.parts(spec.stdin, 'text'),
+    ...(spec.umask ? { umask: spec.umask } : {}),
   };
 }
 
@@ -61,7 +72,8 @@ function joinCommand(
   outerPrelude = '',
 ): string {
   const exports = data.env.map((e) => `export ${e.name}=${envWord(e.value)}; `).join('');
-  const body = prelude + exports + commandText(data.command);
+  const umask = data.umask ? `umask ${data.umask}; ` : '';
+  const body = prelude + umask + exports + commandText(data.command);
   if (data.sudo === null) return outerPrelude + body;
   const user = data.sudo === 'root' ? '' : `-u ${quoteShellWord(data.sudo)} `;
   // -n: never wait for a password on a remote terminal; -E keeps the exported variables.

@@ -195,3 +195,19 @@ describe('secret values of local steps', () => {
     expect(readFileSync(out, 'utf8')).toBe(`${SECRET}|${OTHER}`);
   });
 });
+
+describe('files with sensitive content', () => {
+  it('are created under the umask a step declares, with and without sudo, and shown in the dry-run', async () => {
+    const work = lab.host('app1').stateDir;
+    const rb =
+      runbook(`  - { id: dump, title: dump, kind: ssh, target: app, umask: '077', command: 'echo data > {{ host.vars.workdir }}/dump-plain' }
+  - { id: sudo-dump, title: dump as root, kind: ssh, target: app, sudo: true, umask: '077', command: 'echo data > {{ host.vars.workdir }}/dump-sudo' }
+  - { id: other, title: other file, kind: ssh, target: app, command: 'echo data > {{ host.vars.workdir }}/not-sensitive' }`);
+    const result = await exec(rb);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toContain(`$ umask 077; echo data > ${work}/dump-plain`);
+    expect(statSync(join(work, 'dump-plain')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(work, 'dump-sudo')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(work, 'not-sensitive')).mode & 0o777).toBe(0o644);
+  });
+});
