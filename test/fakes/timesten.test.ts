@@ -235,4 +235,116 @@ describe('TimesTen fakes', () => {
     expect(inter.stdout).toContain('< 3 >');
     expect(lab.run(O, 'ttIsql', ['-v', '1'], { env: { LAB_HOST: 'elsewhere' } }).code).toBe(127);
   });
+
+  /** Steps 1 to 16 of the seed (no writes): both stores on the new release, both ways paused, agents stopped. */
+  const upgradeUpgradeSideThenPause = () => {
+    ok(O, 'ttRepAdmin', ['-dsn', 'Original', '-receiver', '-name', 'Upgrade', '-state', 'pause']);
+    ok(O, 'ttAdmin', ['-repStop', 'Original']);
+    ok(U, 'ttAdmin', ['-repStop', 'Upgrade']);
+    ok(U, 'ttRepAdmin', ['-dsn', 'Upgrade', '-receiver', '-name', 'Original', '-state', 'stop']);
+    ok(U, 'ttMigrate', ['-c', 'Upgrade', backupPath(U, 'u.dat')]);
+    ok(O, 'ttAdmin', ['-repStart', 'Original']);
+    ok(U, 'ttDestroy', ['Upgrade']);
+    ok(O, 'ttRepAdmin', ['-dsn', 'Original', '-receiver', '-name', 'Upgrade', '-state', 'start']);
+    installTimesTenRelease(lab.shared, U);
+    ok(U, 'ttMigrate', ['-r', 'Upgrade', backupPath(U, 'u.dat')]);
+    ok(U, 'ttRepAdmin', ['-dsn', 'Upgrade', '-self', '-upgrade']);
+    ok(U, 'ttRepAdmin', ['-dsn', 'Upgrade', '-receiver', '-name', 'Original', '-state', 'stop']);
+    ok(U, 'ttRepAdmin', ['-dsn', 'Upgrade', '-receiver', '-name', 'Original', '-state', 'start']);
+    ok(U, 'ttAdmin', ['-repStart', 'Upgrade']);
+    ok(O, 'ttRepAdmin', ['-dsn', 'Original', '-receiver', '-name', 'Upgrade', '-state', 'pause']);
+    ok(U, 'ttRepAdmin', ['-dsn', 'Upgrade', '-receiver', '-name', 'Original', '-state', 'pause']);
+    ok(O, 'ttAdmin', ['-repStop', 'Original']);
+    ok(U, 'ttAdmin', ['-repStop', 'Upgrade']);
+  };
+
+  it('-reset clears the MASTER\'s bookmark for the named subscriber: needed when the master was re-created by ttMigrate', () => {
+    setup({ staticPorts: true });
+    // A restored master's bookmarks point into its old log: it sends nothing until -reset (or stop).
+    upgradeUpgradeSideThenPause();
+    ok(O, 'ttMigrate', ['-c', 'Original', backupPath(O, 'o.dat')]);
+    ok(O, 'ttDestroy', ['Original']);
+    installTimesTenRelease(lab.shared, O);
+    ok(O, 'ttMigrate', ['-r', 'Original', backupPath(O, 'o.dat')]);
+    ok(O, 'ttRepAdmin', ['-dsn', 'Original', '-self', '-upgrade']);
+    ok(O, 'ttAdmin', ['-repStart', 'Original']);
+    ok(U, 'ttAdmin', ['-repStart', 'Upgrade']);
+    ok(O, 'ttRepAdmin', ['-dsn', 'Original', '-receiver', '-name', 'Upgrade', '-state', 'start']);
+    mark(O, 'Original', 30, 'from the re-created Original');
+    expect(has(U, 'Upgrade', 30)).toBe(false);
+    expect(ok(O, 'ttRepAdmin', ['-dsn', 'Original', '-showstatus'])).toMatch(/previous incarnation of Original/);
+    // The subscriber's side is not what -reset touches: resetting Upgrade's bookmark for Original does not help.
+    ok(U, 'ttRepAdmin', ['-dsn', 'Upgrade', '-receiver', '-name', 'Original', '-reset']);
+    expect(has(U, 'Upgrade', 30)).toBe(false);
+    ok(O, 'ttRepAdmin', ['-dsn', 'Original', '-receiver', '-name', 'Upgrade', '-reset']);
+    expect(has(U, 'Upgrade', 30)).toBe(true);
+  });
+
+  it('after -reset the updates logged while paused are sent, unless the scenario takes "reset to the newest transaction" literally', () => {
+    for (const resetSkipsPending of [false, true]) {
+      setup({ staticPorts: true, resetSkipsPending });
+      upgradeUpgradeSideThenPause();
+      mark(U, 'Upgrade', 40, 'logged after step 15');
+      expect(ok(U, 'ttRepAdmin', ['-dsn', 'Upgrade', '-bookmark'])).toMatch(/hold LSN \.+ (\d+)\/0\n.*Last written LSN \.+ \1\/1\n/s);
+      ok(U, 'ttRepAdmin', ['-dsn', 'Upgrade', '-receiver', '-name', 'Original', '-reset']);
+      const hold = ok(U, 'ttRepAdmin', ['-dsn', 'Upgrade', '-bookmark']).match(/hold LSN \.+ (\S+)/)![1];
+      expect(hold.endsWith('/1')).toBe(resetSkipsPending);
+      ok(O, 'ttAdmin', ['-repStart', 'Original']);
+      ok(U, 'ttAdmin', ['-repStart', 'Upgrade']);
+      ok(U, 'ttRepAdmin', ['-dsn', 'Upgrade', '-receiver', '-name', 'Original', '-state', 'start']);
+      mark(U, 'Upgrade', 41, 'final');
+      expect(has(O, 'Original', 41)).toBe(true);
+      expect(has(O, 'Original', 40)).toBe(!resetSkipsPending);
+    }
+  });
+
+  it('ttIsql refuses SQL it does not model instead of answering any query on the catalog', () => {
+    setup();
+    for (const sql of [
+      'select tblname from sys.tables',
+      "select t.tblowner, t.tblname from sys.tables t where t.tblowner <> 'SYS'",
+      'select * from sys.indexes',
+      TT_TABLES_WITHOUT_PK_SQL.replace('0x01', '1 or 1=1'),
+      'update app.orders set qty = 1',
+    ]) {
+      const r = isql(O, 'Original', sql);
+      expect(r.code, sql).toBe(1);
+      expect(r.stdout, sql).toMatch(/not modelled by the lab ttIsql/);
+    }
+    // The one modelled shape is evaluated, system tables included when not excluded.
+    const all = isql(O, 'Original', TT_TABLES_WITHOUT_PK_SQL.replace("'SYS','TTREP','GRID'", "'SYS'"));
+    expect(all.stdout).toContain('< TTREP, REPPEERS >');
+    expect(all.stdout).toContain('2 rows found.');
+    const primary = isql(O, 'Original', TT_TABLES_WITHOUT_PK_SQL.replace('isunique', 'isprimary'));
+    expect(primary.stdout).toContain('< APP, RATES >');
+  });
+
+  it('a failed restore leaves a partial store: restoring again fails until it is destroyed', () => {
+    setup({ restoreFailsOnce: ['Upgrade'] });
+    ok(U, 'ttAdmin', ['-repStop', 'Upgrade']);
+    ok(U, 'ttMigrate', ['-c', 'Upgrade', backupPath(U, 'u.dat')]);
+    ok(U, 'ttDestroy', ['Upgrade']);
+    installTimesTenRelease(lab.shared, U);
+    const r1 = lab.run(U, 'ttMigrate', ['-r', 'Upgrade', backupPath(U, 'u.dat')]);
+    expect(r1.code).toBe(1);
+    expect(r1.stderr).toMatch(/TT0802/);
+    expect(readTimesTenState(lab.shared).stores.Upgrade).toMatchObject({ exists: true, partial: true });
+    const r2 = lab.run(U, 'ttMigrate', ['-r', 'Upgrade', backupPath(U, 'u.dat')]);
+    expect(r2.code).toBe(1);
+    expect(r2.out).toMatch(/TT2207/);
+    ok(U, 'ttDestroy', ['Upgrade']);
+    ok(U, 'ttMigrate', ['-r', 'Upgrade', backupPath(U, 'u.dat')]);
+    expect(Object.keys(readTimesTenState(lab.shared).stores.Upgrade.tables)).toHaveLength(4);
+  });
+
+  it('access control: the utilities ask for a user ID and password unless the DSN carries them', () => {
+    setup({ accessControl: { uid: 'ttadm', pwd: 's3cret', credentialsInDsn: { [U]: true } } });
+    const r = lab.run(O, 'ttRepAdmin', ['-dsn', 'Original', '-receiver', '-list']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('Enter User ID: ');
+    expect(r.stderr).toMatch(/TT7001/);
+    expect(lab.run(O, 'ttIsql', ['-connStr', 'dsn=Original', '-e', 'quit;']).stdout).toContain('Enter User ID: ');
+    expect(ok(O, 'ttAdmin', ['-query', 'Original'], 'ttadm\ns3cret\n')).toContain('Replication Manually Started');
+    expect(ok(U, 'ttAdmin', ['-query', 'Upgrade'])).not.toContain('Enter User ID');
+  });
 });
