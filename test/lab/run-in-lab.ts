@@ -37,6 +37,21 @@ export interface LabRunOptions {
   /** Answers to prompt steps, as `--answer id=value`. */
   answers?: Record<string, string>;
   manual?: Manual;
+  /**
+   * `runbook resume` of an earlier lab run: its completed steps (with their values) are not run
+   * again and the preconditions are not checked again; the run goes on from its failed step.
+   */
+  resumeOf?: LabRun;
+}
+
+/** The steps an earlier run completed, as `runbook resume` hands them to the executor. */
+function completedSteps(run: LabRun): Map<string, { status: 'succeeded' | 'skipped'; value?: string | number | boolean }> {
+  const done = new Map<string, { status: 'succeeded' | 'skipped'; value?: string | number | boolean }>();
+  for (const e of run.events) {
+    if (e.type === 'step-finished' && (e.status === 'succeeded' || e.status === 'skipped'))
+      done.set(e.stepId, { status: e.status, ...(e.value !== undefined ? { value: e.value } : {}) });
+  }
+  return done;
 }
 
 export async function runInLab(runbookId: string, options: LabRunOptions): Promise<LabRun> {
@@ -86,7 +101,8 @@ export async function runInLab(runbookId: string, options: LabRunOptions): Promi
       stopSignal: new AbortController().signal,
       killSignal: new AbortController().signal,
       mode: 'exec',
-      runPreconditions: true,
+      runPreconditions: !options.resumeOf,
+      ...(options.resumeOf ? { completed: completedSteps(options.resumeOf) } : {}),
     });
   } catch (error) {
     result.error = error as Error;
