@@ -425,7 +425,7 @@ function symbolicInventory(rb: LoadedRunbook): InventorySpec {
   for (const [role, def] of Object.entries(rb.spec.targets)) {
     const name = `${role}-1`;
     if (def.type === 'hosts') inv.hosts[name] = { address: `${role}.example`, vars: new Proxy({}, { get: () => 'example' }) };
-    if (def.type === 'database') inv.databases[name] = { host: `${role}.example`, port: 5432, database: role };
+    if (def.type === 'database') inv.databases[name] = { host: `${role}.example`, port: 5432, database: role, user: '', sslmode: 'prefer' };
     if (def.type === 'http') inv.endpoints[name] = { url: `https://${role}.example` };
     inv.roles[role] = name;
   }

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError, type Diagnostic } from '../errors.js';
+import { ConninfoError, resolveDatabase, sslModes, type ResolvedDatabase } from './libpq.js';
 import { identifier, scalar } from './schema-parts.js';
 import {
   diagnosticAt,
@@ -54,16 +55,27 @@ export type HostEntry = z.infer<typeof hostSchema>;
 
 export const databaseSchema = z
   .object({
-    host: z.string(),
-    port: z.number().int().min(1).max(65535).default(5432),
-    database: z.string(),
-    user: z.string().optional().describe('Default: PGUSER or the operator user name.'),
-    password: secretRefSchema.optional().describe('Default: PGPASSWORD or ~/.pgpass.'),
-    sslmode: z.enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full']).optional(),
+    url: z
+      .string()
+      .optional()
+      .describe('postgresql://user@host:port/database?sslmode=...: the fields it sets, unless written here (no password).'),
+    service: z.string().optional().describe('A pg_service.conf section (PGSERVICEFILE, ~/.pg_service.conf, PGSYSCONFDIR).'),
+    host: z.string().optional().describe('Default: url/service, then PGHOST, then localhost.'),
+    port: z.number().int().min(1).max(65535).optional().describe('Default: url/service, then PGPORT, then 5432.'),
+    database: z.string().optional().describe('Default: url/service, then PGDATABASE, then the user name.'),
+    user: z.string().optional().describe('Default: url/service, then PGUSER, then the operator user name.'),
+    password: secretRefSchema.optional().describe('Default: PGPASSWORD, then PGPASSFILE or ~/.pgpass.'),
+    sslmode: z
+      .enum(sslModes)
+      .optional()
+      .describe('As libpq; default: url/service, then PGSSLMODE, then prefer (TLS if the server offers it).'),
     sslrootcert: z.string().optional(),
   })
   .strict();
-export type DatabaseEntry = z.infer<typeof databaseSchema>;
+/** A database entry as written. */
+export type DatabaseSpec = z.infer<typeof databaseSchema>;
+/** A database entry with url/service and PG* defaults applied: what is shown and connected to. */
+export type DatabaseEntry = ResolvedDatabase & { password?: SecretRef | undefined };
 
 export const endpointSchema = z
   .object({
@@ -121,7 +133,8 @@ export const inventorySchema = z
   })
   .strict();
 
-export type InventorySpec = z.infer<typeof inventorySchema>;
+/** An inventory with its database entries resolved (url, service, PG* variables). */
+export type InventorySpec = Omit<z.infer<typeof inventorySchema>, 'databases'> & { databases: Record<string, DatabaseEntry> };
 
 export interface Inventory extends InventorySpec {
   file: string;
@@ -129,26 +142,37 @@ export interface Inventory extends InventorySpec {
   source: YamlSource;
 }
 
-export function loadInventory(file: string): Inventory {
-  return checkInventory(readYamlSource(file));
+/** `env` gives the PG* defaults of database entries (the operator's environment). */
+export function loadInventory(file: string, env: NodeJS.ProcessEnv = process.env): Inventory {
+  return checkInventory(readYamlSource(file), env);
 }
 
 /** An inventory made by the tool itself (e.g. a smoke run against one database URL). */
-export function parseInventory(file: string, text: string): Inventory {
-  return checkInventory(parseYamlText(file, text));
+export function parseInventory(file: string, text: string, env: NodeJS.ProcessEnv = process.env): Inventory {
+  return checkInventory(parseYamlText(file, text), env);
 }
 
-function checkInventory({ source, diagnostics }: { source?: YamlSource; diagnostics: Diagnostic[] }): Inventory {
+function checkInventory({ source, diagnostics }: { source?: YamlSource; diagnostics: Diagnostic[] }, env: NodeJS.ProcessEnv): Inventory {
   if (!source) throw new ValidationError(diagnostics);
   const file = source.file;
   const { value, diagnostics: schemaProblems } = validateWithSchema(source, inventorySchema, describeSecretIssue);
   if (!value) throw new ValidationError(schemaProblems);
   const problems = checkInventoryRules(source, value);
+  const databases: Record<string, DatabaseEntry> = {};
+  for (const [name, entry] of Object.entries(value.databases)) {
+    try {
+      databases[name] = { ...resolveDatabase(entry, env), ...(entry.password ? { password: entry.password } : {}) };
+    } catch (error) {
+      if (!(error instanceof ConninfoError)) throw error;
+      const field = error.field in entry ? error.field : undefined;
+      problems.push(diagnosticAt(source, ['databases', name, ...(field ? [field] : [])], `database ${name}: ${error.message}`));
+    }
+  }
   if (problems.some((d) => d.severity === 'error')) throw new ValidationError(problems);
-  return { ...value, file, source, hash: createHash('sha256').update(source.text).digest('hex') };
+  return { ...value, databases, file, source, hash: createHash('sha256').update(source.text).digest('hex') };
 }
 
-function checkInventoryRules(source: YamlSource, inv: InventorySpec): Diagnostic[] {
+function checkInventoryRules(source: YamlSource, inv: z.infer<typeof inventorySchema>): Diagnostic[] {
   const problems: Diagnostic[] = [];
   const names = new Map<string, string>();
   for (const [section, entries] of [

@@ -1,9 +1,13 @@
 /**
  * PostgreSQL with pg: one client per database entry, reused by every step. Values always travel
  * as bind parameters. A step's statements run in one transaction when asked; a statement
- * timeout bounds each step. PG* environment variables and ~/.pgpass are honoured by pg itself.
+ * timeout bounds each step. The entry comes resolved (url, service, PG* defaults: runbook/libpq.ts);
+ * here sslmode is applied as libpq does (prefer: TLS first, plain if the server has none) and the
+ * password is looked up as libpq does (inventory secret, PGPASSWORD, PGPASSFILE or ~/.pgpass),
+ * only when the server asks for one.
  */
 import pg from 'pg';
+import pgPass from 'pgpass';
 import { RunbookError } from '../errors.js';
 import type { DatabaseEntry } from '../runbook/inventory.js';
 import type { SqlOptions, SqlResult, SqlStatement, SqlTarget } from './types.js';
@@ -24,53 +28,98 @@ export class PostgresTarget implements SqlTarget {
     private readonly connectTimeoutMs: number,
   ) {}
 
-  private ssl(): pg.ClientConfig['ssl'] {
+  /** The TLS settings of one attempt: null = no TLS. */
+  private ssl(tls: boolean): pg.ClientConfig['ssl'] | null {
     const mode = this.entry.sslmode;
-    if (!mode || mode === 'disable' || mode === 'prefer') return undefined;
+    if (!tls) return null;
+    if (mode === 'allow' || mode === 'prefer' || mode === 'require') return { rejectUnauthorized: false };
     const ca = this.entry.sslrootcert ? readFileSync(this.entry.sslrootcert, 'utf8') : undefined;
-    if (mode === 'require') return { rejectUnauthorized: false };
     return { rejectUnauthorized: true, ...(ca ? { ca } : {}), ...(mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}) };
   }
 
-  private clientConfig(): pg.ClientConfig {
-    const ssl = this.ssl();
+  /** libpq's order of attempts: allow tries plain first, prefer TLS first, the others one way only. */
+  private attempts(): boolean[] {
+    switch (this.entry.sslmode) {
+      case 'disable':
+        return [false];
+      case 'allow':
+        return [false, true];
+      case 'prefer':
+        return [true, false];
+      default:
+        return [true];
+    }
+  }
+
+  private clientConfig(tls: boolean): pg.ClientConfig {
+    const ssl = this.ssl(tls);
     return {
       host: this.entry.host,
       port: this.entry.port,
       database: this.entry.database,
-      ...(this.entry.user ? { user: this.entry.user } : {}),
-      ...(this.password !== undefined ? { password: this.password } : {}),
+      user: this.entry.user,
+      // Asked only if the server wants a password; our own lookup keeps pg's deprecated one quiet.
+      password: () => this.lookUpPassword(),
       ...(ssl ? { ssl } : {}),
       connectionTimeoutMillis: this.connectTimeoutMs,
       application_name: 'runbook',
     };
   }
 
+  private async lookUpPassword(): Promise<string> {
+    const e = this.entry;
+    const found =
+      this.password ??
+      process.env.PGPASSWORD ??
+      (await new Promise<string | undefined>((resolve) =>
+        pgPass({ host: e.host, port: e.port, database: e.database, user: e.user }, resolve),
+      ));
+    if (found !== undefined) return found;
+    const file = process.env.PGPASSFILE ?? '~/.pgpass';
+    throw new NoPasswordError(
+      `the server asks for a password for user ${e.user} and none was supplied: set PGPASSWORD, add "${e.host}:${e.port}:${e.database}:${e.user}:<password>" to ${file} (mode 0600), or give the entry password: {env: NAME} in the inventory`,
+    );
+  }
+
   private connect(): Promise<pg.Client> {
     this.connecting ??= (async () => {
-      const client = new pg.Client({ ...this.clientConfig(), keepAlive: true });
-      client.on('error', () => {
-        this.client = undefined;
-        this.connecting = undefined;
-        this.sessionTimeoutMs = undefined;
-      });
-      try {
-        await client.connect();
-      } catch (error) {
-        this.connecting = undefined;
-        throw new RunbookError(
-          'connection',
-          `cannot connect to database ${this.name} (${this.entry.host}:${this.entry.port}/${this.entry.database}): ${(error as Error).message}`,
-          {
-            hint: 'Check the address, port, user and password source (PGPASSWORD, ~/.pgpass or the inventory), and pg_hba.conf on the server.',
-            cause: error,
-          },
-        );
+      let lastError: unknown;
+      for (const tls of this.attempts()) {
+        const client = new pg.Client({ ...this.clientConfig(tls), keepAlive: true });
+        client.on('error', () => {
+          this.client = undefined;
+          this.connecting = undefined;
+          this.sessionTimeoutMs = undefined;
+        });
+        try {
+          await client.connect();
+          this.client = client;
+          return client;
+        } catch (error) {
+          lastError = error;
+          await client.end().catch(() => undefined);
+          if (error instanceof NoPasswordError) break;
+        }
       }
-      this.client = client;
-      return client;
+      this.connecting = undefined;
+      throw this.connectionError(lastError);
     })();
     return this.connecting;
+  }
+
+  private connectionError(error: unknown): RunbookError {
+    const e = this.entry;
+    const noPassword = error instanceof NoPasswordError;
+    return new RunbookError(
+      'connection',
+      `cannot connect to database ${this.name} (${e.user}@${e.host}:${e.port}/${e.database}, sslmode ${e.sslmode}): ${(error as Error).message}`,
+      {
+        hint: noPassword
+          ? 'Nothing was run on the database.'
+          : 'Check the address, port, user and password source (PGPASSWORD, ~/.pgpass or the inventory), sslmode, and pg_hba.conf on the server.',
+        cause: error,
+      },
+    );
   }
 
   async query(statements: SqlStatement[], options: SqlOptions): Promise<SqlResult> {
@@ -119,7 +168,7 @@ export class PostgresTarget implements SqlTarget {
   }
 
   private async cancelBackend(pid: number): Promise<void> {
-    const canceller = new pg.Client(this.clientConfig());
+    const canceller = new pg.Client(this.clientConfig(Boolean((this.client as unknown as { ssl?: unknown } | undefined)?.ssl)));
     try {
       await canceller.connect();
       await canceller.query('SELECT pg_cancel_backend($1)', [pid]);
@@ -134,3 +183,6 @@ export class PostgresTarget implements SqlTarget {
     await this.client?.end().catch(() => undefined);
   }
 }
+
+/** The server wants a password and no source has one: said once, with what to set. */
+class NoPasswordError extends Error {}
