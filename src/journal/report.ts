@@ -13,7 +13,7 @@ export interface ReportStep {
   title: string;
   kind: string | null;
   phase: 'main' | 'rollback';
-  outcome: 'succeeded' | 'failed' | 'skipped' | 'unknown' | 'marked done' | 'not run';
+  outcome: 'succeeded' | 'failed' | 'skipped' | 'unknown' | 'marked done' | 'refused' | 'not run';
   message: string;
   started: string | null;
   finished: string | null;
@@ -123,7 +123,7 @@ export function buildReport(run: StoredRun, state: RunState): RunReport {
         break;
       case 'confirmation':
         stepOf(r.stepId).confirmation = { mode: r.mode, answer: r.answer, by: r.by };
-        if (r.answer === 'declined') Object.assign(stepOf(r.stepId), { outcome: 'not run', message: 'declined by the operator' });
+        if (r.answer === 'declined') Object.assign(stepOf(r.stepId), { outcome: 'refused', message: 'refused by the operator: not run' });
         break;
       case 'step-started': {
         const s = stepOf(r.stepId);

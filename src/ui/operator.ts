@@ -8,6 +8,13 @@ import { RunbookError } from '../errors.js';
 import type { Confirmer } from '../engine/executor.js';
 import type { PlannedStep } from '../planner/plan-types.js';
 import type { OperatorIO } from '../steps/types.js';
+import { describeScope } from './step-scope.js';
+
+/**
+ * Inquirer marks every answered prompt with a green check, a refusal too: a neutral mark instead,
+ * and the run's renderer says "refused" in red.
+ */
+const neutralTheme = { prefix: { idle: '?', done: '›' } };
 
 export interface OperatorPolicy {
   interactive: boolean;
@@ -57,12 +64,19 @@ export function createConfirmer(policy: OperatorPolicy): Confirmer {
       if (typed) {
         const answer = await guarded(() =>
           prompts.input({
-            message: `Step ${step.id} is ${step.destructive ? 'DESTRUCTIVE' : 'guarded'}. Type "${expected}" to run it (anything else aborts):`,
+            message: `Step ${step.id} (${step.title}) is ${step.destructive ? 'DESTRUCTIVE' : 'guarded'} and acts on ${describeScope(step.action)}. Type "${expected}" to run it (anything else aborts):`,
+            theme: neutralTheme,
           }),
         );
         return { confirmed: answer.trim() === expected, by: 'operator' };
       }
-      const yes = await guarded(() => prompts.confirm({ message: `Run step ${step.id}: ${step.title}?`, default: false }));
+      const yes = await guarded(() =>
+        prompts.confirm({
+          message: `Run step ${step.id}: ${step.title}? (on ${describeScope(step.action)})`,
+          default: false,
+          theme: neutralTheme,
+        }),
+      );
       return { confirmed: yes, by: 'operator' };
     },
   };

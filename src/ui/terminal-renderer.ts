@@ -109,7 +109,10 @@ export function createTerminalRenderer(
         break;
       case 'confirmation':
         if (e.by === 'flag') write(c.dim(`  confirmed by flag\n`));
-        if (e.answer === 'declined') rows.push({ id: e.stepId, status: 'declined', duration: '', message: 'declined by the operator' });
+        if (e.answer === 'declined') {
+          write(c.red(`✘ ${e.stepId} refused by the operator: not run\n`));
+          rows.push({ id: e.stepId, status: 'refused', duration: '', message: 'refused by the operator: not run' });
+        }
         break;
       case 'rollback-started':
         write(c.yellow(`↺ rolling back after ${e.stepId}: ${e.rollback.join(', ')}\n`));

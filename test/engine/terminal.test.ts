@@ -35,17 +35,20 @@ describe('in a terminal', () => {
   it('asks before a changing step; "No" (the default) aborts with exit 5 and runs nothing', async () => {
     const rb = runbook(`  - { id: touch, title: touch a file, kind: ssh, target: app, command: 'touch {{ host.vars.workdir }}/declined' }`);
     const s = start(rb);
-    await s.waitFor(/Run step touch: touch a file\? \(y\/N\)/);
+    await s.waitFor(/Run step touch: touch a file\? \(on role app: 2 hosts \(app1, app2\)\) \(y\/N\)/);
     s.send('Enter');
     expect(await s.exitCode()).toBe(5);
     expect(s.screen()).toContain('declined step touch');
+    // Refused in red words, never under inquirer's green check mark.
+    expect(s.screen()).toContain('✘ touch refused by the operator: not run');
+    expect(s.screen()).not.toContain('✔');
     expect(existsSync(marker('declined'))).toBe(false);
   });
 
   it('runs the step when the operator answers y', async () => {
     const rb = runbook(`  - { id: touch, title: touch a file, kind: ssh, target: app, command: 'touch {{ host.vars.workdir }}/accepted' }`);
     const s = start(rb);
-    await s.waitFor(/Run step touch: touch a file\? \(y\/N\)/);
+    await s.waitFor(/Run step touch: touch a file\? \(on role app: 2 hosts \(app1, app2\)\) \(y\/N\)/);
     s.type('y');
     s.send('Enter');
     expect(await s.exitCode()).toBe(0);
@@ -57,10 +60,13 @@ describe('in a terminal', () => {
       `  - { id: wipe, title: wipe, kind: ssh, target: app, destructive: true, confirm: { typed: '{{ roles.app.name }}' }, command: 'touch {{ host.vars.workdir }}/wiped' }`,
     );
     let s = start(rb, '--yes');
-    await s.waitFor(/Type "app1" to run it/);
+    // The typed text names one host; the prompt says the step acts on both.
+    await s.waitFor(/acts on role app: 2 hosts \(app1, app2\)\. Type "app1" to run it/);
     s.type('app2');
     s.send('Enter');
     expect(await s.exitCode()).toBe(5);
+    expect(s.screen()).toMatch(/✘ wipe refused by the operator: not run/);
+    expect(s.screen()).not.toContain('✔');
     expect(existsSync(marker('wiped'))).toBe(false);
     s.kill();
     s = start(rb, '--yes');
