@@ -12,7 +12,12 @@ let target: PostgresTarget;
 
 beforeAll(async () => {
   pg = await startPostgres();
-  target = new PostgresTarget('db', { host: pg.host, port: pg.port, database: 'postgres', user: pg.user, sslmode: 'prefer' }, pg.password, 10_000);
+  target = new PostgresTarget(
+    'db',
+    { host: pg.host, port: pg.port, database: 'postgres', user: pg.user, sslmode: 'prefer' },
+    pg.password,
+    10_000,
+  );
 }, 120_000);
 
 afterAll(async () => {
