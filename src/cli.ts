@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { createRequire } from 'node:module';
+import { jsonLine } from './engine/events.js';
 import { EXIT, RunbookError, ValidationError } from './errors.js';
 import type { CommandContext, GlobalOptions } from './commands/context.js';
 
@@ -187,12 +188,14 @@ function reportError(error: unknown, ctx: CommandContext): number {
   if (error instanceof RunbookError) {
     if (ctx.json)
       ctx.printError(
-        JSON.stringify({
+        jsonLine({
+          type: 'error',
           error: error.code,
+          exitCode: error.exitCode,
           message: error.message,
           hint: error.hint ?? null,
           ...('diagnostics' in error ? { diagnostics: error.diagnostics } : {}),
-        }),
+        }).trimEnd(),
       );
     else {
       // A diagnostic already reads "file:line:column: error: ...".

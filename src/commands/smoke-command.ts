@@ -8,6 +8,7 @@
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { RunbookError } from '../errors.js';
+import { jsonLine } from '../engine/events.js';
 import type { RunSummary } from '../engine/executor.js';
 import type { Plan, PlannedStep } from '../planner/plan-types.js';
 import { findRunbook } from '../runbook/catalog.js';
@@ -77,7 +78,8 @@ function nothingToSmokeTest(plan: Plan, options: SmokeOptions, ctx: CommandConte
     throw new RunbookError('step-failed', message, {
       hint: 'Smoke-test a runbook that has SQL steps, set the parameters that select them, or pass --allow-no-sql to accept this.',
     });
-  ctx.print(ctx.json ? JSON.stringify({ event: 'smoke-nothing-to-test', runbook: plan.runbook.id, message }) : message);
+  if (ctx.json) ctx.stdout.write(jsonLine({ type: 'smoke-nothing-to-test', runbook: plan.runbook.id, message }));
+  else ctx.print(message);
   return summary ?? { status: 'succeeded', exitCode: 0, message, steps: [] };
 }
 

@@ -4,6 +4,19 @@
  */
 import type { Scalar } from '../runbook/template.js';
 
+/**
+ * Version of the `--json` event stream (docs/json-events.md), in every line as `schemaVersion`.
+ * Adding an event type or an optional field keeps it; renaming or removing a field, changing
+ * its meaning or type raises it, so that a consumer can refuse a stream it does not understand.
+ */
+export const EVENT_SCHEMA_VERSION = 1;
+
+/** One line of the `--json` stream: the event with the schema version first. */
+export function jsonLine<E extends { type: string }>(event: E): string {
+  const { type, ...rest } = event;
+  return JSON.stringify({ schemaVersion: EVENT_SCHEMA_VERSION, type, ...rest }) + '\n';
+}
+
 export type StepStatus = 'succeeded' | 'failed' | 'skipped';
 
 interface Base {

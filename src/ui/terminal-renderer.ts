@@ -1,7 +1,7 @@
 /** The terminal view of a run: a listener of execution events. */
 import type { ChalkInstance } from 'chalk';
 import { formatDuration } from '../runbook/duration.js';
-import type { Listener, RunEvent } from '../engine/events.js';
+import { jsonLine, type Listener, type RunEvent } from '../engine/events.js';
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
@@ -143,5 +143,5 @@ export function createTerminalRenderer(
 }
 
 export function createJsonRenderer(write: (text: string) => void): Listener {
-  return (e) => write(JSON.stringify(e) + '\n');
+  return (e) => write(jsonLine(e));
 }
