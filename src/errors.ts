@@ -24,6 +24,11 @@ export const EXIT = {
   locked: 8,
   /** Resume refused (journal mismatch, run not found, changed runbook). */
   resume: 9,
+  /**
+   * The state directory cannot be used: disk full, read-only or unwritable, or unsafe (owned by
+   * another user, writable by others). Whatever was journaled stays readable.
+   */
+  state: 10,
   /** Interrupted by a signal (Ctrl-C / SIGTERM); the journal records where. */
   interrupted: 130,
 } as const;
@@ -40,6 +45,7 @@ export type ErrorCode =
   | 'host-key'
   | 'locked'
   | 'resume'
+  | 'state'
   | 'interrupted'
   | 'internal';
 
@@ -53,6 +59,7 @@ const exitByCode: Record<ErrorCode, ExitCode> = {
   'host-key': EXIT.hostKey,
   locked: EXIT.locked,
   resume: EXIT.resume,
+  state: EXIT.state,
   interrupted: EXIT.interrupted,
   internal: EXIT.failed,
 };

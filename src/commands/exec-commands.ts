@@ -7,6 +7,7 @@ import { collectSecrets } from '../engine/secrets.js';
 import { newRunId, type JournalHandle } from '../journal/journal.js';
 import { lockKey, type HeldLock } from '../journal/lock.js';
 import { guardOutput } from '../journal/output-guard.js';
+import { checkRunId } from '../journal/state-dir.js';
 import { openStateStore, type StateStore } from '../journal/store.js';
 import { openConnections } from '../targets/connections.js';
 import { askSecret, createConfirmer, createOperatorIO } from '../ui/operator.js';
@@ -44,6 +45,8 @@ export async function checkCommand(id: string, options: ExecOptions, ctx: Comman
 }
 
 async function run(id: string, options: ExecOptions, ctx: CommandContext, mode: 'exec' | 'check'): Promise<RunSummary> {
+  // The run id names a directory of the state directory: checked before anything is loaded.
+  if (options.runId !== undefined) checkRunId(options.runId);
   if (options.plan) return runPrepared(loadReviewedPlan(options.plan, options.inventory), options, ctx, mode);
   if (!options.inventory)
     throw new RunbookError('usage', `${mode} needs an inventory (-i <file>)`, { hint: 'Preview without one: runbook exec <id> --dry-run' });

@@ -21,6 +21,15 @@ export interface RunRow {
   state: RunState;
   lastStep: string | null;
   sessions: number;
+  /** What the journal's chain says: intact, intact but for a torn last line (a crash), or altered. */
+  journal: 'intact' | 'torn last line' | 'altered';
+  /** Why it counts as altered (then state and steps come from the records before the first bad line). */
+  problems: string[];
+}
+
+function journalCheck(run: StoredRun): Pick<RunRow, 'journal' | 'problems'> {
+  const { problems, torn } = run.integrity;
+  return { journal: problems.length ? 'altered' : torn !== null ? 'torn last line' : 'intact', problems };
 }
 
 /** The journal's state, corrected by the locks: a run without an end is running if its holder lives. */
@@ -64,6 +73,7 @@ export async function runsCommand(options: RunsOptions, ctx: CommandContext): Pr
           state: stateOf(run, locks),
           lastStep: a.lastStep,
           sessions: a.sessions,
+          ...journalCheck(run),
         };
       })
       .sort((x, y) => String(x.started).localeCompare(String(y.started)));
@@ -73,6 +83,8 @@ export async function runsCommand(options: RunsOptions, ctx: CommandContext): Pr
     }
     if (!rows.length) ctx.print(`No runs recorded in ${store.where}.`);
     else printTable(ctx, rows);
+    for (const r of rows.filter((row) => row.journal === 'altered'))
+      ctx.print(ctx.style.red(`Run ${r.id}: its journal was altered: ${r.problems.join('; ')}. It cannot be resumed.`));
     for (const l of locks) {
       ctx.print(
         `${l.stale ? 'Stale lock' : 'Lock'} ${l.id}: run ${l.runId}, pid ${l.pid} on ${l.host} (${l.user}) since ${l.since}${l.stale ? ` — its process is gone; break it with: runbook runs --break-lock ${l.id}` : ''}`,
@@ -83,10 +95,11 @@ export async function runsCommand(options: RunsOptions, ctx: CommandContext): Pr
 }
 
 function printTable(ctx: CommandContext, rows: RunRow[]): void {
-  const label = (s: RunState) => (s === 'unknown' ? 'unknown (crashed)' : s);
+  const label = (r: RunRow) =>
+    (r.state === 'unknown' ? 'unknown (crashed)' : r.state) + (r.journal === 'altered' ? ', JOURNAL ALTERED' : '');
   const table = [
     ['RUN ID', 'RUNBOOK', 'STARTED', 'OPERATOR', 'STATE', 'LAST STEP'],
-    ...rows.map((r) => [r.id, r.runbook, r.started ?? '', r.operator ?? '', label(r.state), r.lastStep ?? '']),
+    ...rows.map((r) => [r.id, r.runbook, r.started ?? '', r.operator ?? '', label(r), r.lastStep ?? '']),
   ];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   for (const [i, row] of table.entries()) {
@@ -111,6 +124,14 @@ export async function reportCommand(runId: string, options: ReportOptions, ctx: 
       });
     const report = buildReport(run, stateOf(run, await store.locks()));
     const format = options.format ?? (ctx.json ? 'json' : 'md');
-    ctx.stdout.write(format === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderReportMarkdown(report));
+    const { journal, problems } = journalCheck(run);
+    // A report of an altered journal says so first: it covers only the records before the first bad line.
+    const warning =
+      journal === 'altered'
+        ? `> **Warning: this run's journal was altered** (${problems.join('; ')}). This report covers only the records before that point.\n\n`
+        : '';
+    ctx.stdout.write(
+      format === 'json' ? JSON.stringify({ ...report, journal, problems }, null, 2) + '\n' : warning + renderReportMarkdown(report),
+    );
   });
 }

@@ -4,7 +4,7 @@ import { formatDiagnostic } from '../errors.js';
 import { checkSelection } from '../planner/selection.js';
 import { renderPlan } from '../ui/render-plan.js';
 import type { CommandContext } from './context.js';
-import { preparePlan, type PlanOptions, type Prepared } from './prepare.js';
+import { planDocument, preparePlan, type PlanOptions, type Prepared } from './prepare.js';
 
 export async function planCommand(
   id: string,
@@ -16,10 +16,10 @@ export async function planCommand(
   const selection = { from: options.from ?? null, only: options.only ?? null };
   checkSelection(prepared.plan, selection);
   printWarnings(prepared, ctx);
-  const json = JSON.stringify(prepared.plan, null, 2);
+  const json = planDocument(prepared.plan);
   if (options.output) {
     writeFileSync(options.output, json + '\n');
-    if (!ctx.json) ctx.printError(`plan written to ${options.output}`);
+    if (!ctx.json) ctx.printError(`plan written to ${options.output} (digest ${(JSON.parse(json) as { digest: string }).digest})`);
   }
   if (ctx.json) ctx.print(json);
   else if (!options.output) ctx.print(renderPlan(prepared.plan, ctx.style, selection));

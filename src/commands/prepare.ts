@@ -1,6 +1,7 @@
 /** Load, resolve and plan: the shared front half of plan, exec, check and show. */
-import { readFileSync } from 'node:fs';
 import { RunbookError, ValidationError, type Diagnostic } from '../errors.js';
+import { planDigest } from '../journal/chain.js';
+import { readInputFile } from '../runbook/input-file.js';
 import { buildPlan } from '../planner/planner.js';
 import { PLAN_FORMAT_VERSION, type Plan } from '../planner/plan-types.js';
 import { findRunbook } from '../runbook/catalog.js';
@@ -94,15 +95,36 @@ export async function preparePlan(id: string, options: PlanOptions, ctx: Command
 }
 
 /**
- * A plan written by `runbook plan -o` and reviewed: executed as it is, provided the runbook and
- * the inventory are still the ones it was made from (their hashes match).
+ * The JSON form of a plan (`plan --json`, `plan -o`), sealed with the digest of its content: a
+ * plan edited after review (a command changed by hand) no longer matches it and is not executed.
+ */
+export function planDocument(plan: Plan): string {
+  return JSON.stringify({ ...plan, digest: planDigest(JSON.stringify(plan, null, 2)) }, null, 2);
+}
+
+/**
+ * A plan written by `runbook plan -o` and reviewed: executed as it is, provided its digest still
+ * matches its content and the runbook and the inventory are still the ones it was made from
+ * (their hashes match).
  */
 export function loadReviewedPlan(file: string, inventoryFile: string | undefined): Prepared {
-  let plan: Plan;
+  const read = readInputFile(file);
+  if (read.diagnostic) throw new ValidationError([read.diagnostic], 'Give the plan file written by runbook plan -o. Nothing was run.');
+  let sealed: Plan & { digest?: unknown };
   try {
-    plan = JSON.parse(readFileSync(file, 'utf8')) as Plan;
+    sealed = JSON.parse(read.text) as Plan & { digest?: unknown };
   } catch (error) {
     throw new RunbookError('invalid', `cannot read the plan ${file}: ${(error as Error).message}`);
+  }
+  const { digest, ...plan } = sealed;
+  if (plan.formatVersion === PLAN_FORMAT_VERSION && digest !== planDigest(JSON.stringify(plan, null, 2))) {
+    throw new RunbookError(
+      'invalid',
+      digest === undefined
+        ? `the plan ${file} carries no digest, so runbook cannot tell whether it is the plan that was reviewed`
+        : `the plan ${file} was changed after it was written: its content no longer matches its digest ${String(digest)}`,
+      { hint: 'Nothing was run. Make and review a new plan: runbook plan <id> -i <inventory> -o plan.json' },
+    );
   }
   if (plan.formatVersion !== PLAN_FORMAT_VERSION) {
     throw new RunbookError(

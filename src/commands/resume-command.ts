@@ -5,14 +5,15 @@
  * otherwise the operator does (on a terminal, or with --unknown rerun|done|abort).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { RunbookError } from '../errors.js';
 import { verifyStep, type RunSummary } from '../engine/executor.js';
+import { journalAlteredError } from '../journal/journal.js';
 import { lockedError } from '../journal/lock.js';
 import { analyzeRun, findStep, type RunAnalysis } from '../journal/read.js';
 import { openStateStore, type StateStore } from '../journal/store.js';
 import type { PlannedStep } from '../planner/plan-types.js';
 import { loadInventory } from '../runbook/inventory.js';
+import { readInputFile } from '../runbook/input-file.js';
 import type { CommandContext } from './context.js';
 import { runPrepared, type ExecOptions, type ResumeHooks, type RunSession } from './exec-commands.js';
 
@@ -36,11 +37,8 @@ function refuse(message: string, hint: string): RunbookError {
 }
 
 function sha256OfFile(file: string): string | null {
-  try {
-    return createHash('sha256').update(readFileSync(file, 'utf8')).digest('hex');
-  } catch {
-    return null;
-  }
+  const read = readInputFile(file);
+  return read.text === undefined ? null : createHash('sha256').update(read.text).digest('hex');
 }
 
 export async function resumeCommand(runId: string, options: ResumeOptions, ctx: CommandContext): Promise<RunSummary> {
@@ -60,6 +58,10 @@ export async function resumeCommand(runId: string, options: ResumeOptions, ctx: 
 async function resume(runId: string, options: ResumeOptions, ctx: CommandContext, store: StateStore): Promise<RunSummary> {
   const run = await store.readRun(runId);
   if (!run) throw refuse(`no run ${runId} in ${store.where}`, `runbook runs${store.option} lists the recorded runs.`);
+  // An edited plan or journal is never executed: what it says ran may not be what ran.
+  if (run.integrity.problems.length) throw journalAlteredError(runId, store.where, run.integrity.problems);
+  if (run.integrity.torn !== null && !ctx.json)
+    ctx.printError(`note: the journal's last line was cut off when the run died mid-write; it is dropped (and recorded as dropped).`);
   const plan = run.plan;
   if (!plan) throw refuse(`run ${runId} has no stored plan`, 'The journal is incomplete; start a new run.');
   const a = analyzeRun(run);

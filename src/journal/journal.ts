@@ -1,15 +1,29 @@
 /**
  * The durable journal of a run: one directory per run in the operator's state directory, with
  * the plan as it was executed (plan.json) and an append-only events.jsonl, each event written
- * and fsynced before the run goes on, so a run killed at any point can be resumed.
+ * and fsynced before the run goes on, so a run killed at any point can be resumed. Every record
+ * is chained to the previous one and the first states the plan's digest (chain.ts), so an edited
+ * plan or journal is reported instead of executed.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, readSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { RunbookError } from '../errors.js';
 import type { Listener, RunEvent } from '../engine/events.js';
 import type { Plan } from '../planner/plan-types.js';
+import { CHAIN_SEED, checkJournal, planDigest, sealLine } from './chain.js';
+import {
+  checkRunId,
+  checkStateDir,
+  checkSubdir,
+  createExclusive,
+  makePrivateDir,
+  openForAppend,
+  readStateFile,
+  stateFsError,
+  writeFully,
+} from './state-dir.js';
 
 /** Bound on the output kept per event, so a chatty command cannot fill the disk. */
 export const MAX_OUTPUT_CHARS = 64 * 1024;
@@ -20,18 +34,23 @@ export const MAX_STEP_OUTPUT_CHARS = 256 * 1024;
  * Facts the journal records besides the engine's events: what resume decided and why. They are
  * written by the commands (resume, exec), never by the engine.
  */
-export type JournalNote = { time: string } & (
-  | { type: 'resume-forced'; changed: string[] }
-  | { type: 'lock-taken-over'; lock: { runId: string; pid: number; host: string; user: string; since: string } }
-  | {
-      type: 'unknown-outcome';
-      stepId: string;
-      title: string;
-      decision: 'done' | 'rerun' | 'abort';
-      by: 'verification' | 'operator' | 'flag';
-      message: string;
-    }
-);
+export type JournalNote = { time: string } &
+  /** The first record of every journal: the digest of the stored plan text. */
+  (
+    | { type: 'journal-started'; planDigest: string }
+    /** Resume found the last line torn by a crash and removed it; what it held is kept here. */
+    | { type: 'torn-line-dropped'; bytes: number; text: string }
+    | { type: 'resume-forced'; changed: string[] }
+    | { type: 'lock-taken-over'; lock: { runId: string; pid: number; host: string; user: string; since: string } }
+    | {
+        type: 'unknown-outcome';
+        stepId: string;
+        title: string;
+        decision: 'done' | 'rerun' | 'abort';
+        by: 'verification' | 'operator' | 'flag';
+        message: string;
+      }
+  );
 
 export type JournalRecord = RunEvent | JournalNote;
 
@@ -53,7 +72,7 @@ export function newRunId(runbookId: string, now = new Date()): string {
 }
 
 export function runDir(stateDir: string, runId: string): string {
-  return join(stateDir, 'runs', runId);
+  return join(stateDir, 'runs', checkRunId(runId));
 }
 
 /** Where a run's records go, whatever the store. */
@@ -72,11 +91,35 @@ export type RecordSink = (line: string, durable: boolean) => void;
 
 /**
  * Turns events into journal lines: bounds output per event and per step, redacts once more
- * (a listener may be handed free text the bus did not see), and asks for durability on every
- * event but output: each is on stable storage before the run goes on.
+ * (a listener may be handed free text the bus did not see), chains each line to the previous
+ * one (from `chain`, the value after the last record already stored), and asks for durability on
+ * every event but output: each is on stable storage before the run goes on.
+ *
+ * Once a write fails (disk full, store gone) the journal takes nothing more: the failure is
+ * thrown again at every later event, so the run stops instead of going on unrecorded. Output and
+ * interrupt notices, which arrive in stream and signal callbacks, do not throw: the next event does.
  */
-export function journalWriter(sink: RecordSink, redact: (text: string) => string): Pick<JournalHandle, 'listener' | 'note'> {
+export function journalWriter(
+  sink: RecordSink,
+  redact: (text: string) => string,
+  chain: string = CHAIN_SEED,
+): Pick<JournalHandle, 'listener' | 'note'> {
   const outputByStep = new Map<string, number>();
+  let failure: unknown = null;
+  const write = (body: string, durable: boolean, quiet: boolean) => {
+    if (failure !== null) {
+      if (quiet) return;
+      throw failure;
+    }
+    const sealed = sealLine(chain, body);
+    try {
+      sink(sealed.line, durable);
+      chain = sealed.chain;
+    } catch (error) {
+      failure = error;
+      if (!quiet) throw error;
+    }
+  };
   const listener: Listener = (event: RunEvent) => {
     if (event.type === 'output') {
       const used = outputByStep.get(event.stepId) ?? 0;
@@ -87,59 +130,130 @@ export function journalWriter(sink: RecordSink, redact: (text: string) => string
       outputByStep.set(event.stepId, used + text.length);
       // Output is written at once but rides on the next event's fsync: a chatty program would
       // otherwise cost one fsync per read.
-      sink(redact(JSON.stringify({ ...event, text })), false);
+      write(redact(JSON.stringify({ ...event, text })), false, true);
       return;
     }
     // Durability first: an event on disk is a fact the resume can rely on.
-    sink(redact(JSON.stringify(event)), true);
+    write(redact(JSON.stringify(event)), true, event.type === 'interrupt-requested');
   };
   return {
     listener,
-    note: (note) => sink(redact(JSON.stringify({ time: new Date().toISOString(), ...note })), true),
+    note: (note) => {
+      const record = { time: new Date().toISOString(), ...note };
+      // The plan digest is hex: redacting it (a short secret that happens to match) would break it.
+      write(note.type === 'journal-started' ? JSON.stringify(record) : redact(JSON.stringify(record)), true, false);
+    },
   };
 }
 
-/** Starts the journal of a run in a state directory; `redact` is applied to everything stored. */
+/**
+ * Starts the journal of a run in a state directory; `redact` is applied to everything stored.
+ * The run directory and its files are created exclusively, never through a link, in a state
+ * directory that only the operator can write.
+ */
 export function startJournal(stateDir: string, runId: string, plan: Plan, redact: (text: string) => string): JournalHandle {
+  checkRunId(runId);
+  checkStateDir(stateDir, true);
+  checkSubdir(join(stateDir, 'runs'), true);
   const dir = runDir(stateDir, runId);
-  if (existsSync(join(dir, 'events.jsonl'))) {
+  try {
+    makePrivateDir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     throw new RunbookError('usage', `run ${runId} already exists in ${stateDir}`, {
       hint: 'Use another --run-id, or `runbook resume ' + runId + '` to continue it.',
     });
   }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeFileSync(join(dir, 'plan.json'), redact(JSON.stringify(plan, null, 2)) + '\n', { mode: 0o600 });
-  return openEvents(dir, redact);
+  const planText = redact(JSON.stringify(plan, null, 2)) + '\n';
+  createExclusive(join(dir, 'plan.json'), planText);
+  const handle = journalOnFile(join(dir, 'events.jsonl'), openForAppend(join(dir, 'events.jsonl'), true), dir, redact, CHAIN_SEED);
+  handle.note({ type: 'journal-started', planDigest: planDigest(planText) });
+  return handle;
 }
 
-/** Opens an existing run's journal to append to it (resume). */
+/**
+ * Opens an existing run's journal to append to it (resume). A torn last line (the process died
+ * mid-write) is cut off and recorded as such, so the chain goes on from the last whole record.
+ */
 export function reopenJournal(stateDir: string, runId: string, redact: (text: string) => string): JournalHandle {
-  return openEvents(runDir(stateDir, runId), redact);
+  const dir = runDir(stateDir, runId);
+  checkStateDir(stateDir, false);
+  checkSubdir(join(stateDir, 'runs'), false);
+  checkSubdir(dir, false);
+  const file = join(dir, 'events.jsonl');
+  const fd = openForAppend(file, false);
+  try {
+    const text = readWhole(fd);
+    const checked = checkJournal(text.split('\n'), readStateFile(join(dir, 'plan.json')), text.endsWith('\n') || text === '');
+    if (checked.integrity.problems.length) throw journalAlteredError(runId, file, checked.integrity.problems);
+    const torn = checked.integrity.torn;
+    if (torn !== null) {
+      ftruncateSync(fd, Buffer.byteLength(text) - Buffer.byteLength(torn));
+      fsyncSync(fd);
+    } else if (text && !text.endsWith('\n')) writeFully(fd, '\n', file);
+    const handle = journalOnFile(file, fd, dir, redact, checked.chain);
+    if (torn !== null) handle.note({ type: 'torn-line-dropped', bytes: Buffer.byteLength(torn), text: torn.slice(0, 200) });
+    return handle;
+  } catch (error) {
+    closeSync(fd);
+    throw stateFsError(error, 'open the journal', file);
+  }
 }
 
-function openEvents(dir: string, redact: (text: string) => string): JournalHandle {
-  const fd = openSync(join(dir, 'events.jsonl'), 'a+', 0o600);
-  // A run killed in the middle of a write leaves a torn last line: end it, so that the next
-  // record starts on a line of its own (readers skip the torn one).
-  const size = fstatSync(fd).size;
-  if (size > 0) {
-    const last = Buffer.alloc(1);
-    readSync(fd, last, 0, 1, size - 1);
-    if (last[0] !== 0x0a) writeSync(fd, '\n');
+/** The refusal to go on with a journal that does not check out. */
+export function journalAlteredError(runId: string, where: string, problems: string[]): RunbookError {
+  return new RunbookError('resume', `the journal of run ${runId} was altered: ${problems.join('; ')}`, {
+    hint: `Nothing was run. The journal (${where}) no longer says reliably what ran: check the targets by hand and start a new run; keep the journal for the investigation.`,
+  });
+}
+
+function readWhole(fd: number): string {
+  const chunks: Buffer[] = [];
+  const buffer = Buffer.alloc(1 << 16);
+  for (let at = 0, n = readSync(fd, buffer, 0, buffer.length, 0); n > 0; n = readSync(fd, buffer, 0, buffer.length, at)) {
+    chunks.push(Buffer.from(buffer.subarray(0, n)));
+    at += n;
   }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * The file sink: each line appended whole; a write the disk cannot take is cut back off, so the
+ * journal ends on its last complete record and stays readable and resumable.
+ */
+function journalOnFile(file: string, fd: number, dir: string, redact: (text: string) => string, chain: string): JournalHandle {
+  let size = fstatSync(fd).size;
   let open = true;
-  const writer = journalWriter((line, durable) => {
-    if (!open) return;
-    writeSync(fd, line + '\n');
-    if (durable) fsyncSync(fd);
-  }, redact);
+  const writer = journalWriter(
+    (line, durable) => {
+      if (!open) return;
+      try {
+        writeFully(fd, line + '\n', file);
+        if (durable) fsyncSync(fd);
+        size += Buffer.byteLength(line) + 1;
+      } catch (error) {
+        try {
+          ftruncateSync(fd, size);
+        } catch {
+          // The line stays torn; the reader says so and resume cuts it off.
+        }
+        throw stateFsError(error, 'write the journal', file);
+      }
+    },
+    redact,
+    chain,
+  );
   return {
     dir,
     ...writer,
     close: () => {
       if (!open) return;
       open = false;
-      fsyncSync(fd);
+      try {
+        fsyncSync(fd);
+      } catch {
+        // Every durable record was fsynced when written; a failing disk is reported by the writes.
+      }
       closeSync(fd);
     },
   };

@@ -6,11 +6,12 @@
  * as stale and broken explicitly.
  */
 import { createHash } from 'node:crypto';
-import { linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { RunbookError } from '../errors.js';
 import type { Plan } from '../planner/plan-types.js';
+import { checkSubdir, createExclusive, readStateFile, stateFsError } from './state-dir.js';
 
 export interface LockKey {
   /** Short, file-name safe: `<runbook>-<hash of the target set>`. */
@@ -66,8 +67,26 @@ export function isProcessAlive(pid: number): boolean {
   }
 }
 
-export function isStale(owner: Pick<LockOwner, 'host' | 'pid'>): boolean {
-  return owner.host === hostname() && !isProcessAlive(owner.pid);
+/**
+ * When process `pid` started (clock ticks since boot, /proc/<pid>/stat field 22), or null where
+ * there is no /proc. With the pid it names one process: a pid reused later is another one.
+ */
+export function processStart(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** A lock is stale when its holder ran on this host and that process is gone (or its pid was reused). */
+export function isStale(owner: Pick<LockOwner, 'host' | 'pid'> & { procStart?: string | null }): boolean {
+  if (owner.host !== hostname()) return false;
+  if (!isProcessAlive(owner.pid)) return true;
+  const now = owner.procStart ? processStart(owner.pid) : null;
+  return now !== null && now !== owner.procStart;
 }
 
 export function lockedError(info: LockInfo, where: string): RunbookError {
@@ -88,9 +107,12 @@ function locksDir(stateDir: string): string {
 
 function readLock(file: string): LockInfo | null {
   try {
-    const data = JSON.parse(readFileSync(file, 'utf8')) as Omit<LockInfo, 'stale'>;
-    return { ...data, stale: isStale(data) };
-  } catch {
+    const data = JSON.parse(readStateFile(file) ?? '') as Omit<LockInfo, 'stale'> & { procStart?: string | null };
+    const info: Omit<LockInfo, 'stale'> & { procStart?: string | null } = { ...data };
+    delete info.procStart;
+    return { ...info, stale: isStale(data) };
+  } catch (error) {
+    if (error instanceof RunbookError) throw error;
     return null;
   }
 }
@@ -101,14 +123,16 @@ function readLock(file: string): LockInfo | null {
  */
 export function acquireFileLock(stateDir: string, key: LockKey, owner: LockOwner, resumeOf: string | null): HeldLock {
   const dir = locksDir(stateDir);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  checkSubdir(dir, true);
   const file = join(dir, `${key.id}.lock`);
-  const content = JSON.stringify({ id: key.id, runbook: key.runbook, targets: key.targets, ...owner }, null, 2) + '\n';
+  const procStart = owner.pid === process.pid ? processStart(owner.pid) : null;
+  const content = JSON.stringify({ id: key.id, runbook: key.runbook, targets: key.targets, ...owner, procStart }, null, 2) + '\n';
   let takenOver: LockInfo | null = null;
   for (let attempt = 0; attempt < 3; attempt++) {
     // Written aside, then linked into place: the lock appears atomically, with its content.
     const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, content, { mode: 0o600 });
+    rmSync(tmp, { force: true });
+    createExclusive(tmp, content);
     try {
       linkSync(tmp, file);
       rmSync(tmp, { force: true });
@@ -125,7 +149,7 @@ export function acquireFileLock(stateDir: string, key: LockKey, owner: LockOwner
       };
     } catch (error) {
       rmSync(tmp, { force: true });
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw stateFsError(error, 'take the lock', file);
     }
     const current = readLock(file);
     if (!current)
@@ -143,6 +167,7 @@ export function acquireFileLock(stateDir: string, key: LockKey, owner: LockOwner
 }
 
 export function listFileLocks(stateDir: string): LockInfo[] {
+  if (!checkSubdir(locksDir(stateDir), false)) return [];
   let names: string[];
   try {
     names = readdirSync(locksDir(stateDir)).filter((n) => n.endsWith('.lock'));
@@ -152,18 +177,27 @@ export function listFileLocks(stateDir: string): LockInfo[] {
   return names.map((n) => readLock(join(locksDir(stateDir), n))).filter((l): l is LockInfo => l !== null);
 }
 
-/** Breaks a lock by id; refuses one whose holder still runs on this host unless `force`. */
+/**
+ * Breaks a lock by id. One whose holder still runs on this host is never broken, --force or not
+ * (a second run beside a live one is what the lock is for); one held from another host, whose
+ * holder cannot be checked from here, needs `force`.
+ */
 export function breakFileLock(stateDir: string, id: string, force: boolean): LockInfo {
-  const file = join(locksDir(stateDir), `${id.replace(/\.lock$/, '')}.lock`);
+  const name = id.replace(/\.lock$/, '');
+  if (!/^[\w.-]+$/.test(name) || name.startsWith('.'))
+    throw new RunbookError('usage', `invalid lock id ${JSON.stringify(id)}`, { hint: 'runbook runs --json lists the locks.' });
+  const file = join(locksDir(stateDir), `${name}.lock`);
   const current = readLock(file);
   if (!current) throw new RunbookError('usage', `no lock ${id} in ${stateDir}`, { hint: 'runbook runs --json lists the locks.' });
-  if (!current.stale && !force) {
+  if (!current.stale && (current.host === hostname() || !force)) {
     const alive = current.host === hostname();
     throw new RunbookError(
       'locked',
-      `lock ${id} is held by run ${current.runId} (pid ${current.pid} on ${current.host}), ${alive ? 'which is still running' : 'on another host; runbook cannot tell whether it still runs'}`,
+      `lock ${id} is held by run ${current.runId} (pid ${current.pid} on ${current.host}), ${alive ? 'which is still running on this host' : 'on another host; runbook cannot tell whether it still runs'}`,
       {
-        hint: alive ? 'Wait for it to end, or stop it first.' : `Make sure that run is over, then add --force to break it.`,
+        hint: alive
+          ? `Wait for it to end, or stop it first (Ctrl-C in its terminal, or kill ${current.pid}); --force never breaks the lock of a live run.`
+          : `Make sure that run is over, then add --force to break it.`,
       },
     );
   }

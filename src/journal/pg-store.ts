@@ -10,10 +10,12 @@ import { createHash } from 'node:crypto';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import pg from 'pg';
 import { RunbookError } from '../errors.js';
-import type { Plan } from '../planner/plan-types.js';
-import { journalWriter, type JournalHandle } from './journal.js';
-import { lockedError, type HeldLock, type LockInfo, type LockKey, type LockOwner } from './lock.js';
-import { parseRecords, type StoredRun } from './read.js';
+import { hostname } from 'node:os';
+import { CHAIN_SEED, planDigest } from './chain.js';
+import { journalAlteredError, journalWriter, type JournalHandle } from './journal.js';
+import { isProcessAlive, lockedError, type HeldLock, type LockInfo, type LockKey, type LockOwner } from './lock.js';
+import { storedRun, type StoredRun } from './read.js';
+import { checkRunId } from './state-dir.js';
 import type { StateStore } from './store.js';
 
 const SCHEMA = `
@@ -89,29 +91,33 @@ export async function openPgStore(url: string): Promise<StateStore> {
     const events = (await client.query('select record from runbook_events where run_id = $1 order by seq', [runId])).rows as Array<{
       record: string;
     }>;
-    return { runId, plan: run.plan ? (JSON.parse(run.plan) as Plan) : null, records: parseRecords(events.map((e) => e.record).join('\n')) };
+    return storedRun(runId, run.plan, events.map((e) => `${e.record}\n`).join(''));
   };
 
   const store: StateStore = {
     where,
     option: ` --state-url '${where}'`,
     async createJournal(runId, plan, redact) {
+      checkRunId(runId);
       const exists = await client.query('select 1 from runbook_runs where run_id = $1', [runId]);
       if (exists.rowCount)
         throw new RunbookError('usage', `run ${runId} already exists in ${where}`, {
           hint: `Use another --run-id, or runbook resume ${runId}.`,
         });
-      await client.query('insert into runbook_runs(run_id, runbook, plan) values ($1, $2, $3)', [
-        runId,
-        plan.runbook.id,
-        redact(JSON.stringify(plan, null, 2)),
-      ]);
-      return syncJournal(url, where, runId, redact);
+      const planText = redact(JSON.stringify(plan, null, 2)) + '\n';
+      await client.query('insert into runbook_runs(run_id, runbook, plan) values ($1, $2, $3)', [runId, plan.runbook.id, planText]);
+      const journal = syncJournal(url, where, runId, redact, CHAIN_SEED);
+      journal.note({ type: 'journal-started', planDigest: planDigest(planText) });
+      return journal;
     },
     async reopenJournal(runId, redact) {
-      return syncJournal(url, where, runId, redact);
+      // The chain goes on from the last record; a journal that does not check out takes no more.
+      const run = await read(checkRunId(runId));
+      if (!run) throw new RunbookError('resume', `no run ${runId} in ${where}`);
+      if (run.integrity.problems.length) throw journalAlteredError(runId, where, run.integrity.problems);
+      return syncJournal(url, where, runId, redact, run.chain);
     },
-    readRun: read,
+    readRun: async (runId) => read(checkRunId(runId)),
     async listRuns() {
       const ids = (await client.query('select run_id from runbook_runs order by created_at')).rows as Array<{ run_id: string }>;
       const runs = await Promise.all(ids.map((r) => read(r.run_id)));
@@ -171,6 +177,10 @@ export async function openPgStore(url: string): Promise<StateStore> {
       const info = (await listLocks()).find((l) => l.id === id);
       if (!info) throw new RunbookError('usage', `no lock ${id} in ${where}`, { hint: 'runbook runs --json lists the locks.' });
       if (!info.stale) {
+        if (info.host === hostname() && isProcessAlive(info.pid))
+          throw new RunbookError('locked', `lock ${id} is held by run ${info.runId}, still running as pid ${info.pid} on this host`, {
+            hint: 'Stop that run first (Ctrl-C in its terminal, or kill ' + info.pid + '); --force never breaks the lock of a live run.',
+          });
         if (!force) {
           throw new RunbookError(
             'locked',
@@ -192,8 +202,8 @@ export async function openPgStore(url: string): Promise<StateStore> {
   return store;
 }
 
-/** A journal whose every record is committed before `write` returns. */
-function syncJournal(url: string, where: string, runId: string, redact: (text: string) => string): JournalHandle {
+/** A journal whose every record is committed before `write` returns; chained on from `chain`. */
+function syncJournal(url: string, where: string, runId: string, redact: (text: string) => string, chain: string): JournalHandle {
   const shared = new SharedArrayBuffer(4);
   const flag = new Int32Array(shared);
   const channel = new MessageChannel();
@@ -217,9 +227,13 @@ function syncJournal(url: string, where: string, runId: string, redact: (text: s
         hint: 'The run stopped so that the journal stays complete.',
       });
   };
-  const writer = journalWriter((line) => {
-    if (open) query('insert into runbook_events(run_id, record) values ($1, $2)', [runId, line]);
-  }, redact);
+  const writer = journalWriter(
+    (line) => {
+      if (open) query('insert into runbook_events(run_id, record) values ($1, $2)', [runId, line]);
+    },
+    redact,
+    chain,
+  );
   return {
     dir: `${where} (run ${runId})`,
     ...writer,

@@ -6,6 +6,7 @@
 import type { RunEvent } from '../engine/events.js';
 import type { Plan, PlannedStep } from '../planner/plan-types.js';
 import type { Scalar } from '../runbook/template.js';
+import { checkJournal, type JournalIntegrity } from './chain.js';
 import type { JournalRecord } from './journal.js';
 
 export type RunState = 'running' | 'succeeded' | 'failed' | 'aborted' | 'interrupted' | 'unknown';
@@ -13,7 +14,12 @@ export type RunState = 'running' | 'succeeded' | 'failed' | 'aborted' | 'interru
 export interface StoredRun {
   runId: string;
   plan: Plan | null;
+  /** The records that check out (up to the first altered line). */
   records: JournalRecord[];
+  /** What the chain and the plan digest say about the journal. */
+  integrity: JournalIntegrity;
+  /** The chain value after the last record that checks out (where appending goes on). */
+  chain: string;
 }
 
 type Started = Extract<RunEvent, { type: 'run-started' }>;
@@ -46,18 +52,19 @@ export interface RunAnalysis {
   preconditionsPassed: boolean;
 }
 
-/** Parses events.jsonl text; a torn line (the process died mid-write) is skipped. */
-export function parseRecords(text: string): JournalRecord[] {
-  const out: JournalRecord[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      out.push(JSON.parse(line) as JournalRecord);
-    } catch {
-      // torn write at the moment the process died
-    }
+/**
+ * A run as stored: the plan's text and the journal's lines (events.jsonl, or the rows of the
+ * shared store joined by newlines), checked against the chain.
+ */
+export function storedRun(runId: string, planText: string | null, eventsText: string): StoredRun {
+  const checked = checkJournal(eventsText.split('\n'), planText, eventsText === '' || eventsText.endsWith('\n'));
+  let plan: Plan | null = null;
+  try {
+    plan = planText === null ? null : (JSON.parse(planText) as Plan);
+  } catch {
+    plan = null;
   }
-  return out;
+  return { runId, plan, records: checked.records, integrity: checked.integrity, chain: checked.chain };
 }
 
 export function analyzeRun(run: StoredRun): RunAnalysis {

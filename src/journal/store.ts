@@ -3,12 +3,13 @@
  * can point every operator at one PostgreSQL database (RUNBOOK_STATE_URL or --state-url), so
  * runs are visible and exclusive across machines.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Plan } from '../planner/plan-types.js';
 import { defaultStateDir, reopenJournal, runDir, startJournal, type JournalHandle } from './journal.js';
 import { acquireFileLock, breakFileLock, listFileLocks, type HeldLock, type LockInfo, type LockKey, type LockOwner } from './lock.js';
-import { parseRecords, type StoredRun } from './read.js';
+import { storedRun, type StoredRun } from './read.js';
+import { checkRunId, checkStateDir, isRunId, checkSubdir, readStateFile, stateFsError } from './state-dir.js';
 
 export interface StateStore {
   /** For messages: a directory, or a database URL without its password. */
@@ -41,36 +42,49 @@ export async function openStateStore(options: StateOptions, env: NodeJS.ProcessE
   return fileStore(options.stateDir ?? defaultStateDir(env));
 }
 
+/**
+ * Journals and locks in a directory. It is checked before anything is read from it or written to
+ * it (state-dir.ts): a directory someone else could write to is refused, so a plan, a journal or
+ * a link planted there is never used.
+ */
 export function fileStore(stateDir: string): StateStore {
+  /** Whether the directory exists (created when `create`); throws when it is unsafe. */
+  const ready = (create: boolean) => checkStateDir(stateDir, create);
   const read = (runId: string): StoredRun | null => {
     const dir = runDir(stateDir, runId);
-    if (!existsSync(join(dir, 'events.jsonl'))) return null;
-    let plan: Plan | null = null;
-    try {
-      plan = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as Plan;
-    } catch {
-      plan = null;
-    }
-    return { runId, plan, records: parseRecords(readFileSync(join(dir, 'events.jsonl'), 'utf8')) };
+    if (!checkSubdir(join(stateDir, 'runs'), false) || !checkSubdir(dir, false)) return null;
+    const events = readStateFile(join(dir, 'events.jsonl'));
+    return events === null ? null : storedRun(runId, readStateFile(join(dir, 'plan.json')), events);
   };
   return {
     where: stateDir,
     option: ` --state-dir ${stateDir}`,
     createJournal: async (runId, plan, redact) => startJournal(stateDir, runId, plan, redact),
     reopenJournal: async (runId, redact) => reopenJournal(stateDir, runId, redact),
-    readRun: async (runId) => (/^[\w.:-]+$/.test(runId) ? read(runId) : null),
+    readRun: async (runId) => (ready(false) ? read(checkRunId(runId)) : null),
     listRuns: async () => {
+      if (!ready(false) || !checkSubdir(join(stateDir, 'runs'), false)) return [];
       let ids: string[];
       try {
         ids = readdirSync(join(stateDir, 'runs'));
-      } catch {
-        return [];
+      } catch (error) {
+        throw stateFsError(error, 'list', join(stateDir, 'runs'));
       }
-      return ids.map(read).filter((r): r is StoredRun => r !== null);
+      // A name that is no run id was not made by runbook: it is not listed.
+      return ids
+        .filter(isRunId)
+        .map(read)
+        .filter((r): r is StoredRun => r !== null);
     },
-    lock: async (key, owner, resumeOf) => acquireFileLock(stateDir, key, owner, resumeOf),
-    locks: async () => listFileLocks(stateDir),
-    breakLock: async (id, force) => breakFileLock(stateDir, id, force),
+    lock: async (key, owner, resumeOf) => {
+      ready(true);
+      return acquireFileLock(stateDir, key, owner, resumeOf);
+    },
+    locks: async () => (ready(false) ? listFileLocks(stateDir) : []),
+    breakLock: async (id, force) => {
+      ready(false);
+      return breakFileLock(stateDir, id, force);
+    },
     close: async () => {},
   };
 }

@@ -2,10 +2,10 @@
  * YAML files with positions: parse, validate against a zod schema, and turn every problem into
  * a diagnostic naming the file, line, column and field path. Never throws on bad input.
  */
-import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 import type { Diagnostic } from '../errors.js';
+import { readInputFile } from './input-file.js';
 
 export type PathSegment = string | number;
 
@@ -21,14 +21,14 @@ export function readYamlSource(file: string): { source?: YamlSource; diagnostics
   return text === undefined ? { diagnostics } : parseYamlText(file, text);
 }
 
+/** A runbook or inventory's text: a regular file of sane size in valid UTF-8 (input-file.ts). */
 export function readText(file: string): { text?: string; diagnostics: Diagnostic[] } {
-  try {
-    return { text: readFileSync(file, 'utf8'), diagnostics: [] };
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
-    return { diagnostics: [{ severity: 'error', file, path: '', message: reason }] };
-  }
+  const read = readInputFile(file);
+  return read.diagnostic ? { diagnostics: [read.diagnostic] } : { text: read.text, diagnostics: [] };
 }
+
+/** Aliases a runbook may expand: plenty for `<<: *defaults`, far below an alias bomb. */
+const MAX_ALIAS_COUNT = 100;
 
 export function parseYamlText(file: string, text: string): { source?: YamlSource; diagnostics: Diagnostic[] } {
   const lines = new LineCounter();
@@ -38,6 +38,13 @@ export function parseYamlText(file: string, text: string): { source?: YamlSource
     const pos = lines.linePos(offset);
     return { severity: 'error', file, line: pos.line, column: pos.col, path: '', message: `YAML syntax: ${message}` };
   });
+  if (diagnostics.length === 0) {
+    const bomb = aliasExpansionProblem(doc);
+    if (bomb) {
+      const pos = lines.linePos(bomb.offset);
+      diagnostics.push({ severity: 'error', file, line: pos.line, column: pos.col, path: '', message: bomb.message });
+    }
+  }
   if (diagnostics.length === 0 && (doc.contents === null || !isMap(doc.contents))) {
     diagnostics.push({
       severity: 'error',
@@ -49,6 +56,35 @@ export function parseYamlText(file: string, text: string): { source?: YamlSource
     });
   }
   return diagnostics.length ? { diagnostics } : { source: { file, text, doc, lines }, diagnostics };
+}
+
+/**
+ * A document whose aliases expand beyond reason (a "billion laughs" alias bomb) is refused at
+ * the first alias that expands too much, before anything converts the whole document.
+ */
+function aliasExpansionProblem(doc: Document.Parsed): { offset: number; message: string } | null {
+  try {
+    doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    return null;
+  } catch (error) {
+    if (!(error instanceof ReferenceError)) return { offset: 0, message: `YAML: ${firstLine((error as Error).message)}` };
+    let at: { offset: number; name: string } | undefined;
+    visit(doc, {
+      Alias(_, alias) {
+        try {
+          (alias.resolve(doc) as Node | undefined)?.toJS(doc, { maxAliasCount: MAX_ALIAS_COUNT });
+        } catch {
+          at = { offset: alias.range?.[0] ?? 0, name: alias.source };
+          return visit.BREAK;
+        }
+        return undefined;
+      },
+    });
+    return {
+      offset: at?.offset ?? 0,
+      message: `YAML aliases expand too much${at ? ` (alias *${at.name})` : ''}: more than ${MAX_ALIAS_COUNT} alias expansions, the shape of an alias bomb; write the values out instead`,
+    };
+  }
 }
 
 function firstLine(message: string): string {
