@@ -29,7 +29,8 @@ Examples:
 Exit codes:
   0 success; 1 a step or verification failed; 2 usage; 3 invalid runbook/inventory/parameter;
   4 a precondition failed; 5 aborted by the operator; 6 connection failure; 7 SSH host key
-  unknown or changed; 8 locked by another run; 9 resume refused; 130 interrupted.
+  unknown or changed; 8 locked by another run; 9 resume refused; 10 state directory unusable
+  (disk full, read-only, unsafe); 130 interrupted.
 
 Environment:
   RUNBOOK_PATH       extra runbook directories (colon-separated), like --runbooks
@@ -121,7 +122,7 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
     .option('--state-dir <dir>', 'journal directory')
     .option('--state-url <url>', 'shared PostgreSQL store (or RUNBOOK_STATE_URL)')
     .option('--break-lock <lock-id>', 'remove a stale lock (its process is gone) so that the runbook can run again on those targets')
-    .option('--force', 'with --break-lock: also break a lock whose holder cannot be checked (another host)')
+    .option('--force', 'with --break-lock: also break a lock held from another host (never that of a run alive on this host)')
     .action((opts) => run((ctx) => import('./commands/journal-commands.js').then((m) => m.runsCommand(opts, ctx))));
 
   program

@@ -61,7 +61,10 @@ export function fileStore(stateDir: string): StateStore {
     option: ` --state-dir ${stateDir}`,
     createJournal: async (runId, plan, redact) => startJournal(stateDir, runId, plan, redact),
     reopenJournal: async (runId, redact) => reopenJournal(stateDir, runId, redact),
-    readRun: async (runId) => (ready(false) ? read(checkRunId(runId)) : null),
+    readRun: async (runId) => {
+      checkRunId(runId);
+      return ready(false) ? read(runId) : null;
+    },
     listRuns: async () => {
       if (!ready(false) || !checkSubdir(join(stateDir, 'runs'), false)) return [];
       let ids: string[];

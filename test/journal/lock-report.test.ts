@@ -157,11 +157,13 @@ describe('resume guards and selection', () => {
     const only = await runCli(execArgs(lab, 'o1', 'only-a', ['--only', 'prepare']), lab.env);
     expect(only.code, only.stderr).toBe(0);
     const records = readJournal(lab.stateDir, 'only-a');
-    expect(records[0]).toMatchObject({ type: 'run-started', selection: { only: 'prepare', from: null } });
+    // The journal opens with the plan's digest, then the run's start.
+    expect(records[0]).toMatchObject({ type: 'journal-started', planDigest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
+    expect(records[1]).toMatchObject({ type: 'run-started', selection: { only: 'prepare', from: null } });
     expect(records.filter((r) => r.type === 'step-skipped').map((r) => r.stepId)).toEqual(STEPS.filter((s) => s !== 'prepare'));
     const from = await runCli(execArgs(lab, 'o2', 'from-a', ['--from', 'finish-db']), lab.env);
     expect(from.code, from.stderr).toBe(0);
-    expect(readJournal(lab.stateDir, 'from-a')[0]).toMatchObject({ selection: { from: 'finish-db', only: null } });
+    expect(readJournal(lab.stateDir, 'from-a')[1]).toMatchObject({ selection: { from: 'finish-db', only: null } });
   });
 });
 

@@ -63,8 +63,14 @@ describe('shared PostgreSQL store', () => {
     });
     expect(second.code).toBe(8);
     expect(second.stderr).toContain('is being run by run pg-a');
+    // --force does not break the lock of a run alive on this host (nor end its database session).
+    const lockId = (JSON.parse(runs.stdout) as { locks: Array<{ id: string; runId: string }> }).locks.find((l) => l.runId === 'pg-a')!.id;
+    const force = await runCli(['runs', '--break-lock', lockId, '--force'], env);
+    expect(force.code, force.stderr).toBe(8);
+    expect(force.stderr).toContain('still running as pid');
+    expect(child.exitCode).toBe(null);
 
-    await new Promise((r) => setTimeout(r, 1500));
+    // Killed in the middle of the long step (the checks above took their time already).
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
     await new Promise((r) => setTimeout(r, 1500));
@@ -98,5 +104,28 @@ describe('shared PostgreSQL store', () => {
       expect(everything.includes(secret)).toBe(false);
       expect(report.stdout.includes(secret)).toBe(false);
     }
+  });
+
+  it('chains the journal in the database too: a forged row or an edited plan is reported, and resume refuses', async () => {
+    const env = { ...lab.env, RUNBOOK_STATE_URL: stateUrl };
+    const rowOf = async () =>
+      (
+        JSON.parse((await runCli(['runs', '--json'], env)).stdout) as { runs: Array<{ id: string; journal: string; problems: string[] }> }
+      ).runs.find((r) => r.id === 'pg-a');
+    expect(await rowOf()).toMatchObject({ journal: 'intact', problems: [] });
+    await lab.pg.query('runbook_state', 'insert into runbook_events(run_id, record) values ($1, $2)', [
+      'pg-a',
+      JSON.stringify({ time: new Date().toISOString(), type: 'run-finished', status: 'failed', message: 'forged', exitCode: 1 }),
+    ]);
+    const forged = await rowOf();
+    expect(forged?.journal).toBe('altered');
+    expect(forged?.problems[0]).toMatch(/^line \d+ is a record without a checksum/);
+    await lab.pg.query('runbook_state', `delete from runbook_events where run_id = $1 and record like '%forged%'`, ['pg-a']);
+    expect((await rowOf())?.journal).toBe('intact');
+    await lab.pg.query('runbook_state', `update runbook_runs set plan = replace(plan, 'echo', 'echo EDITED') where run_id = $1`, ['pg-a']);
+    expect((await rowOf())?.problems[0]).toMatch(/^the stored plan was changed after the run started/);
+    const resumed = await runCli(['resume', 'pg-a', '--yes'], env);
+    expect(resumed.code).toBe(9);
+    expect(resumed.stderr).toContain('the journal of run pg-a was altered');
   });
 });
