@@ -34,13 +34,20 @@ export const secretRefSchema = z
   .describe('Where a secret comes from: {env: NAME} or {prompt: true}. Never a literal.');
 export type SecretRef = z.infer<typeof secretRefSchema>;
 
+/**
+ * A value naming a host, user or database reaches programs' command lines (ssh, psql, pg_dump):
+ * one starting with "-" would be read there as an option.
+ */
+const notAnOptionMessage = 'must not start with "-" (a program given it would read it as an option)';
+const notAnOption = z.string().refine((v) => !v.startsWith('-'), { message: notAnOptionMessage });
+
 const entryName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a name of letters, digits, ".", "-" or "_"');
 
 export const hostSchema = z
   .object({
-    address: z.string().optional().describe('IP address or DNS name; default: the entry name (may be a ~/.ssh/config alias).'),
+    address: notAnOption.optional().describe('IP address or DNS name; default: the entry name (may be a ~/.ssh/config alias).'),
     port: z.number().int().min(1).max(65535).optional(),
-    user: z.string().optional(),
+    user: notAnOption.optional(),
     identityFile: z.string().optional().describe('Private key file; default: ssh-agent, then ~/.ssh/config IdentityFile.'),
     proxyJump: z
       .string()
@@ -60,10 +67,10 @@ export const databaseSchema = z
       .optional()
       .describe('postgresql://user@host:port/database?sslmode=...: the fields it sets, unless written here (no password).'),
     service: z.string().optional().describe('A pg_service.conf section (PGSERVICEFILE, ~/.pg_service.conf, PGSYSCONFDIR).'),
-    host: z.string().optional().describe('Default: url/service, then PGHOST, then localhost.'),
+    host: notAnOption.optional().describe('Default: url/service, then PGHOST, then localhost.'),
     port: z.number().int().min(1).max(65535).optional().describe('Default: url/service, then PGPORT, then 5432.'),
-    database: z.string().optional().describe('Default: url/service, then PGDATABASE, then the user name.'),
-    user: z.string().optional().describe('Default: url/service, then PGUSER, then the operator user name.'),
+    database: notAnOption.optional().describe('Default: url/service, then PGDATABASE, then the user name.'),
+    user: notAnOption.optional().describe('Default: url/service, then PGUSER, then the operator user name.'),
     password: secretRefSchema.optional().describe('Default: PGPASSWORD, then PGPASSFILE or ~/.pgpass.'),
     sslmode: z
       .enum(sslModes)
@@ -162,6 +169,13 @@ function checkInventory({ source, diagnostics }: { source?: YamlSource; diagnost
   for (const [name, entry] of Object.entries(value.databases)) {
     try {
       databases[name] = { ...resolveDatabase(entry, env), ...(entry.password ? { password: entry.password } : {}) };
+      // The same rule for what a url, a service or a PG* variable filled in.
+      for (const field of ['host', 'database', 'user'] as const) {
+        if (!String(databases[name][field] ?? '').startsWith('-')) continue;
+        problems.push(
+          diagnosticAt(source, ['databases', name], `database ${name}: its ${field} (from url, service or PG*) ${notAnOptionMessage}`),
+        );
+      }
     } catch (error) {
       if (!(error instanceof ConninfoError)) throw error;
       const field = error.field in entry ? error.field : undefined;

@@ -211,3 +211,23 @@ describe('files with sensitive content', () => {
     expect(statSync(join(work, 'not-sensitive')).mode & 0o777).toBe(0o644);
   });
 });
+
+describe('values that start with "-"', () => {
+  it('an inventory naming a user or database with a leading "-" is refused before anything runs: exit 3, located', async () => {
+    for (const [file, where] of [
+      ['leading-dash-user.yaml', ':4:38: error: hosts.app2.user: must not start with "-"'],
+      ['leading-dash-database.yaml', ':8:15: error: databases.appdb.database: must not start with "-"'],
+    ] as const) {
+      const inv = join('fixtures', 'malformed-inventories', file);
+      const r = await runCli(['exec', join('fixtures', 'example', 'example-maintenance.yaml'), '-i', inv, '--dry-run']);
+      expect(r.code, r.stdout + r.stderr).toBe(3);
+      expect(r.stdout + r.stderr).toContain(`${inv}${where}`);
+    }
+    const viaUrl = join(dir, 'leading-dash-url.yaml');
+    const text = readFileSync(join('fixtures', 'malformed-inventories', 'leading-dash-database.yaml'), 'utf8');
+    writeFileSync(viaUrl, text.replace(/host: .*\n\s+database: .*\n/, "url: 'postgresql://10.20.0.20/-oddname'\n"));
+    const r = await runCli(['exec', join('fixtures', 'example', 'example-maintenance.yaml'), '-i', viaUrl, '--dry-run']);
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    expect(r.stdout + r.stderr).toContain('database appdb: its database (from url, service or PG*) must not start with "-"');
+  });
+});

@@ -235,6 +235,20 @@ export const inventoryCases: InventoryExpected[] = [
   },
   { file: 'unknown-host-field.yaml', line: 5, column: 5, path: 'hosts.app2.adress', says: ['unknown field "adress"'] },
   {
+    file: 'leading-dash-user.yaml',
+    line: 4,
+    column: 38,
+    path: 'hosts.app2.user',
+    says: ['must not start with "-"', 'as an option'],
+  },
+  {
+    file: 'leading-dash-database.yaml',
+    line: 8,
+    column: 15,
+    path: 'databases.appdb.database',
+    says: ['must not start with "-"'],
+  },
+  {
     file: 'endpoint-url-invalid.yaml',
     line: 8,
     column: 15,
