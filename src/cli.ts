@@ -64,7 +64,8 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
   program
     .command('list')
     .description('list the available runbooks')
-    .action(() => run((ctx) => import('./commands/catalog-commands.js').then((m) => m.listCommand(ctx))));
+    .option('--ids', 'only the ids, one per line (for scripts and shell completion)')
+    .action((opts: { ids?: boolean }) => run((ctx) => import('./commands/catalog-commands.js').then((m) => m.listCommand(ctx, opts))));
 
   addPlanOptions(
     program.command('show <runbook>').description('show a runbook as a readable procedure (parameters, targets, steps)'),
@@ -159,6 +160,13 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
     .command('schema')
     .description('print the JSON Schema of the runbook format (for editors)')
     .action(() => run((ctx) => import('./commands/catalog-commands.js').then((m) => m.schemaCommand(ctx))));
+
+  program
+    .command('completion <shell>')
+    .description('print a shell completion script (bash or zsh): source <(runbook completion bash)')
+    .action((shell: string) =>
+      run((ctx) => import('./commands/completion-command.js').then((m) => m.completionCommand(shell, program, ctx))),
+    );
 
   return program;
 }

@@ -10,8 +10,12 @@ import { renderRunbookDocument } from '../ui/render-document.js';
 import type { CommandContext } from './context.js';
 import { preparePlan } from './prepare.js';
 
-export function listCommand(ctx: CommandContext): void {
+export function listCommand(ctx: CommandContext, options: { ids?: boolean } = {}): void {
   const entries = loadCatalog(ctx.runbookDirs);
+  if (options.ids) {
+    for (const e of entries) if (e.runbook) ctx.print(e.runbook.spec.id);
+    return;
+  }
   if (ctx.json) {
     ctx.print(
       JSON.stringify(

@@ -60,6 +60,7 @@ const EXPECTED: Record<string, Expected> = {
   'resume <run-id>': { code: 9, output: /nothing to resume|already|succeeded/i },
   'report <run-id> --format md': { code: 0, output: /check-no-running-tasks/ },
   'schema > runbook.schema.json': { code: 0, output: /^$/ },
+  'completion bash > runbook.bash': { code: 0, output: /^$/ },
   'smoke vcd-db-upgrade --database-url postgres://postgres:pw@localhost/smoke -i fixtures/inventories/vcd-db-upgrade.yaml --seed fixtures/smoke/vcd-db-upgrade.sql':
     { code: 0, output: /run succeeded/, network: true },
 };
@@ -161,7 +162,8 @@ it.each(ordered)('runbook %s', async (command) => {
   expect(output).not.toMatch(/internal error|\n\s+at .+:\d+:\d+/);
   expect([expected.code].flat(), output).toContain(r.code);
   expect(redirect ? r.stderr : output).toMatch(expected.output);
-  if (redirect) expect(() => JSON.parse(readFileSync(join(cwd, redirect[1]!), 'utf8'))).not.toThrow();
+  if (redirect?.[1]?.endsWith('.json')) expect(() => JSON.parse(readFileSync(join(cwd, redirect[1]!), 'utf8'))).not.toThrow();
+  if (redirect?.[1]?.endsWith('.bash')) execFileSync('bash', ['-n', join(cwd, redirect[1])]);
   if (command.startsWith('smoke')) runId = /run (\S+-vcd-db-upgrade-\S+)/.exec(r.stdout)?.[1] ?? '';
   if (command.includes('-o plan.json')) expect(existsSync(join(cwd, 'plan.json'))).toBe(true);
 });
