@@ -11,6 +11,7 @@ import { EventBus, type RunEvent } from '../../src/engine/events.js';
 import { executePlan, type RunSummary } from '../../src/engine/executor.js';
 import { collectSecrets } from '../../src/engine/secrets.js';
 import { openConnections } from '../../src/targets/connections.js';
+import { createOperatorIO } from '../../src/ui/operator.js';
 
 /** What the operator does at each manual step, by step id. */
 export type Manual = Record<string, () => Promise<void> | void>;
@@ -42,6 +43,13 @@ export interface LabRunOptions {
    * again and the preconditions are not checked again; the run goes on from its failed step.
    */
   resumeOf?: LabRun;
+  /**
+   * Run as without a terminal: manual steps go to the real non-interactive operator (as
+   * `--yes --allow-destructive`, with `attested` as `--attest <step>`) instead of the script.
+   */
+  nonInteractive?: { attested?: string[] };
+  /** Shorter limits for some steps (ms by step id), e.g. a 1 h drain wait in a lab test. */
+  stepTimeouts?: Record<string, number>;
 }
 
 /** The steps an earlier run completed, as `runbook resume` hands them to the executor. */
@@ -66,7 +74,11 @@ export async function runInLab(runbookId: string, options: LabRunOptions): Promi
   } as unknown as CommandContext;
   const answer = Object.entries(options.answers ?? {}).map(([k, v]) => `${k}=${v}`);
   const prepared = await preparePlan(runbookId, { inventory: options.inventory, ...(answer.length ? { answer } : {}) }, ctx);
+  for (const step of prepared.plan.steps) step.timeoutMs = options.stepTimeouts?.[step.id] ?? step.timeoutMs;
   const secrets = await collectSecrets(prepared.plan, env, null);
+  const unattended = options.nonInteractive
+    ? createOperatorIO({ interactive: false, yes: true, allowDestructive: true, attested: options.nonInteractive.attested ?? [] })
+    : null;
   const result: LabRun = { summary: null, error: null, events: [], done: [], manual: [], typed: [], retries: [] };
   const bus = new EventBus((t) => secrets.redact(t));
   bus.on((e) => result.events.push(e));
@@ -80,7 +92,8 @@ export async function runInLab(runbookId: string, options: LabRunOptions): Promi
       secrets,
       bus,
       io: {
-        async confirmDone(stepId, instructions) {
+        async confirmDone(stepId, instructions, how) {
+          if (unattended) return unattended.confirmDone(stepId, instructions, how);
           result.done.push(stepId);
           result.manual.push({ stepId, instructions });
           await options.manual?.[stepId]?.();

@@ -98,7 +98,6 @@ const BRANCHES: Record<string, string[]> = {
 };
 
 const ALL_STEPS = [
-  'confirm-database-backup',
   'check-upgrade-cell-stopped',
   'show-other-cells-status',
   'quiesce-other-cells',
@@ -106,8 +105,8 @@ const ALL_STEPS = [
   'shutdown-other-cells',
   'stop-other-cells-service',
   'check-no-running-tasks',
+  'confirm-database-backup',
   'run-upgrade',
-  'run-upgrade-backup-completed',
   'start-upgrade-cell-service',
   'wait-upgrade-cell-active',
   'upgrade-other-cells',
@@ -137,41 +136,41 @@ describe(`${ID} dry-run`, () => {
   it('keeps the steps in the order of the procedure', async () => {
     const p = await plan(['-i', INVENTORY]);
     expect(p.steps.map((s) => s.id)).toEqual(ALL_STEPS);
-    expect(p.rollback.map((s) => s.id)).toEqual(['explain-upgrade-abort', 'explain-upgrade-abort-backup-completed']);
+    expect(p.rollback.map((s) => s.id)).toEqual(['explain-upgrade-abort', 'explain-restart-cells', 'unquiesce-other-cells']);
   });
 
-  it('runs exactly one variant of the upgrade utility, chosen by backup_completed', async () => {
+  it('attests the backup right before the irreversible upgrade, which needs the upgrade cell typed', async () => {
+    const p = await plan(['-i', INVENTORY]);
+    const ids = p.steps.map((s) => s.id);
+    expect(ids.indexOf('confirm-database-backup')).toBe(ids.indexOf('run-upgrade') - 1);
+    expect(ids.indexOf('confirm-database-backup')).toBeGreaterThan(ids.indexOf('stop-other-cells-service'));
+    const upgrade = step(p, 'run-upgrade');
+    expect(upgrade.destructive).toBe(true);
+    expect(upgrade.confirm.mode).toBe('typed');
+    const r = await cli(['exec', ID, '--dry-run', '-i', INVENTORY]);
+    expect(r.stdout).toContain('attested by the operator');
+  });
+
+  it('passes --backup-completed only when backup_completed is true', async () => {
     const asked = await plan(['-i', INVENTORY]);
     const skipped = await plan(['-i', INVENTORY, '-p', 'backup_completed=true']);
-    expect(running(asked.steps)).toContain('run-upgrade');
-    expect(running(asked.steps)).not.toContain('run-upgrade-backup-completed');
-    expect(running(skipped.steps)).toContain('run-upgrade-backup-completed');
-    expect(running(skipped.steps)).not.toContain('run-upgrade');
-
-    const cmdAsked = text(step(asked, 'run-upgrade').action.instances[0]?.data.command);
-    const cmdSkipped = text(step(skipped, 'run-upgrade-backup-completed').action.instances[0]?.data.command);
-    expect(cmdAsked).toContain('/opt/vmware/vcloud-director/bin/upgrade');
-    expect(cmdAsked).not.toContain('--backup-completed');
-    expect(cmdSkipped).toContain('/opt/vmware/vcloud-director/bin/upgrade --backup-completed');
-
-    // The backup prompt is answered only when the utility asks it (without --backup-completed).
-    const prompts = (p: PlanJson, id: string) => step(p, id).action.instances[0]?.data.pty?.answers ?? [];
-    expect(prompts(asked, 'run-upgrade').some((a) => /backup/.test(a.prompt) && text(a.answer) === 'y')).toBe(true);
-    expect(prompts(skipped, 'run-upgrade-backup-completed').some((a) => /backup/.test(a.prompt))).toBe(false);
+    const env = (p: PlanJson) => step(p, 'run-upgrade').action.instances[0]?.data.env ?? [];
+    expect(text(env(asked).find((e) => e.name === 'BACKUP_COMPLETED')?.value)).toBe('false');
+    expect(text(env(skipped).find((e) => e.name === 'BACKUP_COMPLETED')?.value)).toBe('true');
+    const cmd = text(step(asked, 'run-upgrade').action.instances[0]?.data.command);
+    expect(cmd).toContain('true) set -- --backup-completed;;');
+    expect(cmd).toContain('/opt/vmware/vcloud-director/bin/upgrade "$@" $UPGRADE_OPTIONS');
+    // The backup prompt (asked only without --backup-completed) is answered y: the operator attested the backup.
+    const prompts = step(asked, 'run-upgrade').action.instances[0]?.data.pty?.answers ?? [];
+    expect(prompts.some((a) => /backup/.test(a.prompt) && text(a.answer) === 'y')).toBe(true);
   });
 
   it('answers n at the active-cell prompt and stops with the guidance (rollback explains)', async () => {
-    const variants: Array<[string, string]> = [
-      ['run-upgrade', 'backup_completed=false'],
-      ['run-upgrade-backup-completed', 'backup_completed=true'],
-    ];
-    for (const [id, param] of variants) {
-      const p = await plan(['-i', INVENTORY, '-p', param]);
-      const answers = step(p, id).action.instances[0]?.data.pty?.answers ?? [];
-      const active = answers.find((a) => a.prompt.includes('ontinue with the upgrade'));
-      expect(active && text(active.answer)).toBe('n');
-      expect(step(p, id).onFailure.mode).toBe('rollback');
-    }
+    const p0 = await plan(['-i', INVENTORY]);
+    const answers = step(p0, 'run-upgrade').action.instances[0]?.data.pty?.answers ?? [];
+    const active = answers.find((a) => a.prompt.includes('ontinue with the upgrade'));
+    expect(active && text(active.answer)).toBe('n');
+    expect(step(p0, 'run-upgrade').onFailure.rollback).toEqual(['explain-upgrade-abort', 'explain-restart-cells']);
     const p = await plan(['-i', INVENTORY]);
     const explain = text(step(p, 'explain-upgrade-abort').action.instances[0]?.data.command);
     expect(explain).toContain('<steps.run-upgrade.stdout>');
@@ -207,8 +206,16 @@ describe(`${ID} dry-run`, () => {
     expect(r.stdout).toMatch(/sysadmin_password = \*\*\*/);
   });
 
-  it('refuses extra options that carry shell syntax or duplicate --backup-completed (nothing run)', async () => {
-    for (const bad of ['--enable-ceip false; rm -rf /', '--backup-completed', '$(id)']) {
+  it('refuses extra options that carry shell syntax or contradict the flow (nothing run)', async () => {
+    for (const bad of [
+      '--enable-ceip false; rm -rf /',
+      '--backup-completed',
+      '$(id)',
+      '--maintenance-cell 192.0.2.12',
+      '--installer-path=/tmp/x.bin',
+      '--unattended-upgrade',
+      '--enable-ceip false --unatt',
+    ]) {
       const r = await cli(['exec', ID, '--dry-run', '-i', INVENTORY, '-p', `extra_upgrade_options=${bad}`]);
       expect(r.code).toBe(3);
     }
