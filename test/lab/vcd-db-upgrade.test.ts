@@ -73,7 +73,14 @@ function provision(extra: Partial<VcdLabOptions> = {}, cells?: VcdLabOptions['ce
         running: false,
         primaryIP: '10.10.0.11',
       },
-      { name: 'cell2', treeDir: trees.cell2!, stateDir: lab.host('cell2').stateDir, running: true, jobs: cell2Jobs, primaryIP: '10.10.0.12' },
+      {
+        name: 'cell2',
+        treeDir: trees.cell2!,
+        stateDir: lab.host('cell2').stateDir,
+        running: true,
+        jobs: cell2Jobs,
+        primaryIP: '10.10.0.12',
+      },
       { name: 'cell3', treeDir: trees.cell3!, stateDir: lab.host('cell3').stateDir, running: false, primaryIP: '10.10.0.13' },
     ],
     ...extra,
@@ -188,7 +195,10 @@ describe(`${ID} in the lab`, () => {
     expect(vcdEvents()).not.toContain('cell1:database-upgraded');
     // What the aborted run left: cell2 stopped. Start it again, then attest explicitly.
     provision();
-    const ok = await labRun(inventory, { nonInteractive: { attested: ['confirm-database-backup'] }, answers: { 'upgrade-other-cells': 'done' } });
+    const ok = await labRun(inventory, {
+      nonInteractive: { attested: ['confirm-database-backup'] },
+      answers: { 'upgrade-other-cells': 'done' },
+    });
     expect(ok.summary?.status, ok.summary?.message ?? ok.error?.message).not.toBe('aborted');
     expect(readVcdState(shared()).db.upgraded).toBe(true);
   }, 240_000);
