@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, readSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { RunbookError } from '../errors.js';
 import type { Listener, RunEvent } from '../engine/events.js';
 import type { Plan } from '../planner/plan-types.js';
@@ -237,7 +237,7 @@ function journalOnFile(file: string, fd: number, dir: string, redact: (text: str
         } catch {
           // The line stays torn; the reader says so and resume cuts it off.
         }
-        throw stateFsError(error, 'write the journal', file);
+        throw stateFsError(error, 'write the journal', file, basename(dir));
       }
     },
     redact,

@@ -187,7 +187,7 @@ export function writeFully(fd: number, text: string, path: string): void {
  * A file system error in the state directory as the operator needs it: what happened, where, and
  * what to do. Errors that are already typed pass through.
  */
-export function stateFsError(error: unknown, action: string, path: string): RunbookError {
+export function stateFsError(error: unknown, action: string, path: string, runId?: string): RunbookError {
   if (error instanceof RunbookError) return error;
   const e = error as NodeJS.ErrnoException;
   const detail = `cannot ${action} ${path}`;
@@ -195,7 +195,7 @@ export function stateFsError(error: unknown, action: string, path: string): Runb
     case 'ENOSPC':
     case 'EDQUOT':
       return new RunbookError('state', `${detail}: ${e.code === 'ENOSPC' ? 'no space left on the device' : 'disk quota exceeded'}`, {
-        hint: `Free space there (df -h ${path}). What was journaled before stays readable and the run can be resumed (runbook resume <run-id>).`,
+        hint: `Free space there (df -h ${path}). What was journaled before stays readable${runId ? `; then continue the run: runbook resume ${runId}` : '.'}`,
         cause: error,
       });
     case 'EROFS':

@@ -54,7 +54,7 @@ describe('a disk that fills up during a run', () => {
     const r = await runCli(['exec', file, '-i', l.inventory, '--yes', '--state-dir', l.stateDir, '--run-id', 'full']);
     expect(r.code, r.stdout + r.stderr).toBe(10);
     expect(r.stderr).toContain(`cannot write the journal ${lab.eventsFile('full')}: no space left on the device`);
-    expect(r.stderr).toMatch(/hint: Free space there .*the run can be resumed/);
+    expect(r.stderr).toMatch(/hint: Free space there .* stays readable; then continue the run: runbook resume full/);
     clean(r);
 
     // Readable: every line whole and chained, the run listed; its lock released.
