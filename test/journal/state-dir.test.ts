@@ -16,11 +16,13 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI, runCli, STACK } from '../cli/run-cli.js';
 import { ensureLabUser, LAB_USER } from '../harness/lab-user.js';
 import { run, waitFor } from '../harness/util.js';
+import { processStart } from '../../src/journal/lock.js';
 import { createExclusive } from '../../src/journal/state-dir.js';
 import { RunbookError } from '../../src/errors.js';
 import { MARKS_RUNBOOK, runsJson, stateLab, type StateLab } from './state-lab.js';
@@ -281,6 +283,36 @@ describe('runs --break-lock --force', () => {
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
+  });
+
+  it('a lock whose pid now belongs to another process (started later) is stale; the live holder is not', async () => {
+    lab = stateLab();
+    mkdirSync(join(lab.stateDir, 'locks'), { recursive: true, mode: 0o700 });
+    chmodSync(lab.stateDir, 0o700);
+    // This test process stands for the holder: alive, on this host.
+    const lock = (id: string, procStart: string | null) =>
+      writeFileSync(
+        join(lab.stateDir, 'locks', `${id}.lock`),
+        JSON.stringify({
+          id,
+          runbook: 'local-marks',
+          targets: [],
+          runId: id,
+          pid: process.pid,
+          host: hostname(),
+          user: 'root',
+          since: '2026-12-01T00:00:00Z',
+          procStart,
+        }),
+        { mode: 0o600 },
+      );
+    lock('reused', '1');
+    lock('alive', processStart(process.pid));
+    const locks = (await runsJson(lab)).locks as Array<{ id: string; stale: boolean }>;
+    expect(Object.fromEntries(locks.map((l) => [l.id, l.stale]))).toEqual({ reused: true, alive: false });
+    expect((await lab.cli(['runs', '--break-lock', 'alive', '--force'])).code).toBe(8);
+    const broken = await lab.cli(['runs', '--break-lock', 'reused']);
+    expect(broken.code, broken.stderr).toBe(0);
   });
 });
 
