@@ -45,7 +45,8 @@ function addPlanOptions(cmd: Command): Command {
   return cmd
     .option('-i, --inventory <file>', 'inventory file (hosts, databases, endpoints, roles, parameter values)')
     .option('-p, --param <name=value>', 'parameter value (repeatable)', collect)
-    .option('-a, --answer <step=value>', 'pre-answer a prompt step (repeatable)', collect);
+    .option('-a, --answer <step=value>', 'pre-answer a prompt step (repeatable)', collect)
+    .option('--limit <hosts>', 'act only on these hosts (comma-separated host or role names; recorded in the journal)');
 }
 
 export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown> | unknown) => Promise<void>): Command {
@@ -96,7 +97,7 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
     .option('--allow-destructive', 'confirm destructive steps without a terminal (with --yes)')
     .option('--attest <step>', 'attest a manual step marked `attest` (e.g. a backup) without a terminal (repeatable)', collect)
     .option('--accept-new-host-keys', 'trust and record SSH host keys seen for the first time (changed keys still stop)')
-    .option('--known-hosts <file>', 'known_hosts file (default ~/.ssh/known_hosts)')
+    .option('--known-hosts <file>', 'known_hosts file (default: UserKnownHostsFile of ssh_config, else ~/.ssh/known_hosts)')
     .option('--from <step>', 'start at this step (recorded in the journal)')
     .option('--only <step>', 'run only this step (recorded in the journal)')
     .option('--state-dir <dir>', 'journal and lock directory')

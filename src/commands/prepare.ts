@@ -18,6 +18,8 @@ export interface PlanOptions {
   inventoryLoaded?: Inventory;
   param?: string[];
   answer?: string[];
+  /** --limit: comma-separated host entries or host roles. */
+  limit?: string;
 }
 
 export interface Prepared {
@@ -83,6 +85,14 @@ export async function preparePlan(id: string, options: PlanOptions, ctx: Command
     parameterInfo: params.info,
     answers,
     ...(inventory ? { hostEndpoints: resolveHostEndpoints(inventory) } : {}),
+    ...(options.limit !== undefined
+      ? {
+          limit: options.limit
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        }
+      : {}),
   });
   const planErrors = diagnostics.filter((d) => d.severity === 'error');
   if (planErrors.length) throw new ValidationError(planErrors);

@@ -8,7 +8,7 @@ import { EXIT, RunbookError } from '../errors.js';
 import { evaluateAtRunTime, type StepOutcome } from '../planner/conditions.js';
 import { notSelected } from '../planner/selection.js';
 import type { Plan, PlannedStep } from '../planner/plan-types.js';
-import { displayParts, materializeParts, type RuntimeValues, type Scalar } from '../runbook/template.js';
+import { bindDeferred, displayParts, materializeParts, type RuntimeValues, type Scalar } from '../runbook/template.js';
 import { getStepKind } from '../steps/registry.js';
 import type { ActionResult, OperatorIO, PlannedAction, RunContext } from '../steps/types.js';
 import type { Connections } from '../targets/types.js';
@@ -307,7 +307,7 @@ class Execution {
         phase: step.phase,
         attempt,
         targets: step.action.instances.map((i) => i.target ?? i.where),
-        commands: step.action.instances.map((i) => ({ target: i.target, lines: kind.describe(i.data) })),
+        commands: step.action.instances.map((i) => ({ target: i.target, lines: kind.describe(bindDeferred(i.data, this.values())) })),
       });
       last = await this.fanOut(step);
       if (last.status === 'succeeded' && step.verify) {

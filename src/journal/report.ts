@@ -4,6 +4,7 @@
  * durations and outcome. Everything in it comes from the (already redacted) journal.
  */
 import type { RunEvent } from '../engine/events.js';
+import { collapseIdentical } from '../ui/collapse.js';
 import { analyzeRun, type RunState, type StoredRun } from './read.js';
 
 const EXCERPT_CHARS = 2000;
@@ -50,6 +51,8 @@ export interface RunReport {
   }>;
   parameters: Array<{ name: string; value: unknown }>;
   targets: Record<string, string[]>;
+  /** --limit of the run: the only hosts acted on. */
+  limit: { requested: string[]; hosts: string[] } | null;
   preconditions: Array<{ title: string; target: string | null; status: string; message: string }>;
   steps: ReportStep[];
   notes: string[];
@@ -191,6 +194,7 @@ export function buildReport(run: StoredRun, state: RunState): RunReport {
     targets: Object.fromEntries(
       Object.entries(run.plan?.targets ?? {}).map(([role, t]) => [role, t.entries.map((e) => `${e.name} (${e.where})`)]),
     ),
+    limit: run.plan?.limit ?? null,
     preconditions,
     steps: [...steps.values()],
     notes,
@@ -226,6 +230,7 @@ export function renderReportMarkdown(r: RunReport): string {
       `| Runbook | ${cell(r.runbook.title ?? r.runbook.id)} (\`${r.runbook.id}\` ${cell(r.runbook.version)}, sha256 ${r.runbook.hash.slice(0, 12)}) |`,
     );
   if (r.inventory) out.push(`| Inventory | ${cell(r.inventory.file)} (sha256 ${r.inventory.hash.slice(0, 12)}) |`);
+  if (r.limit) out.push(`| Limited to | ${cell(r.limit.hosts.join(', '))} (--limit ${cell(r.limit.requested.join(','))}) |`);
   out.push(`| Outcome | **${r.state}** |`, `| Started | ${r.started ?? ''} |`, `| Finished | ${r.finished ?? ''} |`);
   const operators = [...new Set(r.sessions.map((s) => s.operator))];
   out.push(`| Operator | ${cell(operators.join(', '))} |`, '');
@@ -265,7 +270,9 @@ export function renderReportMarkdown(r: RunReport): string {
     for (const n of s.notes) out.push(`- Note: ${n}`);
     if (s.commands.length) {
       out.push('', 'Commands:', '');
-      out.push(fence(s.commands.map((c) => (c.target ? `# ${c.target}\n` : '') + c.lines.join('\n')).join('\n')));
+      const groups = collapseIdentical(s.commands, (c) => c.lines);
+      const on = (members: ReportStep['commands']) => members.flatMap((m) => (m.target ? [m.target] : [])).join(', ');
+      out.push(fence(groups.map((g) => (on(g.members) ? `# on ${on(g.members)}\n` : '') + g.lines.join('\n')).join('\n')));
     }
     for (const o of s.output) {
       if (!o.excerpt.trim()) continue;

@@ -74,6 +74,8 @@ export interface Plan {
   skippedPreconditions: Array<{ title: string; condition: string }>;
   steps: PlannedStep[];
   rollback: PlannedStep[];
+  /** --limit: the only hosts acted on (absent: every host of each role). */
+  limit?: { requested: string[]; hosts: string[] };
 }
 
 export type { PlannedAction, Scalar };

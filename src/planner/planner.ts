@@ -36,6 +36,8 @@ export interface PlanInput {
    * read by the caller, so that planning stays free of file reads. Default: the inventory's words.
    */
   hostEndpoints?: Record<string, string>;
+  /** --limit: host entries or host roles; host actions keep only these hosts. */
+  limit?: string[];
 }
 
 export interface PlanOutput {
@@ -54,10 +56,32 @@ class Planner {
   private readonly inventory: InventorySpec & { file?: string };
   private readonly roleCache = new Map<string, string[] | null>();
   private readonly symbolic: boolean;
+  private readonly limit: Set<string> | null;
 
   constructor(private readonly input: PlanInput) {
     this.symbolic = input.inventory === null;
     this.inventory = input.inventory ?? symbolicInventory(input.runbook);
+    this.limit = input.limit ? this.limitHosts(input.limit) : null;
+  }
+
+  /** --limit names: a host entry, or a role of hosts standing for its hosts. */
+  private limitHosts(names: string[]): Set<string> {
+    const hosts = new Set<string>();
+    for (const name of names) {
+      const role = this.inventory.roles[name];
+      if (name in this.inventory.hosts) hosts.add(name);
+      else if (role !== undefined && [role].flat().every((n) => n in this.inventory.hosts)) [role].flat().forEach((n) => hosts.add(n));
+      else
+        this.diagnostics.push({
+          severity: 'error',
+          file: '(command line)',
+          path: '--limit',
+          message: `--limit ${name}: not a host or a role of hosts of the inventory (hosts: ${Object.keys(this.inventory.hosts).join(', ') || 'none'})`,
+        });
+    }
+    if (!names.length)
+      this.diagnostics.push({ severity: 'error', file: '(command line)', path: '--limit', message: '--limit names no host' });
+    return hosts;
   }
 
   build(): PlanOutput {
@@ -71,6 +95,8 @@ class Planner {
       const action = this.planAction(check as unknown as Record<string, unknown>, null, path, new Set());
       const condition = this.planCondition(check as unknown as StepSpec, path, new Set());
       if (condition.decided === 'skip') skippedPreconditions.push({ title: action.title, condition: condition.text ?? '' });
+      else if (this.limit && action.role && !action.instances.length)
+        skippedPreconditions.push({ title: action.title, condition: `a host of --limit is in role ${action.role}` });
       else preconditions.push({ ...action, notes: check.notes ?? null, source: check.source ?? null });
     });
     const earlier = new Set<string>();
@@ -107,6 +133,7 @@ class Planner {
       skippedPreconditions,
       steps,
       rollback,
+      ...(this.limit && this.input.limit ? { limit: { requested: this.input.limit, hosts: [...this.limit] } } : {}),
     };
     return { plan, diagnostics: this.diagnostics };
   }
@@ -292,8 +319,8 @@ class Planner {
       if (def && def.type !== kind.target) {
         this.error([...path, 'target'], `role "${role}" is a ${def.type} role, but a ${kind.kind} step needs a ${kind.target} role`);
       }
-      const names = this.entries(role, [...path, 'target']) ?? [];
       const type = def?.type ?? 'hosts';
+      const names = (this.entries(role, [...path, 'target']) ?? []).filter((n) => type !== 'hosts' || !this.limit || this.limit.has(n));
       instances = names.map((name) => ({
         target: name,
         where: this.where(name),

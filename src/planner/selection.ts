@@ -24,6 +24,8 @@ export function checkSelection(plan: Plan, selection: Selection): void {
 
 /** Why a step is left out by the selection, or null when it runs. */
 export function notSelected(plan: Plan, stepId: string, selection: Selection): string | null {
+  const step = plan.limit ? plan.steps.find((s) => s.id === stepId) : undefined;
+  if (step?.action.role && step.action.instances.length === 0) return `no host of --limit in role ${step.action.role}`;
   if (selection.only) return stepId === selection.only ? null : `not selected (--only ${selection.only})`;
   if (selection.from) {
     const ids = plan.steps.map((s) => s.id);

@@ -230,6 +230,29 @@ export function materializeParts(parts: readonly Part[], values: RuntimeValues):
     .join('');
 }
 
+/**
+ * Action data with every step-result and run reference replaced by its value, for the record of
+ * what ran (the report shows the real value, not `<steps.x.value>`). Secrets stay symbolic and a
+ * reference without a value yet stays as it is.
+ */
+export function bindDeferred<T>(data: T, values: RuntimeValues): T {
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (!v || typeof v !== 'object') return v;
+    const o = v as Record<string, unknown>;
+    if (typeof o.ref === 'string' && Object.keys(o).every((k) => k === 'ref' || k === 'encoding')) {
+      try {
+        const value = values.ref(o.ref);
+        return typeof o.encoding === 'string' ? { text: describeValue(value, o.encoding as Encoding) } : { value };
+      } catch {
+        return v;
+      }
+    }
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, walk(x)]));
+  };
+  return walk(data) as T;
+}
+
 export function materializeBinds(binds: readonly BindValue[], values: RuntimeValues): Array<Scalar | null> {
   return binds.map((b) => ('value' in b ? b.value : 'secret' in b ? values.secret(b.secret) : values.ref(b.ref)));
 }

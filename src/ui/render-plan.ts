@@ -6,6 +6,7 @@ import type { Plan, PlannedStep } from '../planner/plan-types.js';
 import { notSelected, selectsAll, type Selection } from '../planner/selection.js';
 import { getStepKind } from '../steps/registry.js';
 import type { PlannedAction } from '../steps/types.js';
+import { collapseIdentical } from './collapse.js';
 
 /** `selection`: the --from/--only of a partial run, whose left-out steps are shown as such. */
 export function renderPlan(plan: Plan, c: ChalkInstance, selection: Selection = { from: null, only: null }): string {
@@ -16,6 +17,12 @@ export function renderPlan(plan: Plan, c: ChalkInstance, selection: Selection = 
   out.push(
     `Inventory: ${plan.inventory ? `${plan.inventory.file}${plan.inventory.name ? ` (${plan.inventory.name})` : ''}` : 'none (example values)'}`,
   );
+  if (plan.limit)
+    out.push(
+      c.yellow(
+        `Limited to: ${plan.limit.hosts.join(', ')} (--limit ${plan.limit.requested.join(',')}); host steps run only there, database, HTTP and local steps as planned`,
+      ),
+    );
   if (plan.parameters.length) {
     out.push('', c.bold('Parameters'));
     for (const p of plan.parameters) {
@@ -60,7 +67,7 @@ export function renderPlan(plan: Plan, c: ChalkInstance, selection: Selection = 
   const skipped = plan.steps.length - runs - leftOut;
   out.push(
     c.dim(
-      `${plan.steps.length} steps (${runs} planned to run, ${skipped} skipped by parameters${leftOut ? `, ${leftOut} left out by --from/--only` : ''}), ${plan.preconditions.length} preconditions. Dry-run: nothing was run.`,
+      `${plan.steps.length} steps (${runs} planned to run, ${skipped} skipped by parameters${leftOut ? `, ${leftOut} left out by --from/--only${plan.limit ? '/--limit' : ''}` : ''}), ${plan.preconditions.length} preconditions. Dry-run: nothing was run.`,
     ),
   );
   return out.join('\n');
@@ -124,12 +131,18 @@ export function renderAction(action: PlannedAction, pad: string, c: ChalkInstanc
   const kind = getStepKind(action.kind);
   const lines: string[] = [];
   if (action.instances.length === 0) lines.push(`${pad}${c.yellow('(no target entries)')}`);
-  for (const instance of action.instances) {
-    const body = [...kind.describe(instance.data), ...nestedActions(instance.data).flatMap((a) => renderAction(a, '  ', c))];
-    if (instance.target === null) {
+  const groups = collapseIdentical(action.instances, (instance) => [
+    ...kind.describe(instance.data),
+    ...nestedActions(instance.data).flatMap((a) => renderAction(a, '  ', c)),
+  ]);
+  for (const { members, lines: body } of groups) {
+    const targets = members.filter((m) => m.target !== null);
+    if (!targets.length) {
       lines.push(...body.map((l) => `${pad}${l}`));
     } else {
-      lines.push(`${pad}${c.cyan(`on ${instance.target}`)} ${c.dim(`(${instance.where})`)}:`);
+      lines.push(
+        `${pad}${c.cyan(`on ${targets.map((m) => m.target).join(', ')}`)} ${c.dim(`(${targets.map((m) => m.where).join(', ')})`)}:`,
+      );
       lines.push(...body.map((l) => `${pad}  ${l}`));
     }
   }

@@ -2,6 +2,7 @@
 import type { ChalkInstance } from 'chalk';
 import { formatDuration } from '../runbook/duration.js';
 import { jsonLine, type Listener, type RunEvent } from '../engine/events.js';
+import { collapseIdentical } from './collapse.js';
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
@@ -78,8 +79,9 @@ export function createTerminalRenderer(
         break;
       case 'step-started':
         write(c.bold(`\n● ${e.stepId}: ${e.title}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}\n`));
-        for (const cmd of e.commands) {
-          for (const line of cmd.lines) write(c.dim(`  ${cmd.target ? `[${cmd.target}] ` : ''}${line}\n`));
+        for (const { members, lines } of collapseIdentical(e.commands, (cmd) => cmd.lines)) {
+          const targets = members.flatMap((m) => (m.target ? [m.target] : []));
+          for (const line of lines) write(c.dim(`  ${targets.length ? `[${targets.join(', ')}] ` : ''}${line}\n`));
         }
         spinner?.start(`${e.stepId} on ${e.targets.length} target${e.targets.length === 1 ? '' : 's'}`);
         break;
