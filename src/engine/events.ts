@@ -58,6 +58,7 @@ export type RunEvent = Base &
         targets: string[];
         commands: Array<{ target: string | null; lines: string[] }>;
       }
+    | { type: 'instance-started'; stepId: string; target: string | null }
     | { type: 'output'; stepId: string; target: string | null; stream: 'stdout' | 'stderr'; text: string }
     | {
         type: 'instance-finished';

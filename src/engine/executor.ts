@@ -353,6 +353,7 @@ class Execution {
     let next = 0;
     const runOne = async (index: number) => {
       const instance = instances[index]!;
+      this.o.bus.emit({ type: 'instance-started', stepId: step.id, target: instance.target });
       const result = await this.safeRun(() =>
         kind.run(instance.data, this.context(step.id, instance.target, step.timeoutMs, this.o.killSignal, false)),
       );

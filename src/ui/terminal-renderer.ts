@@ -32,6 +32,10 @@ function createSpinner(rawWrite: (text: string) => void, c: ChalkInstance) {
       timer ??= setInterval(draw, 100);
       timer.unref();
     },
+    /** A new label for the same step (the fan-out counter), keeping its elapsed time. */
+    relabel(text: string) {
+      label = text;
+    },
     stop() {
       if (timer) clearInterval(timer);
       timer = undefined;
@@ -53,6 +57,9 @@ export function createTerminalRenderer(
   };
   const rows: Array<{ id: string; status: string; duration: string; message: string }> = [];
   const partial = new Map<string, string>();
+  /** The fan-out counter of the running step: how many targets are done, failed, running. */
+  const fan = { stepId: '', total: 0, done: 0, failed: 0, running: 0 };
+  const counter = () => `${fan.done}/${fan.total} done, ${fan.failed} failed, ${fan.running} running`;
   const flush = (key: string, prefix: string) => {
     const rest = partial.get(key);
     if (rest) write(`${prefix}${rest}\n`);
@@ -83,6 +90,7 @@ export function createTerminalRenderer(
           const targets = members.flatMap((m) => (m.target ? [m.target] : []));
           for (const line of lines) write(c.dim(`  ${targets.length ? `[${targets.join(', ')}] ` : ''}${line}\n`));
         }
+        Object.assign(fan, { stepId: e.stepId, total: e.targets.length, done: 0, failed: 0, running: 0 });
         spinner?.start(`${e.stepId} on ${e.targets.length} target${e.targets.length === 1 ? '' : 's'}`);
         break;
       case 'output': {
@@ -94,12 +102,22 @@ export function createTerminalRenderer(
         for (const line of lines) write(`${prefix}${e.stream === 'stderr' ? c.yellow(line) : line}\n`);
         break;
       }
+      case 'instance-started':
+        if (e.stepId === fan.stepId) fan.running++;
+        if (fan.total > 1) spinner?.relabel(`${e.stepId}: ${counter()}`);
+        break;
       case 'instance-finished':
+        if (e.stepId === fan.stepId) {
+          fan.running = Math.max(0, fan.running - 1);
+          if (e.status === 'succeeded') fan.done++;
+          else fan.failed++;
+          if (fan.total > 1) spinner?.relabel(`${e.stepId}: ${counter()}`);
+        }
         for (const stream of ['stdout', 'stderr'])
           flush(`${e.stepId}/${e.target}/${stream}`, e.target ? c.cyan(`  ${e.target} │ `) : '  │ ');
         if (e.target)
           write(
-            `  ${e.status === 'succeeded' ? c.green('✔') : c.red('✘')} ${e.target} ${c.dim(formatDuration(e.durationMs))}${e.status === 'failed' ? c.red(` — ${e.message}`) : ''}\n`,
+            `  ${e.status === 'succeeded' ? c.green('✔') : c.red('✘')} ${e.target} ${c.dim(formatDuration(e.durationMs))}${e.status === 'failed' ? c.red(` — ${e.message}`) : ''}${e.stepId === fan.stepId && fan.total > 1 ? c.dim(`  [${counter()}]`) : ''}\n`,
           );
         break;
       case 'step-finished':
