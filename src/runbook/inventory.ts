@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError, type Diagnostic } from '../errors.js';
 import { ConninfoError, resolveDatabase, sslModes, type ResolvedDatabase } from './libpq.js';
-import { identifier, scalar } from './schema-parts.js';
+import { duration, identifier, scalar } from './schema-parts.js';
 import {
   diagnosticAt,
   parseYamlText,
@@ -89,6 +89,12 @@ export const endpointSchema = z
     url: z.string().url().describe('Base URL, e.g. https://support.example.com'),
     ca: z.string().optional().describe('CA certificate file (PEM) to verify the server certificate.'),
     insecure: z.boolean().optional().describe('Skip TLS verification (never in production).'),
+    connectTimeout: duration.optional().describe('Give up when no connection is made within this time (default 10s).'),
+    responseTimeout: duration
+      .optional()
+      .describe(
+        'Give up when the response headers have not come this long after connecting (default 60s; the step timeout still bounds the whole).',
+      ),
     auth: z
       .discriminatedUnion('type', [
         z.object({ type: z.literal('basic'), user: z.string(), password: secretRefSchema }).strict(),
@@ -200,6 +206,16 @@ function checkInventoryRules(source: YamlSource, inv: z.infer<typeof inventorySc
         problems.push(diagnosticAt(source, [section, name], `name "${name}" is also used in ${other}: entry names must be unique`));
       names.set(name, section);
     }
+  }
+  for (const [name, endpoint] of Object.entries(inv.endpoints)) {
+    if (endpoint.auth?.type === 'query')
+      problems.push(
+        diagnosticAt(
+          source,
+          ['endpoints', name, 'auth', 'type'],
+          'auth type "query" puts the password in the URL, where appliance and proxy logs keep it: refused; use basic, bearer or oauth2-client-credentials',
+        ),
+      );
   }
   for (const [role, value] of Object.entries(inv.roles)) {
     for (const [i, name] of [value].flat().entries()) {

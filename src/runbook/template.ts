@@ -115,7 +115,8 @@ function describeValue(value: Scalar | Scalar[], encoding: Encoding): string {
   const one = (v: Scalar): string => {
     const s = String(v);
     if (encoding === 'shell') return quoteShellWord(s);
-    if (encoding === 'url') return encodeURIComponent(s);
+    // A value "." or ".." would be a dot segment, which servers and proxies resolve away.
+    if (encoding === 'url') return /^\.+$/.test(s) ? s.replace(/\./g, '%2E') : encodeURIComponent(s);
     if (encoding === 'replacement') return s.replace(/\$/g, '$$$$');
     if (encoding === 'regex') return escapeRegExp(s);
     return s;
