@@ -27,10 +27,11 @@ Examples:
   $ runbook resume <run-id>
 
 Exit codes:
-  0 success; 1 a step or verification failed; 2 usage; 3 invalid runbook/inventory/parameter;
-  4 a precondition failed; 5 aborted by the operator; 6 connection failure; 7 SSH host key
-  unknown or changed; 8 locked by another run; 9 resume refused; 10 state directory unusable
-  (disk full, read-only, unsafe); 130 interrupted.
+  0 success; 1 a step or verification failed (also past onFailure: continue); 2 usage;
+  3 invalid runbook/inventory/parameter; 4 a precondition failed; 5 aborted by the operator, or
+  an answer/flag missing without a terminal; 6 connection failure or lost (outcome unknown);
+  7 SSH host key unknown or changed; 8 locked by another run; 9 resume refused; 10 state
+  directory unusable (disk full, read-only, unsafe); 130 interrupted.
 
 Environment:
   RUNBOOK_PATH       extra runbook directories (colon-separated), like --runbooks

@@ -64,6 +64,14 @@ const exitByCode: Record<ErrorCode, ExitCode> = {
   internal: EXIT.failed,
 };
 
+/** The error code that ends a command with this exit code (a run's summary becomes an error). */
+export function errorCodeForExit(exitCode: number): ErrorCode {
+  const found = (Object.entries(exitByCode) as Array<[ErrorCode, ExitCode]>).find(
+    ([code, exit]) => exit === exitCode && code !== 'internal',
+  );
+  return found ? found[0] : 'step-failed';
+}
+
 export class RunbookError extends Error {
   readonly code: ErrorCode;
   readonly hint: string | undefined;

@@ -1,6 +1,6 @@
 /** `runbook exec` and `runbook check`: plan, collect secrets, open connections, execute. */
 import { hostname, userInfo } from 'node:os';
-import { RunbookError } from '../errors.js';
+import { errorCodeForExit, RunbookError } from '../errors.js';
 import { EventBus } from '../engine/events.js';
 import { executePlan, type ExecuteOptions, type RunSummary } from '../engine/executor.js';
 import { collectSecrets } from '../engine/secrets.js';
@@ -213,6 +213,7 @@ async function runSession(input: SessionInput): Promise<RunSummary> {
       killSignal: kill.signal,
       mode,
       runPreconditions: selectsAll({ from, only }),
+      unattended: ctx.interactive ? null : { yes: policy.yes, allowDestructive: policy.allowDestructive, attested: policy.attested },
       from,
       only,
     };
@@ -233,15 +234,11 @@ async function runSession(input: SessionInput): Promise<RunSummary> {
     }
     const summary = await executePlan(execute);
     if (summary.exitCode !== 0) {
-      throw new RunbookError(
-        summary.status === 'aborted' ? 'aborted' : summary.status === 'interrupted' ? 'interrupted' : 'step-failed',
-        `run ${runId} ${summary.status}: ${summary.message}`,
-        {
-          hint: journal
-            ? `The journal is in ${journal.dir}. Continue after fixing the cause: runbook resume ${runId}`
-            : 'Fix the failing checks and run again.',
-        },
-      );
+      throw new RunbookError(errorCodeForExit(summary.exitCode), `run ${runId} ${summary.status}: ${summary.message}`, {
+        hint: journal
+          ? `The journal is in ${journal.dir}. Continue after fixing the cause: runbook resume ${runId}`
+          : 'Fix the failing checks and run again.',
+      });
     }
     return summary;
   } finally {

@@ -138,7 +138,7 @@ async function settle(session: RunSession, a: RunAnalysis, step: PlannedStep | u
   const completed: NonNullable<RunSession['execute']['completed']> = new Map();
   for (const [id, c] of a.completed) {
     completed.set(id, {
-      status: c.status,
+      status: c.status === 'interrupted' ? 'failed' : c.status,
       ...(c.value !== undefined ? { value: c.value } : {}),
       ...(c.stdout !== undefined ? { stdout: c.stdout } : {}),
       ...(c.exitCode !== undefined ? { exitCode: c.exitCode } : {}),
@@ -146,11 +146,14 @@ async function settle(session: RunSession, a: RunAnalysis, step: PlannedStep | u
   }
   // Preconditions describe the state before the first change; once a step ran they no longer hold.
   const runPreconditions = a.lastStep === null;
-  if (!step || !a.unknown) return { completed, runPreconditions };
-
   const say = (text: string) => {
     if (!ctx.json) ctx.print(text);
   };
+  if (!step || !a.unknown) {
+    const doneTargets = await doneWhereStopped(session, a, say);
+    return { completed, runPreconditions, ...(doneTargets ? { doneTargets } : {}) };
+  }
+
   session.pause();
   say(
     `Step ${step.id} (${step.title}) started at ${a.unknown.step.time} and has no recorded end: its outcome is unknown (${describeTargets(a)}).`,
@@ -216,4 +219,29 @@ async function settle(session: RunSession, a: RunAnalysis, step: PlannedStep | u
   else if (succeeded.length) say(`It runs again on ${others.join(', ')} only: its verification passed on ${succeeded.join(', ')}.`);
   const doneTargets = succeeded.length ? new Map([[step.id, new Set(succeeded)]]) : undefined;
   return { completed, runPreconditions, ...(doneTargets ? { doneTargets } : {}) };
+}
+
+/**
+ * The step the run stopped at (failed, or interrupted by Ctrl-C) runs again only on the targets
+ * without a recorded success; with a verification that checks its hosts one by one, a recorded
+ * success counts only where that verification still passes.
+ */
+async function doneWhereStopped(
+  session: RunSession,
+  a: RunAnalysis,
+  say: (text: string) => void,
+): Promise<Map<string, Set<string>> | undefined> {
+  const stopped = a.stoppedAt;
+  if (!stopped?.succeededTargets.length) return undefined;
+  const step = findStep(session.execute.plan, stopped.stepId);
+  let done = stopped.succeededTargets;
+  const verifiedTargets = step?.verify?.instances.map((i) => i.target) ?? [];
+  if (step?.verify && done.some((t) => verifiedTargets.includes(t))) {
+    say(`Step ${step.id} succeeded on ${done.join(', ')} before the run stopped; checking with its verification: ${step.verify.title}`);
+    const passed = (await verifyStep(session.execute, step.id))?.passedOn ?? [];
+    done = done.filter((t) => !verifiedTargets.includes(t) || passed.includes(t));
+  }
+  if (!done.length) return undefined;
+  say(`Step ${stopped.stepId} runs again only where it did not succeed (it succeeded on ${done.join(', ')}).`);
+  return new Map([[stopped.stepId, new Set(done)]]);
 }

@@ -17,7 +17,12 @@ export function jsonLine<E extends { type: string }>(event: E): string {
   return JSON.stringify({ schemaVersion: EVENT_SCHEMA_VERSION, type, ...rest }) + '\n';
 }
 
-export type StepStatus = 'succeeded' | 'failed' | 'skipped';
+/**
+ * How a step ended. `interrupted`: a stop (Ctrl-C) left targets not started or cancelled;
+ * `unknown`: the connection to a target was lost while the step ran there, so nobody knows
+ * whether it took effect. Resume runs either only where no success was recorded.
+ */
+export type StepStatus = 'succeeded' | 'failed' | 'skipped' | 'interrupted' | 'unknown';
 
 interface Base {
   time: string;

@@ -4,7 +4,7 @@
  * Every fact goes out as an event; listeners render it and journal it.
  */
 import { setMaxListeners } from 'node:events';
-import { EXIT, RunbookError } from '../errors.js';
+import { EXIT, RunbookError, type ExitCode } from '../errors.js';
 import { evaluateAtRunTime, type StepOutcome } from '../planner/conditions.js';
 import { notSelected } from '../planner/selection.js';
 import type { Plan, PlannedStep } from '../planner/plan-types.js';
@@ -12,7 +12,8 @@ import { bindDeferred, displayParts, materializeParts, type RuntimeValues, type 
 import { getStepKind } from '../steps/registry.js';
 import type { ActionResult, OperatorIO, PlannedAction, RunContext } from '../steps/types.js';
 import type { Connections } from '../targets/types.js';
-import type { EventBus } from './events.js';
+import type { EventBus, StepStatus } from './events.js';
+import { preflight, type UnattendedFlags } from './preflight.js';
 import type { SecretStore } from './secrets.js';
 
 export interface Confirmer {
@@ -36,6 +37,11 @@ export interface ExecuteOptions {
   mode: 'exec' | 'check';
   runPreconditions: boolean;
   /**
+   * Without a terminal: what --yes and --allow-destructive answer. Every confirmation, manual
+   * and prompt step the run may reach is checked against them before anything runs.
+   */
+  unattended?: UnattendedFlags | null;
+  /**
    * Resume: for a step interrupted in an earlier session, the targets on which it had already
    * succeeded. It runs again on the other targets only.
    */
@@ -52,7 +58,7 @@ export interface RunSummary {
   status: 'succeeded' | 'failed' | 'aborted' | 'interrupted';
   exitCode: number;
   message: string;
-  steps: Array<{ id: string; status: 'succeeded' | 'failed' | 'skipped' | 'not run'; message: string; durationMs: number }>;
+  steps: Array<{ id: string; status: StepStatus | 'not run'; message: string; durationMs: number }>;
 }
 
 /** Sleeps until `ms` pass or the signal aborts; the listener goes either way (no leak across many waits). */
@@ -88,6 +94,26 @@ export interface VerifyOutcome {
 }
 
 type Outcome = StepOutcome & { stdout?: string; exitCode?: number | null };
+
+/** How a step that stops the run ends it. */
+interface RunEnd {
+  status: RunSummary['status'];
+  exitCode: ExitCode;
+  message: string;
+}
+
+/** What a step's fan-out came to, besides its aggregated result. */
+interface FanOutResult {
+  result: ActionResult;
+  /** Targets never started because of a stop (Ctrl-C): interrupted, not failed. */
+  interrupted: string[];
+  /** Targets whose connection was lost while the step ran there: outcome unknown. */
+  lost: string[];
+  /** Targets that could not be reached: nothing ran there. */
+  unreachable: string[];
+}
+
+type Executed = 'succeeded' | 'declined' | { status: 'failed' | 'interrupted' | 'unknown'; fan: FanOutResult };
 
 class Execution {
   private readonly outcomes = new Map<string, Outcome>();
@@ -138,15 +164,22 @@ class Execution {
 
   async run(): Promise<RunSummary> {
     try {
+      if (this.o.mode === 'exec') this.preflight();
       if (this.o.runPreconditions) await this.preconditions();
       if (this.o.mode === 'check') return this.finish('succeeded', EXIT.ok, 'all preconditions passed');
       for (const step of this.o.plan.steps) {
         if (this.o.stopSignal.aborted) return this.finish('interrupted', EXIT.interrupted, `interrupted before step ${step.id}`);
-        const result = await this.step(step);
-        if (result === 'stop') return this.finish('failed', EXIT.failed, `step ${step.id} failed`);
-        if (result === 'declined') return this.finish('aborted', EXIT.aborted, `the operator declined step ${step.id}`);
-        if (result === 'interrupted') return this.finish('interrupted', EXIT.interrupted, `interrupted during step ${step.id}`);
+        const end = await this.step(step);
+        if (end) return this.finish(end.status, end.exitCode, end.message);
       }
+      // Steps under `onFailure: continue` that failed, in this session or an earlier one.
+      const failed = this.summary.filter((s) => s.status === 'failed').map((s) => s.id);
+      if (failed.length)
+        return this.finish(
+          'failed',
+          EXIT.failed,
+          `every step ran, but ${failed.length} failed and the run went on past ${failed.length === 1 ? 'it' : 'them'} (onFailure: continue): ${failed.join(', ')}`,
+        );
       return this.finish('succeeded', EXIT.ok, 'all steps completed');
     } catch (error) {
       if (error instanceof RunbookError) {
@@ -163,13 +196,40 @@ class Execution {
     return { status, exitCode, message, steps: this.summary };
   }
 
+  /** Stops before anything runs when the run would need an answer nobody gave. */
+  private preflight(): void {
+    const { problems, answered } = preflight({
+      plan: this.o.plan,
+      selection: { from: this.o.from ?? null, only: this.o.only ?? null },
+      completed: new Set(this.o.completed?.keys() ?? []),
+      unattended: this.o.unattended ?? null,
+    });
+    for (const [id, outcome] of answered) this.outcomes.set(id, outcome);
+    if (problems.length)
+      throw new RunbookError(
+        'aborted',
+        `the run needs ${problems.length === 1 ? 'an answer' : `${problems.length} answers`} it does not have; nothing was run:\n` +
+          problems.map((p) => `  - ${p}`).join('\n'),
+        { hint: 'Give the flags or answers named above (or run on a terminal), then run again.' },
+      );
+  }
+
   private async preconditions(): Promise<void> {
     const checks = this.o.plan.preconditions;
     if (!checks.length) return;
     this.o.bus.emit({ type: 'preconditions-started', count: checks.length });
-    const results = await Promise.all(checks.map((c) => this.runAction(c, null, 'precondition', this.o.killSignal)));
-    const failed = results.filter((r) => r.status === 'failed').length;
+    const results = await Promise.all(checks.map((c) => this.runInstances(c, null, 'precondition', this.o.killSignal)));
+    const failed = results.filter((each) => each.some((e) => e.result.status === 'failed')).length;
     this.o.bus.emit({ type: 'preconditions-finished', failed });
+    const unreachable = [...new Set(results.flat().flatMap((e) => (e.result.connection ? [e.target ?? 'the operator machine'] : [])))];
+    if (unreachable.length)
+      throw new RunbookError(
+        'connection',
+        `cannot check the preconditions: no connection to ${unreachable.join(', ')}; nothing was changed`,
+        {
+          hint: 'The messages above say why. Check that the hosts are up and reachable, then run again.',
+        },
+      );
     if (failed) {
       throw new RunbookError('precondition', `${failed} of ${checks.length} precondition(s) failed; nothing was changed`, {
         hint: 'Fix what the failing checks report, then run again (`runbook check` re-runs only the preconditions).',
@@ -221,7 +281,12 @@ class Execution {
     } catch (error) {
       // A host key problem or an operator's "no" ends the run; anything else fails this target.
       if (error instanceof RunbookError && (error.code === 'host-key' || error.code === 'aborted')) throw error;
-      return { status: 'failed', message: error instanceof Error ? error.message : String(error), durationMs: Date.now() - started };
+      return {
+        status: 'failed',
+        message: error instanceof Error ? error.message : String(error),
+        durationMs: Date.now() - started,
+        ...(error instanceof RunbookError && error.code === 'connection' ? { connection: 'unreachable' as const } : {}),
+      };
     }
   }
 
@@ -243,18 +308,20 @@ class Execution {
     };
   }
 
-  private skip(step: PlannedStep, reason: string): 'next' {
+  private skip(step: PlannedStep, reason: string): null {
     this.o.bus.emit({ type: 'step-skipped', stepId: step.id, title: step.title, reason });
-    this.outcomes.set(step.id, { status: 'skipped' });
+    // A left-out step keeps the outcome the operator answered for it (preflight).
+    if (!this.outcomes.has(step.id)) this.outcomes.set(step.id, { status: 'skipped' });
     this.summary.push({ id: step.id, status: 'skipped', message: reason, durationMs: 0 });
-    return 'next';
+    return null;
   }
 
-  private async step(step: PlannedStep): Promise<'next' | 'stop' | 'declined' | 'interrupted'> {
+  /** Runs one step by its condition and failure policy; returns how the run ends, or null to go on. */
+  private async step(step: PlannedStep): Promise<RunEnd | null> {
     const done = this.o.completed?.get(step.id);
     if (done) {
       this.summary.push({ id: step.id, status: done.status, message: 'completed in an earlier session', durationMs: 0 });
-      return 'next';
+      return null;
     }
     const leftOut = notSelected(this.o.plan, step.id, { from: this.o.from ?? null, only: this.o.only ?? null });
     if (leftOut) return this.skip(step, leftOut);
@@ -263,22 +330,45 @@ class Execution {
       return this.skip(step, `condition false: ${step.condition.text}`);
     }
     const outcome = await this.execute(step);
-    if (outcome === 'declined' || outcome === 'interrupted') return outcome;
-    if (outcome === 'succeeded') return 'next';
-    if (step.onFailure.mode === 'continue') return 'next';
-    if (step.onFailure.mode === 'rollback') {
-      this.o.bus.emit({ type: 'rollback-started', stepId: step.id, rollback: step.onFailure.rollback });
-      for (const id of step.onFailure.rollback) {
-        const rollbackStep = this.o.plan.rollback.find((r) => r.id === id);
-        if (!rollbackStep || this.o.stopSignal.aborted) continue;
-        const r = await this.execute(rollbackStep);
-        if (r !== 'succeeded') break;
-      }
-    }
-    return 'stop';
+    if (outcome === 'succeeded') return null;
+    if (outcome === 'declined') return { status: 'aborted', exitCode: EXIT.aborted, message: `the operator declined step ${step.id}` };
+    const { status, fan } = outcome;
+    if (status === 'unknown')
+      return {
+        status: 'failed',
+        exitCode: EXIT.connection,
+        message: `the connection to ${fan.lost.join(', ')} was lost during step ${step.id}: its outcome there is unknown (resume settles it)`,
+      };
+    // A stop asked for is honoured before any failure policy: no new work, rollback included.
+    if (status === 'interrupted' || this.o.stopSignal.aborted)
+      return {
+        status: 'interrupted',
+        exitCode: EXIT.interrupted,
+        message: `interrupted during step ${step.id}${fan.interrupted.length ? ` (not started on ${fan.interrupted.join(', ')})` : ''}${status === 'failed' ? `; it failed: ${fan.result.message}` : ''}`,
+      };
+    if (step.onFailure.mode === 'continue') return null;
+    const end: RunEnd = {
+      status: 'failed',
+      exitCode: fan.unreachable.length ? EXIT.connection : EXIT.failed,
+      message: `step ${step.id} failed${fan.unreachable.length ? ` (no connection to ${fan.unreachable.join(', ')})` : ''}`,
+    };
+    if (step.onFailure.mode === 'rollback') await this.rollBack(step);
+    return end;
   }
 
-  private async execute(step: PlannedStep): Promise<'succeeded' | 'failed' | 'declined' | 'interrupted'> {
+  /** Runs the step's rollback steps in order until one does not succeed; recorded only if one runs. */
+  private async rollBack(step: PlannedStep): Promise<void> {
+    const steps = step.onFailure.rollback.flatMap((id) => this.o.plan.rollback.filter((r) => r.id === id));
+    let started = false;
+    for (const rollbackStep of steps) {
+      if (this.o.stopSignal.aborted) break;
+      if (!started) this.o.bus.emit({ type: 'rollback-started', stepId: step.id, rollback: step.onFailure.rollback });
+      started = true;
+      if ((await this.execute(rollbackStep)) !== 'succeeded') break;
+    }
+  }
+
+  private async execute(step: PlannedStep): Promise<Executed> {
     if (step.confirm.mode !== 'none') {
       const expected = step.confirm.expected ? materializeParts(step.confirm.expected, this.values()) : null;
       const answer = await this.o.confirmer.confirm(step, expected);
@@ -297,7 +387,8 @@ class Execution {
     const kind = getStepKind(step.kind);
     const attempts = (step.retries?.count ?? 0) + 1;
     const started = Date.now();
-    let last: ActionResult = { status: 'failed', message: 'not run', durationMs: 0 };
+    let fan: FanOutResult = { result: { status: 'failed', message: 'not run', durationMs: 0 }, interrupted: [], lost: [], unreachable: [] };
+    let last = fan.result;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       this.o.bus.emit({
         type: 'step-started',
@@ -309,19 +400,27 @@ class Execution {
         targets: step.action.instances.map((i) => i.target ?? i.where),
         commands: step.action.instances.map((i) => ({ target: i.target, lines: kind.describe(bindDeferred(i.data, this.values())) })),
       });
-      last = await this.fanOut(step);
+      fan = await this.fanOut(step);
+      last = fan.result;
       if (last.status === 'succeeded' && step.verify) {
         const verified = await this.runAction(step.verify, step.id, 'verify', this.o.killSignal);
         if (verified.status === 'failed') last = { ...last, status: 'failed', message: `verification failed: ${verified.message}` };
       }
-      if (last.status === 'succeeded' || last.cancelled || this.o.stopSignal.aborted || attempt === attempts) break;
+      // A lost connection stays lost: retrying cannot reach the host, and its outcome is unknown.
+      if (last.status === 'succeeded' || last.cancelled || fan.lost.length || this.o.stopSignal.aborted || attempt === attempts) break;
       await this.sleep(step.retries?.delayMs ?? 0, this.o.stopSignal);
     }
     const durationMs = Date.now() - started;
-    const interrupted = last.cancelled && this.o.killSignal.aborted;
-    const status = last.status;
+    const status: StepStatus =
+      last.status === 'succeeded'
+        ? 'succeeded'
+        : fan.lost.length
+          ? 'unknown'
+          : fan.interrupted.length || (last.cancelled && this.o.stopSignal.aborted)
+            ? 'interrupted'
+            : 'failed';
     this.outcomes.set(step.id, {
-      status,
+      status: last.status,
       value: last.value,
       ...(last.stdout !== undefined ? { stdout: last.stdout } : {}),
       exitCode: last.exitCode ?? null,
@@ -337,16 +436,16 @@ class Execution {
       ...(last.exitCode !== undefined ? { exitCode: last.exitCode } : {}),
     });
     this.summary.push({ id: step.id, status, message: last.message, durationMs });
-    if (interrupted) return 'interrupted';
-    return status;
+    return status === 'succeeded' ? status : { status, fan: { ...fan, result: last } };
   }
 
-  /** Runs the step on its targets by its fan-out policy; returns the first failure or a success. */
-  private async fanOut(step: PlannedStep): Promise<ActionResult> {
+  /** Runs the step on its targets by its fan-out policy; the result is the first failure or a success. */
+  private async fanOut(step: PlannedStep): Promise<FanOutResult> {
     const kind = getStepKind(step.kind);
     const instances = this.instancesToRun(step);
+    const only = (result: ActionResult): FanOutResult => ({ result, interrupted: [], lost: [], unreachable: [] });
     if (instances.length === 0)
-      return { status: 'succeeded', message: 'already succeeded on every target in the interrupted session', durationMs: 0 };
+      return only({ status: 'succeeded', message: 'already succeeded on every target in an earlier session', durationMs: 0 });
     const limit = step.fanOut.mode === 'serial' ? 1 : step.fanOut.mode === 'batches' ? step.fanOut.batchSize : step.fanOut.limit;
     const results: ActionResult[] = new Array(instances.length);
     let failures = 0;
@@ -387,25 +486,44 @@ class Execution {
     const ran = results.filter(Boolean);
     const failed = ran.filter((r) => r.status === 'failed');
     const notRun = instances.length - ran.length;
+    const targetsWhere = (test: (r: ActionResult | undefined) => boolean) =>
+      instances.flatMap((instance, i) => (test(results[i]) ? [instance.target ?? 'local'] : []));
+    // Not started because of a stop: interrupted. Not started after too many failures: not started.
+    const stopped = this.o.stopSignal.aborted && failed.length <= step.fanOut.maxFailures;
+    const fan = {
+      interrupted: stopped ? targetsWhere((r) => r === undefined) : [],
+      lost: targetsWhere((r) => r?.connection === 'lost'),
+      unreachable: targetsWhere((r) => r?.connection === 'unreachable'),
+    };
     if (failed.length > step.fanOut.maxFailures || (notRun > 0 && failed.length)) {
       const first = failed[0]!;
       const where = instances[results.indexOf(first)]?.target;
+      const notStarted = notRun ? `, ${notRun} ${stopped ? 'interrupted before they started' : 'not started'}` : '';
       return {
-        ...first,
-        message: `${where ? `${where}: ` : ''}${first.message}${instances.length > 1 ? ` (${failed.length} of ${instances.length} failed${notRun ? `, ${notRun} not started` : ''})` : ''}`,
+        ...fan,
+        result: {
+          ...first,
+          message: `${where ? `${where}: ` : ''}${first.message}${instances.length > 1 ? ` (${failed.length} of ${instances.length} failed${notStarted})` : ''}`,
+        },
       };
     }
     if (notRun > 0)
       return {
-        status: 'failed',
-        message: `interrupted: ${notRun} of ${instances.length} target(s) not started`,
-        cancelled: true,
-        durationMs: 0,
+        ...fan,
+        result: {
+          status: 'failed',
+          message: `interrupted: ${notRun} of ${instances.length} target(s) not started (${fan.interrupted.join(', ')})`,
+          cancelled: true,
+          durationMs: 0,
+        },
       };
     const firstOk = ran.find((r) => r.status === 'succeeded') ?? ran[0];
-    return firstOk
-      ? { ...firstOk, message: instances.length > 1 ? `${ran.length - failed.length} of ${instances.length} succeeded` : firstOk.message }
-      : { status: 'succeeded', message: 'no targets', durationMs: 0 };
+    return {
+      ...fan,
+      result: firstOk
+        ? { ...firstOk, message: instances.length > 1 ? `${ran.length - failed.length} of ${instances.length} succeeded` : firstOk.message }
+        : { status: 'succeeded', message: 'no targets', durationMs: 0 },
+    };
   }
 
   /** The step's instances, less the targets on which an interrupted session already ran it. */
@@ -419,7 +537,7 @@ class Execution {
         stepId: step.id,
         target: null,
         stream: 'stdout',
-        text: `[runbook] not run again on ${skipped.join(', ')}: it succeeded there before the interruption\n`,
+        text: `[runbook] not run again on ${skipped.join(', ')}: it succeeded there in an earlier session\n`,
       });
     return step.action.instances.filter((i) => i.target === null || !done.has(i.target));
   }

@@ -26,7 +26,7 @@ type Started = Extract<RunEvent, { type: 'run-started' }>;
 type StepStarted = Extract<RunEvent, { type: 'step-started' }>;
 
 export interface CompletedStep {
-  status: 'succeeded' | 'failed' | 'skipped';
+  status: 'succeeded' | 'failed' | 'skipped' | 'interrupted';
   value?: Scalar;
   stdout?: string;
   exitCode?: number | null;
@@ -47,6 +47,11 @@ export interface RunAnalysis {
   completed: Map<string, CompletedStep>;
   /** The step that started but never recorded an end, in the last session that ran steps. */
   unknown: { step: StepStarted; finishedTargets: string[]; succeededTargets: string[] } | null;
+  /**
+   * The step the run stopped at because it failed or was interrupted, and the targets on which
+   * it had succeeded: resume runs it again on the other targets only.
+   */
+  stoppedAt: { stepId: string; succeededTargets: string[] } | null;
   /** A rollback ran: the run is over, resume would not make sense. */
   rolledBack: boolean;
   preconditionsPassed: boolean;
@@ -79,7 +84,7 @@ export function analyzeRun(run: StoredRun): RunAnalysis {
   let rolledBack = false;
   let preconditionsPassed = false;
   // A failed step is only "completed" when the run went on past it (on-failure: continue).
-  let failedPending: { id: string; outcome: CompletedStep } | null = null;
+  let failedPending: { id: string; outcome: CompletedStep; succeededTargets: string[] } | null = null;
   const movePastFailure = () => {
     if (failedPending) completed.set(failedPending.id, failedPending.outcome);
     failedPending = null;
@@ -98,11 +103,15 @@ export function analyzeRun(run: StoredRun): RunAnalysis {
       case 'preconditions-finished':
         if (r.failed === 0) preconditionsPassed = true;
         break;
-      case 'step-started':
+      case 'step-started': {
         movePastFailure();
+        const previous = open as RunAnalysis['unknown'];
         lastStep = r.stepId;
-        if (r.phase === 'main') open = { step: r, finishedTargets: [], succeededTargets: [] };
+        // A retry keeps what earlier attempts achieved: a target that succeeded stays done.
+        if (r.phase === 'main')
+          open = { step: r, finishedTargets: [], succeededTargets: previous?.step.stepId === r.stepId ? previous.succeededTargets : [] };
         break;
+      }
       case 'instance-finished':
         if (open && open.step.stepId === r.stepId && r.target) {
           open.finishedTargets.push(r.target);
@@ -117,6 +126,9 @@ export function analyzeRun(run: StoredRun): RunAnalysis {
         break;
       case 'step-finished': {
         if (!open || open.step.stepId !== r.stepId) break; // a rollback step
+        // Lost connection: the step stays of unknown outcome, for resume to settle.
+        if (r.status === 'unknown') break;
+        const succeededTargets = open.succeededTargets;
         open = null;
         const outcome: CompletedStep = {
           status: r.status,
@@ -125,7 +137,7 @@ export function analyzeRun(run: StoredRun): RunAnalysis {
           ...(r.stdout !== undefined ? { stdout: r.stdout } : {}),
           ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
         };
-        if (r.status === 'failed') failedPending = { id: r.stepId, outcome };
+        if (r.status === 'failed' || r.status === 'interrupted') failedPending = { id: r.stepId, outcome, succeededTargets };
         else completed.set(r.stepId, outcome);
         break;
       }
@@ -155,6 +167,7 @@ export function analyzeRun(run: StoredRun): RunAnalysis {
     finishedAt,
     completed,
     unknown: open,
+    stoppedAt: failedPending ? { stepId: failedPending.id, succeededTargets: failedPending.succeededTargets } : null,
     rolledBack,
     preconditionsPassed,
   };

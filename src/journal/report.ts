@@ -14,7 +14,7 @@ export interface ReportStep {
   title: string;
   kind: string | null;
   phase: 'main' | 'rollback';
-  outcome: 'succeeded' | 'failed' | 'skipped' | 'unknown' | 'marked done' | 'refused' | 'not run';
+  outcome: 'succeeded' | 'failed' | 'skipped' | 'interrupted' | 'unknown' | 'marked done' | 'refused' | 'not run';
   message: string;
   started: string | null;
   finished: string | null;

@@ -60,9 +60,11 @@ export async function runCommand(target: CommandTarget, data: RunnableCommand, c
     stderr: result.stderr,
     timedOut: result.timedOut,
     cancelled: result.cancelled,
+    ...(result.connectionLost ? { connection: 'lost' as const } : {}),
     ...(result.answered ? { answers: result.answered } : {}),
   };
   const failure =
+    (result.connectionLost ? 'the connection was lost while the command ran: its outcome is unknown' : undefined) ??
     (result.cancelled ? 'cancelled' : undefined) ??
     (result.timedOut ? `timed out after ${Math.round(ctx.timeoutMs / 1000)}s` : undefined) ??
     result.promptFailure ??

@@ -32,6 +32,11 @@ export interface ActionResult {
   body?: string;
   timedOut?: boolean;
   cancelled?: boolean;
+  /**
+   * The target could not be reached (`unreachable`: nothing ran there) or the connection was
+   * lost while the action ran (`lost`: its outcome there is unknown).
+   */
+  connection?: 'unreachable' | 'lost';
   /** The captured value (prompt answer, capture rule), usable as {{ steps.<id>.value }}. */
   value?: Scalar;
   /** Prompts the step answered (pty sessions, operator prompts). */

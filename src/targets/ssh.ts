@@ -82,7 +82,10 @@ export class SshTarget implements CommandTarget {
         client.setNoDelay(true);
         resolve(client);
       });
-      client.once('error', (error: Error & { level?: string }) => {
+      // Permanent, not `once`: ssh2 may emit a second error after the first (a handshake that
+      // timed out, then "Connection lost before handshake"), and an error without a listener
+      // kills the process. The promise settles on the first; later ones have nothing to add.
+      client.on('error', (error: Error & { level?: string }) => {
         if (hostKeyError) return reject(hostKeyError);
         const auth = error.level === 'client-authentication';
         reject(
@@ -151,6 +154,7 @@ export class SshTarget implements CommandTarget {
       let stderr = '';
       let timedOut = false;
       let cancelled = false;
+      let connectionLost = false;
       let promptFailure: string | undefined;
       let settled = false;
       let channel: ClientChannel | undefined;
@@ -169,6 +173,7 @@ export class SshTarget implements CommandTarget {
           stderr,
           timedOut,
           cancelled,
+          ...(connectionLost ? { connectionLost } : {}),
           promptFailure,
           ...(answerer ? { answered: answerer.answered } : {}),
         });
@@ -191,6 +196,7 @@ export class SshTarget implements CommandTarget {
         stop();
       };
       const onConnectionClosed = () => {
+        connectionLost = true;
         stderr += `\n[runbook] the SSH connection to ${this.name} was lost while the command ran; its outcome is unknown\n`;
         finish(null);
       };
@@ -228,7 +234,14 @@ export class SshTarget implements CommandTarget {
         stream.on('exit', (code: number | null, signal?: string) => {
           stream.once('close', () => finish(code ?? null, signal));
         });
-        stream.on('close', () => setImmediate(() => finish(null)));
+        // A session that ends without an exit status nor a stop of ours: sshd or the host went
+        // away under the command, so whether it took effect is unknown.
+        stream.on('close', () =>
+          setImmediate(() => {
+            if (!settled && !timedOut && !cancelled && promptFailure === undefined) connectionLost = true;
+            finish(null);
+          }),
+        );
         // The secret values first (the command's prelude reads them), then the step's own input.
         const input = (options.secrets && !options.pty ? secretLines(options.secrets.variables) : '') + (options.stdin ?? '');
         if (input || options.stdin !== undefined) stream.end(input);

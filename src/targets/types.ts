@@ -32,6 +32,8 @@ export interface CommandResult {
   stderr: string;
   timedOut: boolean;
   cancelled: boolean;
+  /** The connection went away while the command ran: whether it took effect is unknown. */
+  connectionLost?: boolean;
   /** Set when a pty session failed on a prompt (unexpected, or expected one never came). */
   promptFailure?: string | undefined;
   /** Answers given to prompts, in order (secrets masked). */

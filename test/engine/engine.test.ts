@@ -2,11 +2,12 @@
  * The execution engine against real servers: exit codes, timeouts, lost connections, host keys,
  * SQL errors and rollbacks, verifications, hostile values, fan-out, interactive programs.
  */
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExampleLab, type ExampleLab } from './example-lab.js';
 import { runCli } from './cli-runner.js';
+import { waitFor } from '../harness/util.js';
 
 let lab: ExampleLab;
 let n = 0;
@@ -46,6 +47,12 @@ const exec = (rb: string, args: string[] = [], inventory = lab.inventoryPath) =>
   runCli(['exec', rb, '-i', inventory, '--yes', '--state-dir', join(lab.dir, 'state'), ...args], env());
 const workdir = (host: string) => lab.ssh.host(host).stateDir;
 
+/** Drops a host's SSH connections under the client: kills its per-connection sshd processes, not the listener. */
+function killSshSessions(host: string): void {
+  for (const p of lab.ssh.processes(host))
+    if (/^sshd(-session)?: /.test(p.args) && !/listener|sshd_config/.test(p.args)) process.kill(p.pid, 'SIGKILL');
+}
+
 describe('commands over SSH', () => {
   it('fails the step with the exit code and stderr of the remote command, exit 1', async () => {
     const rb = runbook(`  - { id: fail, title: fails, kind: ssh, target: app, command: 'echo boom >&2; exit 3' }
@@ -72,15 +79,79 @@ describe('commands over SSH', () => {
     expect(Date.now() - started).toBeLessThan(15_000);
   });
 
-  it('reports a connection lost in the middle of a step, with an unknown outcome', async () => {
-    const rb = runbook(`  - { id: long, title: long, kind: ssh, target: app, fanOut: { mode: serial }, command: 'sleep 20' }`);
-    const pending = exec(rb);
-    await new Promise((r) => setTimeout(r, 2500));
-    await lab.ssh.stopHost('app1');
+  it('a connection lost mid-step is an unknown outcome (exit 6); resume runs the step only where no success was recorded', async () => {
+    const rb = runbook(
+      `  - { id: long, title: long, kind: ssh, target: app, command: 'echo ran >> {{ host.vars.workdir }}/lost.log; [ -e {{ host.vars.workdir }}/go ] || sleep 30' }
+  - { id: after, title: after, kind: ssh, target: app, command: 'echo after >> {{ host.vars.workdir }}/lost.log' }`,
+    );
+    const log = (host: string) => join(workdir(host), 'lost.log');
+    writeFileSync(join(workdir('app2'), 'go'), '');
+    const runId = `engine-lost-${n}`;
+    const pending = exec(rb, ['--run-id', runId]);
+    // app1 is in its sleep once its log line is there; then its SSH session dies under it.
+    await waitFor('app1 to start the step', () => existsSync(log('app1')) && existsSync(log('app2')), { timeoutMs: 60_000 });
+    killSshSessions('app1');
     const r = await pending;
-    await lab.ssh.startHost('app1');
-    expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/connection to app1 was lost while the command ran; its outcome is unknown|connection .*closed/);
+    expect(r.code).toBe(6);
+    expect(r.stdout).toContain('connection to app1 was lost while the command ran; its outcome is unknown');
+    expect(r.stdout).toMatch(/long\s+unknown/);
+    expect(r.stderr).toContain('the connection to app1 was lost during step long');
+    writeFileSync(join(workdir('app1'), 'go'), '');
+    const resumed = await runCli(['resume', runId, '--yes', '--unknown', 'rerun', '--state-dir', join(lab.dir, 'state')], env());
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toContain('not run again on app2');
+    expect(readFileSync(log('app1'), 'utf8')).toBe('ran\nran\nafter\n');
+    expect(readFileSync(log('app2'), 'utf8')).toBe('ran\nafter\n');
+  });
+
+  it('resume runs a failed fan-out step again only on the hosts where it failed', async () => {
+    const rb = runbook(
+      `  - { id: s, title: s, kind: ssh, target: app, command: 'echo ran >> {{ host.vars.workdir }}/failed.log; [ -e {{ host.vars.workdir }}/fixed ]' }`,
+    );
+    writeFileSync(join(workdir('app2'), 'fixed'), '');
+    const runId = `engine-failed-${n}`;
+    expect((await exec(rb, ['--run-id', runId])).code).toBe(1);
+    writeFileSync(join(workdir('app1'), 'fixed'), '');
+    const resumed = await runCli(['resume', runId, '--yes', '--state-dir', join(lab.dir, 'state')], env());
+    expect(resumed.code).toBe(0);
+    expect(readFileSync(join(workdir('app1'), 'failed.log'), 'utf8')).toBe('ran\nran\n');
+    expect(readFileSync(join(workdir('app2'), 'failed.log'), 'utf8')).toBe('ran\n');
+  });
+
+  it('an SSH handshake that hangs ends with exit 6 and a clear message after the connect timeout, no crash', async () => {
+    const sshd = lab.ssh.processes('app1').find((p) => /listener|sshd_config/.test(p.args));
+    expect(sshd).toBeDefined();
+    // A stopped sshd still accepts TCP connections (the kernel does), but never speaks.
+    process.kill(sshd!.pid, 'SIGSTOP');
+    try {
+      const fast = join(lab.dir, `hang-inventory-${n}.yaml`);
+      writeFileSync(fast, readFileSync(lab.inventoryPath, 'utf8').replace('connectTimeout: 10s', 'connectTimeout: 2s'));
+      const rb = runbook(`  - { id: x, title: x, kind: ssh, target: app, readOnly: true, command: 'true' }`);
+      const r = await exec(rb, [], fast);
+      expect(r.stderr).not.toContain('internal error');
+      expect(r.stderr).not.toContain('Unhandled');
+      expect(r.stdout).toContain('cannot connect to app1');
+      expect(r.stdout).toContain('Timed out while waiting for handshake');
+      expect(r.code).toBe(6);
+    } finally {
+      process.kill(sshd!.pid, 'SIGCONT');
+    }
+  });
+
+  it('a precondition that cannot reach its host ends the run with exit 6', async () => {
+    const rb = runbook(
+      `  - { id: x, title: x, kind: ssh, target: app, command: 'true' }`,
+      `preconditions:
+  - { title: reachable, kind: ssh, target: app, command: 'true' }`,
+    );
+    await lab.ssh.stopHost('app1');
+    try {
+      const r = await exec(rb);
+      expect(r.code).toBe(6);
+      expect(r.stderr).toContain('no connection to app1');
+    } finally {
+      await lab.ssh.startHost('app1');
+    }
   });
 
   it('delivers hostile values to the remote program byte for byte', async () => {
@@ -327,7 +398,8 @@ describe('OpenSSH client configuration', () => {
     await lab.ssh.stopHost('app1');
     try {
       const down = await exec(rb, [], inventory);
-      expect(down.code).toBe(1);
+      // A connection failure ends the run with exit 6, as the exit-code table says.
+      expect(down.code).toBe(6);
       expect(down.stdout).toMatch(/✘ inner .* cannot connect to db-gateway/);
     } finally {
       await lab.ssh.startHost('app1');

@@ -91,7 +91,11 @@ describe('example runbook end to end', () => {
       join(lab.dir, 'state2'),
     ]);
     expect(r.code).toBe(5);
-    expect(r.stderr).toContain('needs a confirmation, but there is no terminal');
+    // Said before anything runs, for every step at once (pre-flight).
+    expect(r.stderr).toContain('nothing was run');
+    expect(r.stderr).toMatch(/steps announce, .*configure.* need a confirmation and there is no terminal to ask: --yes/);
+    expect(r.stderr).toContain('manual step sign-off needs the operator');
+    expect(r.stderr).toContain('step purge-cache is destructive: --yes --allow-destructive');
   });
 
   it('stops on an unknown host key before running anything', async () => {
@@ -104,8 +108,11 @@ describe('example runbook end to end', () => {
       '-i',
       inv,
       '--yes',
+      '--allow-destructive',
       '--answer',
       'choose-restart=rolling',
+      '--answer',
+      'sign-off=done',
       '--state-dir',
       join(lab.dir, 'state3'),
     ]);
