@@ -41,7 +41,7 @@ describe('help', () => {
     expect(r.stdout).toContain('Examples:');
     expect(r.stdout).toMatch(/\$ runbook exec \S+ --dry-run -i \S+/);
     expect(r.stdout).toContain('Exit codes:');
-    expect(r.stdout).toMatch(/0 success; 1 a step or verification failed; 2 usage; 3 invalid runbook\/inventory\/parameter/);
+    expect(r.stdout).toMatch(/0 success; 1 a step or verification failed .*; 2 usage;\s+3 invalid runbook\/inventory\/parameter/);
     expect(r.stdout).toContain('130 interrupted');
   });
 

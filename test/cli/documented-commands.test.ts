@@ -25,7 +25,10 @@ interface Expected {
   network?: true;
 }
 
-const CONNECT_FAILED: Expected = { code: [4, 6], output: /cannot connect to/ };
+// A connection failure, in a precondition too, is exit 6 (the README's table).
+const CONNECT_FAILED: Expected = { code: 6, output: /cannot connect to/ };
+// Without a terminal nor --yes, the pre-flight lists what the run lacks before anything runs.
+const NEEDS_ANSWERS: Expected = { code: 5, output: /the run needs \d+ answers it does not have; nothing was run/ };
 const MISSING_SECRET: Expected = { code: 3, output: /missing secrets?: .*Nothing was run/s };
 
 /** The documented commands (arguments after `runbook`) and what they do here. */
@@ -46,7 +49,7 @@ const EXPECTED: Record<string, Expected> = {
     code: 0,
     output: /plan written to plan\.json/,
   },
-  'exec opengauss-cm-upgrade --plan plan.json -i fixtures/inventories/opengauss-cm-upgrade.yaml': CONNECT_FAILED,
+  'exec opengauss-cm-upgrade --plan plan.json -i fixtures/inventories/opengauss-cm-upgrade.yaml': NEEDS_ANSWERS,
   'plan horizon-daas-db-failover -i fixtures/inventories/horizon-daas-db-failover.yaml -p primary_reachable=false -o plan.json': {
     code: 0,
     output: /plan written to plan\.json/,
