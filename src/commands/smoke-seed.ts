@@ -14,8 +14,8 @@
  * step's own SQL check or verification if it has one. Stand-in SQL is literal (no templates),
  * one statement per `;` at the end of a line, all in one transaction.
  */
-import { readFileSync } from 'node:fs';
 import { RunbookError, ValidationError } from '../errors.js';
+import { readInputFile } from '../runbook/input-file.js';
 import type { Plan, PlannedStep } from '../planner/plan-types.js';
 import { getStepKind } from '../steps/registry.js';
 import type { PlannedAction } from '../steps/types.js';
@@ -38,15 +38,15 @@ export interface SmokeSeed {
 const MARKER = /^--\s*smoke:\s*instead of\s+(\S+)\s+on\s+(\S+)\s*$/;
 
 export function readSmokeSeed(file: string): SmokeSeed {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
-    throw new RunbookError('invalid', `cannot read the smoke seed ${file}: ${reason}`, {
+  // A regular file of sane size in UTF-8, like every input file (a FIFO would hang the smoke run).
+  const read = readInputFile(file);
+  if (read.diagnostic) {
+    const at = read.diagnostic.line ? ` at line ${read.diagnostic.line}, column ${read.diagnostic.column}` : '';
+    throw new RunbookError('invalid', `cannot read the smoke seed ${file}${at}: ${read.diagnostic.message}`, {
       hint: 'Name an SQL file that creates the tables the runbook uses; the shipped ones are in fixtures/smoke/ of the package.',
     });
   }
+  const text = read.text;
   const lines = text.split('\n');
   const seed: SmokeSeed = { file, schema: '', standIns: [] };
   let current: { stepId: string; role: string; line: number; body: string[] } | null = null;

@@ -336,6 +336,10 @@ describe('input files', () => {
       [['exec', MARKS_RUNBOOK, '--dry-run', '-i', lab.dir], 'a directory, not a regular file'],
       [['exec', MARKS_RUNBOOK, '--dry-run', '-i', big], 'larger than the 16 MiB an input file may be'],
       [['exec', MARKS_RUNBOOK, '-i', lab.inventory, '--plan', fifo], 'a named pipe (FIFO), not a regular file'],
+      [
+        ['smoke', MARKS_RUNBOOK, '-i', lab.inventory, '--database-url', 'postgres://nobody@127.0.0.1:9/none', '--seed', fifo],
+        `cannot read the smoke seed ${fifo}: a named pipe (FIFO), not a regular file`,
+      ],
     ];
     for (const [args, message] of cases) {
       const r = await runCli(args);
