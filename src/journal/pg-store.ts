@@ -82,7 +82,10 @@ export async function openPgStore(url: string): Promise<StateStore> {
     ).rows[0]?.held === true;
   const listLocks = async (): Promise<LockInfo[]> => {
     const rows = (await client.query('select * from runbook_locks order by since')).rows as Array<Record<string, unknown>>;
-    return Promise.all(rows.map(async (r) => toInfo(r, !(await isHeld(String(r.advisory_key))))));
+    // One query at a time: a pg client does not take concurrent queries (pg@9 refuses them).
+    const out: LockInfo[] = [];
+    for (const r of rows) out.push(toInfo(r, !(await isHeld(String(r.advisory_key)))));
+    return out;
   };
   const read = async (runId: string): Promise<StoredRun | null> => {
     const run = (await client.query('select plan from runbook_runs where run_id = $1', [runId])).rows[0] as
@@ -120,8 +123,12 @@ export async function openPgStore(url: string): Promise<StateStore> {
     readRun: async (runId) => read(checkRunId(runId)),
     async listRuns() {
       const ids = (await client.query('select run_id from runbook_runs order by created_at')).rows as Array<{ run_id: string }>;
-      const runs = await Promise.all(ids.map((r) => read(r.run_id)));
-      return runs.filter((r): r is StoredRun => r !== null);
+      const runs: StoredRun[] = [];
+      for (const { run_id } of ids) {
+        const run = await read(run_id);
+        if (run) runs.push(run);
+      }
+      return runs;
     },
     async lock(key: LockKey, owner: LockOwner): Promise<HeldLock> {
       const k = advisoryKey(key.id);
