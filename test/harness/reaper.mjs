@@ -17,6 +17,17 @@ function isAlive(pid) {
     return e.code === 'EPERM';
   }
 }
+const readProc = (pid, file) => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/${file}`, 'utf8');
+  } catch {
+    return '';
+  }
+};
+const startTime = (pid) => {
+  const stat = readProc(pid, 'stat');
+  return stat ? stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] : undefined;
+};
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function pidsInMountNamespace(ns) {
@@ -41,21 +52,23 @@ async function cleanup(entry) {
       // Already gone or not ours: nothing to clean.
     }
   };
-  for (const ns of entry.mountNamespaces ?? []) {
+  // Namespace numbers and pids are reused: kill only what still shows the lab's mark or the
+  // recorded start time (the same rules as runCleanupSync in util.ts).
+  for (const { ns, mark } of entry.mountNamespaces ?? []) {
     if (ns === myNs) continue;
     for (let i = 0; i < 20; i++) {
-      const pids = pidsInMountNamespace(ns);
+      const pids = pidsInMountNamespace(ns).filter((p) => readProc(p, 'mountinfo').includes(` ${mark} `));
       if (pids.length === 0) break;
       pids.forEach((p) => kill(p, 'SIGKILL'));
       await sleep(50);
     }
   }
-  for (const pid of entry.pids ?? []) kill(pid, 'SIGKILL');
+  for (const { pid, start } of entry.processes ?? []) if (startTime(pid) === start) kill(pid, 'SIGKILL');
   const postmasters = [];
   for (const d of entry.pgDataDirs ?? []) {
     try {
       const pid = Number(fs.readFileSync(path.join(d, 'postmaster.pid'), 'utf8').split('\n')[0]);
-      if (pid > 0) {
+      if (pid > 0 && readProc(pid, 'cmdline').split('\0').includes(d)) {
         kill(pid, 'SIGQUIT');
         postmasters.push(pid);
       }

@@ -19,6 +19,7 @@ import { ensureLabUser, LAB_USER, type LabUser } from './lab-user.js';
 import {
   canConnect,
   findFreePort,
+  identifyProcess,
   pidsInMountNamespace,
   reapStale,
   registerCleanup,
@@ -210,8 +211,8 @@ export async function startSshLab(opts: StartSshLabOptions): Promise<SshLab> {
   const runtimes: HostRuntime[] = [];
   let stopped = false;
   const cleanup = registerCleanup(() => ({
-    mountNamespaces: runtimes.flatMap((r) => (r.mountNs ? [r.mountNs] : [])),
-    pids: runtimes.flatMap((r) => (r.pid ? [r.pid] : [])),
+    mountNamespaces: runtimes.flatMap((r) => (r.mountNs ? [{ ns: r.mountNs, mark: namespaceMark(r) }] : [])),
+    processes: runtimes.flatMap((r) => (r.pid ? identifyProcess(r.pid) : [])),
     dirs: stopped ? [] : [dir],
     ports: addresses.map((a) => [a, port] as [string, number]),
   }));
@@ -364,8 +365,15 @@ async function prepareMounts(h: SshHostSpec, user: LabUser): Promise<void> {
   }
 }
 
+function namespaceMark(r: HostRuntime): string {
+  return path.join(r.dir, 'namespace-mark');
+}
+
 async function startRuntime(r: HostRuntime, timeoutMs: number, onChange: () => void): Promise<void> {
-  const lines = ['set -e'];
+  // A path mounted in this namespace only: what tells the cleanup that a namespace number still
+  // names this host's namespace (numbers are reused once a namespace dies).
+  await fsp.mkdir(namespaceMark(r), { recursive: true });
+  const lines = ['set -e', `mount --bind ${shq(namespaceMark(r))} ${shq(namespaceMark(r))}`];
   // Longest mountpoints last so nested mounts land on top of their parents.
   const mounts = Object.entries(r.spec.mounts ?? {}).sort(([a], [b]) => a.length - b.length);
   for (const [mp, src] of mounts) lines.push(`mount --bind ${shq(src)} ${shq(mp)}`);

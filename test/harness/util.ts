@@ -181,11 +181,31 @@ export async function findFreePort(addresses: readonly string[], from: number, t
 // ---------------------------------------------------------------------------------------------
 // Cleanup.
 
+/**
+ * A process as the cleanup knows it: pid numbers are reused (pid_max is 32768 here), so a pid is
+ * only killed while its start time is still the one recorded.
+ */
+export interface ProcessIdentity {
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat (clock ticks since boot). */
+  start: string;
+}
+
+/**
+ * A mount namespace as the cleanup knows it: "mnt:[inode]" numbers are reused as soon as a
+ * namespace dies, so a process in it is only killed when its mount table also shows `mark`, a
+ * path mounted in that namespace only (see sshd.ts).
+ */
+export interface NamespaceIdentity {
+  ns: string;
+  mark: string;
+}
+
 export interface CleanupEntry {
-  /** Kill these pids (SIGKILL) if alive. */
-  pids?: number[];
-  /** Kill every process in the mount namespace of these "mnt:[inode]" ids. */
-  mountNamespaces?: string[];
+  /** Kill these processes (SIGKILL) if they are still the same processes. */
+  processes?: ProcessIdentity[];
+  /** Kill every process of these mount namespaces whose mount table shows the mark. */
+  mountNamespaces?: NamespaceIdentity[];
   /** PostgreSQL data dirs: SIGQUIT the postmaster named in postmaster.pid. */
   pgDataDirs?: string[];
   /** Directories to remove. */
@@ -197,6 +217,30 @@ export interface CleanupEntry {
 const cleanups = new Map<string, () => CleanupEntry>();
 let exitHookInstalled = false;
 let seq = 0;
+
+/** The start time of a process (field 22 of /proc/<pid>/stat), or undefined when it is gone. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export function identifyProcess(pid: number): ProcessIdentity[] {
+  const start = processStartTime(pid);
+  return start === undefined ? [] : [{ pid, start }];
+}
+
+/** True when `pid` shows `mark` in its mount table (so it lives in the namespace that mounted it). */
+function showsMount(pid: number, mark: string): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/mountinfo`, 'utf8').includes(` ${mark} `);
+  } catch {
+    return false;
+  }
+}
 
 /** Processes whose mount namespace is `ns` ("mnt:[...]"). */
 export function pidsInMountNamespace(ns: string): number[] {
@@ -218,6 +262,14 @@ export function pidsInMountNamespace(ns: string): number[] {
   return out;
 }
 
+function isPostmasterOf(pid: number, dataDir: string): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(dataDir);
+  } catch {
+    return false;
+  }
+}
+
 function postmasterPid(dataDir: string): number | undefined {
   try {
     const first = fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0];
@@ -237,9 +289,10 @@ export function runCleanupSync(entry: CleanupEntry, forcePorts = false): void {
       return '';
     }
   })();
-  for (const ns of entry.mountNamespaces ?? []) {
+  for (const { ns, mark } of entry.mountNamespaces ?? []) {
     if (ns === myNs) continue; // never kill ourselves
     for (const pid of pidsInMountNamespace(ns)) {
+      if (!showsMount(pid, mark)) continue; // the number now names another namespace
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
@@ -247,7 +300,8 @@ export function runCleanupSync(entry: CleanupEntry, forcePorts = false): void {
       }
     }
   }
-  for (const pid of entry.pids ?? []) {
+  for (const { pid, start } of entry.processes ?? []) {
+    if (processStartTime(pid) !== start) continue; // gone, or the pid was reused
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -257,7 +311,8 @@ export function runCleanupSync(entry: CleanupEntry, forcePorts = false): void {
   const postmasters: number[] = [];
   for (const d of entry.pgDataDirs ?? []) {
     const pid = postmasterPid(d);
-    if (pid === undefined) continue;
+    // A stale postmaster.pid may name a reused pid: only a postgres of this data directory.
+    if (pid === undefined || !isPostmasterOf(pid, d)) continue;
     try {
       process.kill(pid, 'SIGQUIT');
       postmasters.push(pid);
