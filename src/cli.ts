@@ -223,11 +223,12 @@ function reportError(error: unknown, ctx: CommandContext): number {
   return EXIT.failed;
 }
 
-// `runbook schema | head -1`: a reader that goes away early is not an error.
+// `runbook exec ... | head -1`, a closed terminal: a reader that goes away must not end a run
+// half-way (with exit 0, a stale lock and a step of unknown outcome). Output stops, the run
+// goes on to its end, the journal records it, and the exit code is still the run's.
 for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw error;
+  stream.on('error', () => {
+    // The stream is destroyed: later writes to it are dropped.
   });
 }
 
