@@ -96,7 +96,8 @@ export async function runsCommand(options: RunsOptions, ctx: CommandContext): Pr
 
 function printTable(ctx: CommandContext, rows: RunRow[]): void {
   const label = (r: RunRow) =>
-    (r.state === 'unknown' ? 'unknown (crashed)' : r.state) + (r.journal === 'altered' ? ', JOURNAL ALTERED' : '');
+    (r.state === 'unknown' ? 'unknown (crashed)' : r.state) +
+    (r.journal === 'altered' ? ', JOURNAL ALTERED' : r.journal === 'torn last line' ? ', last line torn' : '');
   const table = [
     ['RUN ID', 'RUNBOOK', 'STARTED', 'OPERATOR', 'STATE', 'LAST STEP'],
     ...rows.map((r) => [r.id, r.runbook, r.started ?? '', r.operator ?? '', label(r), r.lastStep ?? '']),
@@ -129,7 +130,9 @@ export async function reportCommand(runId: string, options: ReportOptions, ctx: 
     const warning =
       journal === 'altered'
         ? `> **Warning: this run's journal was altered** (${problems.join('; ')}). This report covers only the records before that point.\n\n`
-        : '';
+        : journal === 'torn last line'
+          ? `> Note: the journal's last line was cut off when the run died mid-write; it is not part of this report.\n\n`
+          : '';
     ctx.stdout.write(
       format === 'json' ? JSON.stringify({ ...report, journal, problems }, null, 2) + '\n' : warning + renderReportMarkdown(report),
     );

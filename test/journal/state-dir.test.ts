@@ -205,6 +205,8 @@ describe('the plan digest and the journal chain', () => {
     appendFileSync(lab.eventsFile('torn'), '{"time":"2026-12-01T03:00:00.000Z","type":"step-sta');
     const before = (await runsJson(lab)).runs.find((x) => x.id === 'torn');
     expect(before).toMatchObject({ journal: 'torn last line', problems: [], state: 'failed' });
+    expect((await lab.cli(['runs'])).stdout).toContain('failed, last line torn');
+    expect((await lab.cli(['report', 'torn'])).stdout).toMatch(/^> Note: the journal's last line was cut off/);
     lab.go();
     const r = await lab.cli(['resume', 'torn', '--yes']);
     expect(r.code, r.stderr).toBe(0);
