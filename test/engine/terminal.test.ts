@@ -3,6 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startExampleLab, type ExampleLab } from './example-lab.js';
+import { runCli } from './cli-runner.js';
 import { TerminalSession } from './tmux.js';
 
 let lab: ExampleLab;
@@ -34,10 +35,13 @@ const start = (rb: string, ...args: string[]) =>
 describe('in a terminal', () => {
   it('asks before a changing step; "No" (the default) aborts with exit 5 and runs nothing', async () => {
     const rb = runbook(`  - { id: touch, title: touch a file, kind: ssh, target: app, command: 'touch {{ host.vars.workdir }}/declined' }`);
-    const s = start(rb);
+    const s = start(rb, '--run-id', 'refused-touch');
     await s.waitFor(/Run step touch: touch a file\? \(on role app: 2 hosts \(app1, app2\)\) \(y\/N\)/);
     s.send('Enter');
     expect(await s.exitCode()).toBe(5);
+    const report = await runCli(['report', 'refused-touch', '--format', 'json', '--state-dir', join(lab.dir, 'state')]);
+    const touch = (JSON.parse(report.stdout) as { steps: Array<{ id: string; outcome: string; message: string }> }).steps[0];
+    expect([touch?.id, touch?.outcome, touch?.message]).toEqual(['touch', 'refused', 'refused by the operator: not run']);
     expect(s.screen()).toContain('declined step touch');
     // Refused in red words, never under inquirer's green check mark.
     expect(s.screen()).toContain('✘ touch refused by the operator: not run');

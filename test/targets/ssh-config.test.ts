@@ -67,6 +67,16 @@ describe('ssh_config resolution', () => {
     );
     const resolver = new SshConfigResolver({ target: { user: 'root' } }, { configFile: config });
     expect(describeEndpoint(resolver.resolve('target'))).toBe(`root@10.2.0.5:22 via ops@bastion:2200 -> jumper@10.2.0.1:22`);
+    // A hop named after an inventory host takes that entry's user, port and key.
+    const viaEntry = new SshConfigResolver(
+      {
+        target: { user: 'root', proxyJump: 'bastion' },
+        bastion: { address: '192.0.2.1', user: 'ops', port: 2022, identityFile: '/k/ops' },
+      },
+      { configFile: config },
+    ).resolve('target');
+    expect(describeEndpoint(viaEntry)).toBe('root@10.2.0.5:22 via ops@192.0.2.1:2022');
+    expect(viaEntry.jumps[0]?.identityFiles).toEqual(['/k/ops']);
     // The inventory's own proxyJump wins over ssh_config, and "none" means direct.
     const direct = new SshConfigResolver({ target: { user: 'root', proxyJump: 'none' } }, { configFile: config });
     expect(describeEndpoint(direct.resolve('target'))).toBe('root@10.2.0.5:22');
