@@ -6,7 +6,8 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExampleLab, type ExampleLab } from './example-lab.js';
-import { runCli } from './cli-runner.js';
+import { spawn } from 'node:child_process';
+import { CLI, runCli } from './cli-runner.js';
 import { waitFor } from '../harness/util.js';
 
 let lab: ExampleLab;
@@ -313,6 +314,40 @@ describe('fan-out', () => {
       `  - { id: t, title: tolerant, kind: ssh, target: app, fanOut: { mode: parallel, maxFailures: 1 }, command: '[ {{ host.name }} = app2 ]' }`,
     );
     expect((await exec(tolerant)).code).toBe(0);
+  });
+});
+
+describe('Ctrl-C during a serial fan-out', () => {
+  it('lets the running host finish, records the others as interrupted (130, no rollback), and resume runs only them', async () => {
+    const rb = runbook(
+      `  - { id: s, title: serial, kind: ssh, target: app, fanOut: { mode: serial }, onFailure: { rollback: [undo] }, command: 'echo start >> {{ host.vars.workdir }}/ctrlc.log; sleep 1; echo end >> {{ host.vars.workdir }}/ctrlc.log' }`,
+      `rollback:
+  - { id: undo, title: undo, kind: ssh, target: app, command: 'echo undo >> {{ host.vars.workdir }}/ctrlc.log' }`,
+    );
+    const log = (host: string) => join(workdir(host), 'ctrlc.log');
+    const runId = `engine-ctrlc-${n}`;
+    const state = join(lab.dir, 'state');
+    const child = spawn(process.execPath, [CLI, 'exec', rb, '-i', lab.inventoryPath, '--yes', '--state-dir', state, '--run-id', runId], {
+      env: { ...process.env, NO_COLOR: '1', CI: 'true', ...env() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await waitFor('app1 to start', () => existsSync(log('app1')), { timeoutMs: 60_000 });
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stdout).toMatch(/s\s+interrupted/);
+    expect(stdout).not.toContain('rolling back');
+    expect(readFileSync(log('app1'), 'utf8')).toBe('start\nend\n');
+    expect(existsSync(log('app2'))).toBe(false);
+    const events = readFileSync(join(state, 'runs', runId, 'events.jsonl'), 'utf8');
+    expect(events).not.toContain('rollback-started');
+    expect(events).toContain('"status":"interrupted"');
+    const resumed = await runCli(['resume', runId, '--yes', '--state-dir', state], env());
+    expect(resumed.code).toBe(0);
+    expect(readFileSync(log('app1'), 'utf8')).toBe('start\nend\n');
+    expect(readFileSync(log('app2'), 'utf8')).toBe('start\nend\n');
   });
 });
 
