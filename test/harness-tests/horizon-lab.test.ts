@@ -93,6 +93,10 @@ describe('Horizon DaaS lab (service provider)', () => {
     await lab.query('B', 'fdb', `UPDATE appliance SET capabilities = (capabilities & 65343) WHERE name = $1`, [lab.primary.name]);
     await lab.query('B', 'fdb', `UPDATE appliance SET capabilities = (capabilities | 192) WHERE name = $1`, [lab.secondary.name]);
     await expect(lab.query('B', 'fdb', SLONY_VERIFY_SQL)).rejects.toThrow(/_slony/);
+    // The button drops no schema: an appliance that still has its old catalog cannot join.
+    await lab.query('A', 'fdb', 'CREATE SCHEMA _slony');
+    await expect(initializeSlony(lab, { org: 1000, db: 'fdb', origin: 'B' })).rejects.toThrow(/still has a _slony schema/);
+    await lab.query('A', 'fdb', 'DROP SCHEMA _slony');
     // The seed starts the slons before "Initialize Slony", i.e. while the schema is missing.
     for (const id of ['A', 'B'] as const) {
       const { stdout } = await lab.exec(id, '/usr/local/desktone/scripts/start_slon_fdb.sh');
@@ -170,7 +174,10 @@ describe('Horizon DaaS lab (tenant)', () => {
       await lab.query('B', db, 'DROP SCHEMA _slony CASCADE');
     }
     await lab.query('B', 'avdb', "INSERT INTO app_volume (name, size_mb) VALUES ('written-on-b', 1)");
+    // The Service Center's button starts no slon: without one it does not complete.
+    await expect(initializeSlony(lab, { org: lab.orgId, db: 'edb', origin: 'B' })).rejects.toThrow(/no slon daemon for edb/);
     for (const db of lab.databases) {
+      await lab.exec('B', `/usr/local/desktone/scripts/start_slon_${db}.sh`);
       await initializeSlony(lab, { org: lab.orgId, db, origin: 'B' });
       expect(await lab.query('B', db, SLONY_VERIFY_SQL)).toEqual([
         { set_id: 1, set_comment: 'All tables and Sequences', local_id: '1', master_node: true },
