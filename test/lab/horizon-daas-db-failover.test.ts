@@ -15,6 +15,12 @@ import { completed, runInLab, type Manual } from './run-in-lab.js';
 import { sleep } from '../harness/util.js';
 
 const ID = 'horizon-daas-db-failover';
+/**
+ * Bound of one whole scenario (lab start, a full failover over real Slony-I, lab stop). Every wait
+ * inside polls for its event (replication caught up, slon gone, subscription active); this only
+ * stops a hung run. Under load a tenant scenario has taken more than 60 s.
+ */
+const LAB_RUN_MS = 300_000;
 let lab: HorizonLab | undefined;
 let backupDir: string | undefined;
 
@@ -80,8 +86,8 @@ async function run(
   return completed(await runInLab(ID, { inventory: writeInventory(l, params), env, answers, manual }));
 }
 
-async function start(kind: HorizonKind): Promise<HorizonLab> {
-  lab = await startHorizonLab({ kind });
+async function start(kind: HorizonKind, options: { propertiesFormat?: 'host-lines' | 'jdbc-url' } = {}): Promise<HorizonLab> {
+  lab = await startHorizonLab({ kind, ...options });
   backupDir = `/var/tmp/runbook-horizon-lab-${path.basename(lab.dir)}`;
   return lab;
 }
@@ -132,6 +138,32 @@ const CLEANING_COMMANDS = [
   'killall -q -s 0 slon',
 ];
 
+/** The fake tools an appliance ran, apart from the slon start scripts. */
+const commandsBesidesSlonStarts = (l: HorizonLab, id: 'A' | 'B') => commandsOn(l, id).filter((c) => !c.startsWith('start_slon_'));
+/** The slon start scripts an appliance ran, in order. */
+const slonStarts = (l: HorizonLab, id: 'A' | 'B') =>
+  l
+    .commands(id)
+    .filter((c) => c.tool.startsWith('start_slon_'))
+    .map((c) => c.tool);
+
+/** The dumps under the backup directory (relative paths) with their modes, and the run directory's mode. */
+function dumps(): { files: string[]; fileModes: number[]; dirModes: number[] } {
+  if (!backupDir || !fs.existsSync(backupDir)) return { files: [], fileModes: [], dirModes: [] };
+  const runDirs = fs.readdirSync(backupDir).map((d) => path.join(backupDir!, d));
+  const files = runDirs.flatMap((d) =>
+    fs
+      .readdirSync(d)
+      .filter((f) => f.endsWith('.dump'))
+      .map((f) => path.join(d, f)),
+  );
+  return {
+    files: files.map((f) => path.basename(f)).sort(),
+    fileModes: files.map((f) => fs.statSync(f).mode & 0o777),
+    dirModes: runDirs.map((d) => fs.statSync(d).mode & 0o777),
+  };
+}
+
 /** Ids of the steps that ran on an appliance (host or one of its databases) or checked it, in order. */
 function stepsTouching(events: RunEvent[], id: 'A' | 'B'): string[] {
   const on = (t: string | null | undefined) => t === id || (t ?? '').startsWith(`${id}-`);
@@ -142,357 +174,438 @@ function stepsTouching(events: RunEvent[], id: 'A' | 'B'): string[] {
 }
 
 describe(`${ID} in the lab`, () => {
-  it('service provider, primary reachable: writes enabled, database restored, B promoted and verified as Slony master', async () => {
-    const l = await start('service-provider');
-    // A change on the primary that the restore must carry over.
-    await l.query('A', 'fdb', "INSERT INTO task (org_id, kind, state) VALUES (1000, 'after-failure', 'done')");
-    const { A, B } = l.appliances;
-    const { summary, done } = await run(
-      l,
-      { appliance_kind: 'service-provider', primary_reachable: true },
-      {},
-      {
-        't2-reinit-slony': () => initializeSlony(l, { org: 1000, db: 'fdb', origin: 'B' }),
-      },
-    );
-    expect(failures(summary)).toEqual([]);
-    expect(summary.status, summary.message).toBe('succeeded');
-    expect(done).toEqual(['t2-appliances-running', 't2-reinit-slony']);
-
-    // Task 1: services and slons stopped on A; fdb.properties without A's IP; av-setup with B; diagnose on B.
-    expect(l.services('A')).toMatchObject({ dtService: 'stopped', 'av-manager': 'stopped', diagnose: 'stopped' });
-    expect(l.services('B')).toMatchObject({ dtService: 'running', 'av-manager': 'running', diagnose: 'running' });
-    const props = read(l, 'B', FDB_PROPERTIES);
-    expect(props).not.toContain(`fdb.host.1=${A.address}\n`);
-    expect(props).toContain(`fdb.host.2=${B.address}\n`);
-    expect(read(l, 'B', APP_PROPERTIES)).toContain(`db.jdbc.url=jdbc:postgresql://${B.address}:${B.pg.port}/avdb?ssl=true\n`);
-    expect(read(l, 'B', APP_PROPERTIES)).toContain(`db.fdb.jdbc.url=jdbc:postgresql://${B.address}:${B.pg.port}/fdb?ssl=true\n`);
-    const avSetup = l.commands('B').find((c) => c.tool === 'av-setup');
-    expect(avSetup?.env).toEqual({ DB_HOST: B.address, DB_PASSWORD: '<set>' });
-    // The restore brought the primary's row over.
-    expect(await l.query('B', 'fdb', "SELECT count(*)::int AS n FROM task WHERE kind = 'after-failure'")).toEqual([{ n: 1 }]);
-    // Task 2: capabilities moved, B is the Slony master.
-    expect(await l.query('B', 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name')).toEqual([
-      { name: A.name, capabilities: 63 },
-      { name: B.name, capabilities: 255 },
-    ]);
-    const verify = await l.query<{ master_node: boolean }>('B', 'fdb', SLONY_VERIFY_SQL);
-    expect(verify).toHaveLength(1);
-    expect(verify[0]!.master_node).toBe(true);
-    // A backup of both databases is kept on the secondary.
-    const runDir = fs.readdirSync(backupDir!)[0]!;
-    expect(fs.readdirSync(path.join(backupDir!, runDir)).sort()).toEqual([
-      'fdb-primary.dump',
-      'fdb-primary.list',
-      'fdb-secondary-before-restore.dump',
-    ]);
-  });
-
-  it('service provider, master_node false: the run stops and dtService is not started again', async () => {
-    const l = await start('service-provider');
-    const { summary } = await run(
-      l,
-      { appliance_kind: 'service-provider', primary_reachable: true },
-      {},
-      {
-        // The operator initialises Slony from the wrong appliance: A stays the origin.
-        't2-reinit-slony': () => initializeSlony(l, { org: 1000, db: 'fdb', origin: 'A' }),
-      },
-    );
-    expect(summary.status).toBe('failed');
-    const byId = new Map(summary.steps.map((s) => [s.id, s]));
-    expect(byId.get('t2-reinit-slony')?.status).toBe('succeeded');
-    expect(byId.get('t2-verify-master-node')?.status).toBe('failed');
-    expect(byId.get('t2-verify-master-node')?.message).toMatch(/master_node/);
-    expect(byId.get('t2-final-start-dtservice-secondary')?.status ?? 'not run').toBe('not run');
-  });
-
-  it('service provider, primary unreachable, A restarted later: nothing runs on A, no restore, B promoted', async () => {
-    const l = await start('service-provider');
-    await l.stopPrimary();
-    const { summary } = await run(
-      l,
-      { appliance_kind: 'service-provider', primary_reachable: false },
-      // Task 4 is asked for a service provider whose primary was unreachable; "later" ends the run.
-      { 't4-restart-primary-now': 'later' },
-      {
-        't2-reinit-slony': () => initializeSlony(l, { org: 1000, db: 'fdb', origin: 'B' }),
-      },
-    );
-    expect(failures(summary)).toEqual([]);
-    expect(summary.status, summary.message).toBe('succeeded');
-    const ran = summary.steps.filter((s) => s.status === 'succeeded').map((s) => s.id);
-    expect(ran.some((id) => /primary|restore|backup/.test(id) && !id.startsWith('t4'))).toBe(false);
-    expect(ran.filter((id) => id.startsWith('t4-'))).toEqual(['t4-restart-primary-now']);
-    expect(l.commands('A')).toEqual([]);
-    expect(await l.query('B', 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name')).toEqual([
-      { name: l.appliances.A.name, capabilities: 63 },
-      { name: l.appliances.B.name, capabilities: 255 },
-    ]);
-    expect((await l.query<{ master_node: boolean }>('B', 'fdb', SLONY_VERIFY_SQL))[0]?.master_node).toBe(true);
-  });
-
-  it('tenant, primary reachable: FDB, EDB and AVDB restored, tenant promoted, old primary restarted with EDB and AVDB re-initialised', async () => {
-    const l = await start('tenant');
-    for (const db of ['edb', 'avdb'] as const) expect(l.databases).toContain(db);
-    const { summary, done } = await run(
-      l,
-      { appliance_kind: 'tenant', primary_reachable: true },
-      { 't4-restart-primary-now': 'now' },
-      {
-        't3-reinit-slony': () => initializeSlony(l, { org: l.orgId, db: 'fdb', origin: 'B' }),
-        't4-reinit-slony-edb': () => initializeSlony(l, { org: l.orgId, db: 'edb', origin: 'B' }),
-        't4-reinit-slony-avdb': () => initializeSlony(l, { org: l.orgId, db: 'avdb', origin: 'B' }),
-      },
-    );
-    expect(failures(summary)).toEqual([]);
-    expect(summary.status, summary.message).toBe('succeeded');
-    expect(done).toEqual(['t3-reinit-slony', 't4-restart-primary', 't4-reinit-slony-edb', 't4-reinit-slony-avdb']);
-    const ok = new Set(summary.steps.filter((s) => s.status === 'succeeded').map((s) => s.id));
-    for (const db of ['fdb', 'edb', 'avdb']) for (const id of [`t1-backup-${db}`, `t1-restore-${db}`]) expect(ok.has(id), id).toBe(true);
-    expect(ok.has('t3-update-capabilities') && ok.has('t3-verify-master-node')).toBe(true);
-    for (const db of ['edb', 'avdb'] as const) {
-      expect(read(l, 'B', `/usr/local/desktone/release/active/conf/${db}.properties`)).not.toContain(
-        `${db}.host.1=${l.appliances.A.address}\n`,
+  it(
+    'fdb.properties in another format (one JDBC URL): the preconditions stop the run and show the file; nothing is changed',
+    async () => {
+      const l = await start('service-provider', { propertiesFormat: 'jdbc-url' });
+      const env = { HORIZON_DB_PASSWORD: l.appliances.B.db.fdb.appPassword, HORIZON_DB_ADMIN_PASSWORD: l.appliances.B.db.fdb.password };
+      const r = await runInLab(ID, {
+        inventory: writeInventory(l, { appliance_kind: 'service-provider', primary_reachable: true }),
+        env,
+        answers: {},
+        manual: {},
+      });
+      expect(r.error?.message).toMatch(/precondition/);
+      const failed = r.events.flatMap((e) =>
+        e.type === 'check-finished' && e.phase === 'precondition' && e.status === 'failed' ? [e] : [],
       );
-      expect((await l.query<{ master_node: boolean }>('B', db, SLONY_VERIFY_SQL))[0]?.master_node).toBe(true);
-    }
-    const slons = l
-      .commands('B')
-      .filter((c) => c.tool.startsWith('start_slon_'))
-      .map((c) => c.tool);
-    expect(slons).toEqual(['start_slon_fdb.sh', 'start_slon_edb.sh', 'start_slon_avdb.sh']);
-    expect(await l.query('B', 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name')).toEqual([
-      { name: l.appliances.A.name, capabilities: 63 },
-      { name: l.appliances.B.name, capabilities: 255 },
-    ]);
-  });
+      expect(failed.map((e) => e.title)).toEqual([
+        "The secondary's fdb.properties has the primary's IP on an fdb.host.<n>= line (where the task 1 edit removes it)",
+      ]);
+      const shown = r.events.flatMap((e) => (e.type === 'output' && e.stepId === null ? [e.text] : [])).join('');
+      expect(shown + failed[0]!.message).toContain(`fdb.url=jdbc:postgresql://${l.appliances.A.address}:`);
+      expect(r.events.some((e) => e.type === 'step-started')).toBe(false);
+      expect(read(l, 'B', FDB_PROPERTIES)).toContain(l.appliances.A.address);
+      expect(await slonySchemas(l, 'B', 'fdb')).toBe(1);
+      expect(l.services('B')).toMatchObject({ dtService: 'running' });
+    },
+    LAB_RUN_MS,
+  );
 
-  it('service provider, primary unreachable, A restarted now: A cleaned before FDB is re-initialised with A as a subscriber of B', async () => {
-    const l = await start('service-provider');
-    const { A, B } = l.appliances;
-    await l.stopPrimary();
-    let before: Awaited<ReturnType<typeof catalogOf>> = null;
-    let beforeCapabilities: unknown[] = [];
-    let atReinit: { slony: number; services: Record<string, string>; slons: object } | undefined;
-    let pgBack: Promise<void> | undefined;
-    const { summary, events, done } = await run(
-      l,
-      { appliance_kind: 'service-provider', primary_reachable: false },
-      { 't4-restart-primary-now': 'now' },
-      {
-        't2-reinit-slony': () => initializeSlony(l, { org: 1000, db: 'fdb', origin: 'B' }),
-        't4-restart-primary': async () => {
-          await l.startPrimary();
-          // What A brings back: the catalog and the data of before the failover.
-          before = await catalogOf(l, 'A', 'fdb');
-          beforeCapabilities = await l.query('A', 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name');
-          // A's PostgreSQL comes up a few seconds after its SSH server: the runbook must wait for it.
-          await A.pg.halt();
-          pgBack = sleep(4000).then(() => A.pg.start());
+  it(
+    'service provider, primary reachable: writes enabled, database restored, B promoted and verified as Slony master',
+    async () => {
+      const l = await start('service-provider');
+      // A change on the primary that the restore must carry over.
+      await l.query('A', 'fdb', "INSERT INTO task (org_id, kind, state) VALUES (1000, 'after-failure', 'done')");
+      const { A, B } = l.appliances;
+      const { summary, done } = await run(
+        l,
+        { appliance_kind: 'service-provider', primary_reachable: true },
+        {},
+        {
+          't2-reinit-slony': () => initializeSlony(l, { org: 1000, db: 'fdb', origin: 'B' }),
         },
-        't4-reinit-slony-fdb-sp': async () => {
-          // The runbook cleaned A before asking for the re-initialisation (the lab's "Initialize
-          // Slony" would drop A's schema itself, so this is the moment to look).
-          atReinit = { slony: await slonySchemas(l, 'A', 'fdb'), services: l.services('A'), slons: l.slonPids('A') };
-          await initializeSlony(l, { org: 1000, db: 'fdb', origin: 'B' });
-        },
-      },
-    );
-    expect(failures(summary)).toEqual([]);
-    expect(summary.status, summary.message).toBe('succeeded');
-    expect(done).toEqual(['t2-appliances-running', 't2-reinit-slony', 't4-restart-primary', 't4-reinit-slony-fdb-sp']);
-    await pgBack;
-    // The services and slons were stopped while the database was still down; the drop waited for it.
-    expect(summary.steps.find((s) => s.id === 't4-wait-primary-db')?.message).toMatch(/passed after ([2-9]|\d\d+) poll/);
+      );
+      expect(failures(summary)).toEqual([]);
+      expect(summary.status, summary.message).toBe('succeeded');
+      expect(done).toEqual(['t2-appliances-running', 't2-reinit-slony']);
 
-    // Before: A came back as the Slony master of FDB (node 1, origin) with the master role flags.
-    expect(before).toEqual([{ set_id: 1, local_id: '1', master_node: true }]);
-    expect(beforeCapabilities).toEqual([
-      { name: A.name, capabilities: 255 },
-      { name: B.name, capabilities: 63 },
-    ]);
-    // Cleaned before the re-initialisation: services stopped, no slon, no _slony schema.
-    expect(atReinit).toEqual({
-      slony: 0,
-      services: { dtService: 'stopped', 'av-manager': 'stopped', diagnose: 'stopped' },
-      slons: {},
-    });
-
-    // Task 4 ran in this order, and only task 4 reached A.
-    const ran = summary.steps.filter((s) => s.status === 'succeeded').map((s) => s.id);
-    expect(ran.filter((id) => id.startsWith('t4-'))).toEqual([
-      't4-restart-primary-now',
-      't4-restart-primary',
-      't4-stop-services-primary',
-      't4-kill-slon-primary',
-      't4-wait-primary-db',
-      't4-drop-slony-primary-fdb',
-      't4-reinit-slony-fdb-sp',
-      't4-verify-primary-fdb-not-master',
-      't4-verify-primary-capabilities-sp',
-    ]);
-    expect(ran.indexOf('t4-restart-primary')).toBeGreaterThan(ran.indexOf('t2-final-start-dtservice-secondary'));
-    expect(stepsTouching(events, 'A')).toEqual([
-      't4-restart-primary',
-      't4-stop-services-primary',
-      't4-kill-slon-primary',
-      't4-wait-primary-db',
-      't4-drop-slony-primary-fdb',
-      't4-verify-primary-fdb-not-master',
-      't4-verify-primary-capabilities-sp',
-    ]);
-    expect(commandsOn(l, 'A')).toEqual(CLEANING_COMMANDS);
-    expect(l.services('A')).toEqual({ dtService: 'stopped', 'av-manager': 'stopped', diagnose: 'stopped' });
-
-    // After: B is the origin (node 1), A node 2 subscribed; A's FDB has B's data (flags moved).
-    expect(await catalogOf(l, 'B', 'fdb')).toEqual([{ set_id: 1, local_id: '1', master_node: true }]);
-    expect(await catalogOf(l, 'A', 'fdb')).toEqual([{ set_id: 1, local_id: '2', master_node: false }]);
-    expect(await l.query('B', 'fdb', 'SELECT no_id, no_comment FROM _slony.sl_node ORDER BY no_id')).toEqual([
-      { no_id: 1, no_comment: `${B.name} fdb` },
-      { no_id: 2, no_comment: `${A.name} fdb` },
-    ]);
-    for (const id of ['A', 'B'] as const) {
-      expect(await l.query(id, 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name'), id).toEqual([
+      // Task 1: services and slons stopped on A; fdb.properties without A's IP; av-setup with B; diagnose on B.
+      expect(l.services('A')).toMatchObject({ dtService: 'stopped', 'av-manager': 'stopped', diagnose: 'stopped' });
+      expect(l.services('B')).toMatchObject({ dtService: 'running', 'av-manager': 'running', diagnose: 'running' });
+      const props = read(l, 'B', FDB_PROPERTIES);
+      expect(props).not.toContain(`fdb.host.1=${A.address}\n`);
+      expect(props).toContain(`fdb.host.2=${B.address}\n`);
+      expect(read(l, 'B', APP_PROPERTIES)).toContain(`db.jdbc.url=jdbc:postgresql://${B.address}:${B.pg.port}/avdb?ssl=true\n`);
+      expect(read(l, 'B', APP_PROPERTIES)).toContain(`db.fdb.jdbc.url=jdbc:postgresql://${B.address}:${B.pg.port}/fdb?ssl=true\n`);
+      const avSetup = l.commands('B').find((c) => c.tool === 'av-setup');
+      expect(avSetup?.env).toEqual({ DB_HOST: B.address, DB_PASSWORD: '<set>' });
+      // The restore brought the primary's row over.
+      expect(await l.query('B', 'fdb', "SELECT count(*)::int AS n FROM task WHERE kind = 'after-failure'")).toEqual([{ n: 1 }]);
+      // Task 2: capabilities moved, B is the Slony master.
+      expect(await l.query('B', 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name')).toEqual([
         { name: A.name, capabilities: 63 },
         { name: B.name, capabilities: 255 },
       ]);
-    }
-    expect(l.services('B')).toMatchObject({ dtService: 'running' });
-  });
+      const verify = await l.query<{ master_node: boolean }>('B', 'fdb', SLONY_VERIFY_SQL);
+      expect(verify).toHaveLength(1);
+      expect(verify[0]!.master_node).toBe(true);
+      // A backup of both databases is kept on the secondary.
+      const runDir = fs.readdirSync(backupDir!)[0]!;
+      expect(fs.readdirSync(path.join(backupDir!, runDir)).sort()).toEqual([
+        'fdb-primary.dump',
+        'fdb-primary.list',
+        'fdb-secondary-before-restore.dump',
+      ]);
+    },
+    LAB_RUN_MS,
+  );
 
-  it('tenant, primary unreachable: nothing runs on A until task 4, no restore, tenant promoted; A comes back in task 4, is cleaned, and FDB/EDB/AVDB are re-initialised from B', async () => {
-    const l = await start('tenant');
-    const { A, B } = l.appliances;
-    const DBS = ['fdb', 'edb', 'avdb'] as const;
-    await l.stopPrimary();
-    const before: Partial<Record<Db, Awaited<ReturnType<typeof catalogOf>>>> = {};
-    let nodesAfterTask3: number[] = [];
-    let atReinit: { slony: number[]; services: Record<string, string>; slons: object } | undefined;
-    const { summary, events, done } = await run(
-      l,
-      { appliance_kind: 'tenant', primary_reachable: false },
-      // "now" means the operator brings A back, and the manual step's check needs A over SSH.
-      { 't4-restart-primary-now': 'now' },
-      {
-        't3-reinit-slony': () => initializeSlony(l, { org: l.orgId, db: 'fdb', origin: 'B' }),
-        't4-restart-primary': async () => {
-          // Task 3 re-initialised FDB while A was down: B alone in the cluster.
-          nodesAfterTask3 = await nodes(l, 'fdb');
-          await l.startPrimary();
-          for (const db of DBS) before[db] = await catalogOf(l, 'A', db);
+  it(
+    'service provider, master_node false: the run stops and dtService is not started again',
+    async () => {
+      const l = await start('service-provider');
+      const { summary } = await run(
+        l,
+        { appliance_kind: 'service-provider', primary_reachable: true },
+        {},
+        {
+          // The operator initialises Slony from the wrong appliance: A stays the origin.
+          't2-reinit-slony': () => initializeSlony(l, { org: 1000, db: 'fdb', origin: 'A' }),
         },
-        't4-reinit-slony-fdb-tenant': async () => {
-          atReinit = {
-            slony: await Promise.all(DBS.map((db) => slonySchemas(l, 'A', db))),
-            services: l.services('A'),
-            slons: l.slonPids('A'),
-          };
-          await initializeSlony(l, { org: l.orgId, db: 'fdb', origin: 'B' });
+      );
+      expect(summary.status).toBe('failed');
+      const byId = new Map(summary.steps.map((s) => [s.id, s]));
+      expect(byId.get('t2-reinit-slony')?.status).toBe('succeeded');
+      expect(byId.get('t2-verify-master-node')?.status).toBe('failed');
+      expect(byId.get('t2-verify-master-node')?.message).toMatch(/master_node/);
+      expect(byId.get('t2-final-start-dtservice-secondary')?.status ?? 'not run').toBe('not run');
+    },
+    LAB_RUN_MS,
+  );
+
+  it(
+    'service provider, primary unreachable, A restarted later: nothing runs on A, no restore, B promoted',
+    async () => {
+      const l = await start('service-provider');
+      await l.stopPrimary();
+      const { summary } = await run(
+        l,
+        { appliance_kind: 'service-provider', primary_reachable: false },
+        // Task 4 is asked for a service provider whose primary was unreachable; "later" ends the run.
+        { 't4-restart-primary-now': 'later' },
+        {
+          't2-reinit-slony': () => initializeSlony(l, { org: 1000, db: 'fdb', origin: 'B' }),
         },
-        't4-reinit-slony-edb': () => initializeSlony(l, { org: l.orgId, db: 'edb', origin: 'B' }),
-        't4-reinit-slony-avdb': () => initializeSlony(l, { org: l.orgId, db: 'avdb', origin: 'B' }),
-      },
-    );
-    expect(failures(summary)).toEqual([]);
-    expect(summary.status, summary.message).toBe('succeeded');
-    expect(done).toEqual([
-      't3-reinit-slony',
-      't4-restart-primary',
-      't4-reinit-slony-fdb-tenant',
-      't4-reinit-slony-edb',
-      't4-reinit-slony-avdb',
-    ]);
-    const byId = new Map(summary.steps.map((s) => [s.id, s]));
+      );
+      expect(failures(summary)).toEqual([]);
+      expect(summary.status, summary.message).toBe('succeeded');
+      const ran = summary.steps.filter((s) => s.status === 'succeeded').map((s) => s.id);
+      expect(ran.some((id) => /primary|restore|backup/.test(id) && !id.startsWith('t4'))).toBe(false);
+      expect(ran.filter((id) => id.startsWith('t4-'))).toEqual(['t4-restart-primary-now']);
+      expect(l.commands('A')).toEqual([]);
+      expect(await l.query('B', 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name')).toEqual([
+        { name: l.appliances.A.name, capabilities: 63 },
+        { name: l.appliances.B.name, capabilities: 255 },
+      ]);
+      expect((await l.query<{ master_node: boolean }>('B', 'fdb', SLONY_VERIFY_SQL))[0]?.master_node).toBe(true);
+    },
+    LAB_RUN_MS,
+  );
 
-    // Tasks 1 to 3 did nothing on A: every step that reached A (or one of its databases) is in task 4,
-    // from the check that A is up again on.
-    const touchedA = stepsTouching(events, 'A');
-    expect(touchedA).toEqual([
-      't4-restart-primary',
-      't4-stop-services-primary',
-      't4-kill-slon-primary',
-      't4-wait-primary-db',
-      't4-drop-slony-primary-fdb',
-      't4-drop-slony-primary-edb',
-      't4-drop-slony-primary-avdb',
-      't4-verify-primary-fdb-not-master',
-      't4-verify-primary-edb-not-master',
-      't4-verify-primary-avdb-not-master',
-    ]);
-    for (const id of ['t1-stop-services-primary', 't1-kill-slon-primary', 't3-check-restored-fdb', 't3-drop-slony-primary-fdb']) {
-      expect(byId.get(id)?.status, id).toBe('skipped');
-      expect(byId.get(id)?.message, id).toMatch(/primary_reachable/);
-    }
-    // On A only the cleaning of task 4 ran a tool (service stop/status, killall).
-    expect(commandsOn(l, 'A')).toEqual(CLEANING_COMMANDS);
+  it(
+    'tenant, primary reachable: FDB, EDB and AVDB restored, tenant promoted, old primary restarted with EDB and AVDB re-initialised',
+    async () => {
+      const l = await start('tenant');
+      for (const db of ['edb', 'avdb'] as const) expect(l.databases).toContain(db);
+      const { summary, done } = await run(
+        l,
+        { appliance_kind: 'tenant', primary_reachable: true },
+        { 't4-restart-primary-now': 'now' },
+        {
+          't3-reinit-slony': () => initializeSlony(l, { org: l.orgId, db: 'fdb', origin: 'B' }),
+          't4-reinit-slony-edb': () => initializeSlony(l, { org: l.orgId, db: 'edb', origin: 'B' }),
+          't4-reinit-slony-avdb': () => initializeSlony(l, { org: l.orgId, db: 'avdb', origin: 'B' }),
+        },
+      );
+      expect(failures(summary)).toEqual([]);
+      expect(summary.status, summary.message).toBe('succeeded');
+      expect(done).toEqual(['t3-reinit-slony', 't4-restart-primary', 't4-reinit-slony-edb', 't4-reinit-slony-avdb']);
+      const ok = new Set(summary.steps.filter((s) => s.status === 'succeeded').map((s) => s.id));
+      for (const db of ['fdb', 'edb', 'avdb']) for (const id of [`t1-backup-${db}`, `t1-restore-${db}`]) expect(ok.has(id), id).toBe(true);
+      expect(ok.has('t3-update-capabilities') && ok.has('t3-verify-master-node')).toBe(true);
+      for (const db of ['edb', 'avdb'] as const) {
+        expect(read(l, 'B', `/usr/local/desktone/release/active/conf/${db}.properties`)).not.toContain(
+          `${db}.host.1=${l.appliances.A.address}\n`,
+        );
+        expect((await l.query<{ master_node: boolean }>('B', db, SLONY_VERIFY_SQL))[0]?.master_node).toBe(true);
+      }
+      const slons = l
+        .commands('B')
+        .filter((c) => c.tool.startsWith('start_slon_'))
+        .map((c) => c.tool);
+      expect(slons).toEqual(['start_slon_fdb.sh', 'start_slon_edb.sh', 'start_slon_avdb.sh']);
+      expect(await l.query('B', 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name')).toEqual([
+        { name: l.appliances.A.name, capabilities: 63 },
+        { name: l.appliances.B.name, capabilities: 255 },
+      ]);
+      // A (reachable) rejoined every database as a subscriber of B: its FDB slon started before the
+      // task 3 re-initialisation, its old EDB/AVDB catalogs dropped and slons started in task 4, its
+      // services stopped; its databases were dumped before they were overwritten.
+      expect(slonStarts(l, 'A')).toEqual(['start_slon_fdb.sh', 'start_slon_fdb.sh', 'start_slon_edb.sh', 'start_slon_avdb.sh']);
+      for (const db of ['fdb', 'edb', 'avdb'] as const)
+        expect(await catalogOf(l, 'A', db), db).toEqual([{ set_id: 1, local_id: '2', master_node: false }]);
+      expect(l.services('A')).toEqual({ dtService: 'stopped', 'av-manager': 'stopped', diagnose: 'stopped' });
+      expect(dumps().files).toEqual(
+        expect.arrayContaining(['fdb-primary-before-task4.dump', 'edb-primary-before-task4.dump', 'avdb-primary-before-task4.dump']),
+      );
+      expect(new Set([...dumps().fileModes, ...dumps().dirModes.map((m) => m & 0o600)])).toEqual(new Set([0o600]));
+    },
+    LAB_RUN_MS,
+  );
 
-    // No backup or restore: every task 1.5 step is skipped and no backup directory was made.
-    for (const db of DBS) {
-      for (const id of [`t1-count-rows-primary-${db}`, `t1-backup-${db}`, `t1-restore-${db}`]) {
+  it(
+    'service provider, primary unreachable, A restarted now: A cleaned before FDB is re-initialised with A as a subscriber of B',
+    async () => {
+      const l = await start('service-provider');
+      const { A, B } = l.appliances;
+      await l.stopPrimary();
+      let before: Awaited<ReturnType<typeof catalogOf>> = null;
+      let beforeCapabilities: unknown[] = [];
+      let atReinit: { slony: number; services: Record<string, string>; slons: object } | undefined;
+      let pgBack: Promise<void> | undefined;
+      const { summary, events, done } = await run(
+        l,
+        { appliance_kind: 'service-provider', primary_reachable: false },
+        { 't4-restart-primary-now': 'now' },
+        {
+          't2-reinit-slony': () => initializeSlony(l, { org: 1000, db: 'fdb', origin: 'B' }),
+          't4-restart-primary': async () => {
+            await l.startPrimary();
+            // What A brings back: the catalog and the data of before the failover.
+            before = await catalogOf(l, 'A', 'fdb');
+            beforeCapabilities = await l.query('A', 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name');
+            // A's PostgreSQL comes up a few seconds after its SSH server: the runbook must wait for it.
+            await A.pg.halt();
+            pgBack = sleep(4000).then(() => A.pg.start());
+          },
+          't4-reinit-slony-fdb-sp': async () => {
+            // The runbook cleaned A and started its slon before asking for the re-initialisation.
+            atReinit = { slony: await slonySchemas(l, 'A', 'fdb'), services: l.services('A'), slons: l.slonPids('A') };
+            await initializeSlony(l, { org: 1000, db: 'fdb', origin: 'B' });
+          },
+        },
+      );
+      expect(failures(summary)).toEqual([]);
+      expect(summary.status, summary.message).toBe('succeeded');
+      expect(done).toEqual(['t2-appliances-running', 't2-reinit-slony', 't4-restart-primary', 't4-reinit-slony-fdb-sp']);
+      await pgBack;
+      // The services and slons were stopped while the database was still down; the drop waited for it.
+      expect(summary.steps.find((s) => s.id === 't4-wait-primary-db')?.message).toMatch(/passed after ([2-9]|\d\d+) poll/);
+
+      // Before: A came back as the Slony master of FDB (node 1, origin) with the master role flags.
+      expect(before).toEqual([{ set_id: 1, local_id: '1', master_node: true }]);
+      expect(beforeCapabilities).toEqual([
+        { name: A.name, capabilities: 255 },
+        { name: B.name, capabilities: 63 },
+      ]);
+      // Cleaned before the re-initialisation: services stopped, no _slony schema, and the FDB slon
+      // started again by the runbook (the Service Center's button starts none).
+      expect(atReinit).toEqual({
+        slony: 0,
+        services: { dtService: 'stopped', 'av-manager': 'stopped', diagnose: 'stopped' },
+        slons: { fdb: expect.any(Number) },
+      });
+      // A's FDB was dumped before its catalog was dropped, into a 0700 directory, readable only by its owner.
+      expect(dumps()).toEqual({ files: ['fdb-primary-before-task4.dump'], fileModes: [0o600], dirModes: [0o700] });
+
+      // Task 4 ran in this order, and only task 4 reached A.
+      const ran = summary.steps.filter((s) => s.status === 'succeeded').map((s) => s.id);
+      expect(ran.filter((id) => id.startsWith('t4-'))).toEqual([
+        't4-restart-primary-now',
+        't4-restart-primary',
+        't4-stop-services-primary',
+        't4-kill-slon-primary',
+        't4-wait-primary-db',
+        't4-backup-primary-fdb',
+        't4-drop-slony-primary-fdb',
+        't4-start-slon-primary-fdb',
+        't4-reinit-slony-fdb-sp',
+        't4-verify-primary-fdb-not-master',
+        't4-verify-primary-capabilities-sp',
+      ]);
+      expect(ran.indexOf('t4-restart-primary')).toBeGreaterThan(ran.indexOf('t2-final-start-dtservice-secondary'));
+      expect(stepsTouching(events, 'A')).toEqual([
+        't4-restart-primary',
+        't4-stop-services-primary',
+        't4-kill-slon-primary',
+        't4-wait-primary-db',
+        't4-drop-slony-primary-fdb',
+        't4-start-slon-primary-fdb',
+        't4-verify-primary-fdb-not-master',
+        't4-verify-primary-capabilities-sp',
+      ]);
+      expect(commandsBesidesSlonStarts(l, 'A')).toEqual(CLEANING_COMMANDS);
+      expect(slonStarts(l, 'A')).toEqual(['start_slon_fdb.sh']);
+      expect(l.services('A')).toEqual({ dtService: 'stopped', 'av-manager': 'stopped', diagnose: 'stopped' });
+
+      // After: B is the origin (node 1), A node 2 subscribed; A's FDB has B's data (flags moved).
+      expect(await catalogOf(l, 'B', 'fdb')).toEqual([{ set_id: 1, local_id: '1', master_node: true }]);
+      expect(await catalogOf(l, 'A', 'fdb')).toEqual([{ set_id: 1, local_id: '2', master_node: false }]);
+      expect(await l.query('B', 'fdb', 'SELECT no_id, no_comment FROM _slony.sl_node ORDER BY no_id')).toEqual([
+        { no_id: 1, no_comment: `${B.name} fdb` },
+        { no_id: 2, no_comment: `${A.name} fdb` },
+      ]);
+      for (const id of ['A', 'B'] as const) {
+        expect(await l.query(id, 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name'), id).toEqual([
+          { name: A.name, capabilities: 63 },
+          { name: B.name, capabilities: 255 },
+        ]);
+      }
+      expect(l.services('B')).toMatchObject({ dtService: 'running' });
+    },
+    LAB_RUN_MS,
+  );
+
+  it(
+    'tenant, primary unreachable: nothing runs on A until task 4, no restore, tenant promoted; A comes back in task 4, is cleaned, and FDB/EDB/AVDB are re-initialised from B',
+    async () => {
+      const l = await start('tenant');
+      const { A, B } = l.appliances;
+      const DBS = ['fdb', 'edb', 'avdb'] as const;
+      await l.stopPrimary();
+      const before: Partial<Record<Db, Awaited<ReturnType<typeof catalogOf>>>> = {};
+      let nodesAfterTask3: number[] = [];
+      let atReinit: { slony: number[]; services: Record<string, string>; slons: object } | undefined;
+      const { summary, events, done } = await run(
+        l,
+        { appliance_kind: 'tenant', primary_reachable: false },
+        // "now" means the operator brings A back, and the manual step's check needs A over SSH.
+        { 't4-restart-primary-now': 'now' },
+        {
+          't3-reinit-slony': () => initializeSlony(l, { org: l.orgId, db: 'fdb', origin: 'B' }),
+          't4-restart-primary': async () => {
+            // Task 3 re-initialised FDB while A was down: B alone in the cluster.
+            nodesAfterTask3 = await nodes(l, 'fdb');
+            await l.startPrimary();
+            for (const db of DBS) before[db] = await catalogOf(l, 'A', db);
+          },
+          't4-reinit-slony-fdb-tenant': async () => {
+            atReinit = {
+              slony: await Promise.all(DBS.map((db) => slonySchemas(l, 'A', db))),
+              services: l.services('A'),
+              slons: l.slonPids('A'),
+            };
+            await initializeSlony(l, { org: l.orgId, db: 'fdb', origin: 'B' });
+          },
+          't4-reinit-slony-edb': () => initializeSlony(l, { org: l.orgId, db: 'edb', origin: 'B' }),
+          't4-reinit-slony-avdb': () => initializeSlony(l, { org: l.orgId, db: 'avdb', origin: 'B' }),
+        },
+      );
+      expect(failures(summary)).toEqual([]);
+      expect(summary.status, summary.message).toBe('succeeded');
+      expect(done).toEqual([
+        't3-reinit-slony',
+        't4-restart-primary',
+        't4-reinit-slony-fdb-tenant',
+        't4-reinit-slony-edb',
+        't4-reinit-slony-avdb',
+      ]);
+      const byId = new Map(summary.steps.map((s) => [s.id, s]));
+
+      // Tasks 1 to 3 did nothing on A: every step that reached A (or one of its databases) is in task 4,
+      // from the check that A is up again on.
+      const touchedA = stepsTouching(events, 'A');
+      expect(touchedA).toEqual([
+        't4-restart-primary',
+        't4-stop-services-primary',
+        't4-kill-slon-primary',
+        't4-wait-primary-db',
+        't4-drop-slony-primary-fdb',
+        't4-drop-slony-primary-edb',
+        't4-drop-slony-primary-avdb',
+        't4-start-slon-primary-fdb',
+        't4-start-slon-primary-edb-avdb',
+        't4-verify-primary-fdb-not-master',
+        't4-verify-primary-edb-not-master',
+        't4-verify-primary-avdb-not-master',
+      ]);
+      for (const id of ['t1-stop-services-primary', 't1-kill-slon-primary', 't3-check-restored-fdb', 't3-drop-slony-primary-fdb']) {
         expect(byId.get(id)?.status, id).toBe('skipped');
         expect(byId.get(id)?.message, id).toMatch(/primary_reachable/);
       }
-    }
-    expect(summary.steps.filter((s) => s.status === 'succeeded' && /backup|restore/.test(s.id))).toEqual([]);
-    expect(fs.existsSync(backupDir!)).toBe(false);
+      // On A only task 4 ran a tool: the cleaning (service stop/status, killall), then the slon starts.
+      expect(commandsBesidesSlonStarts(l, 'A')).toEqual(CLEANING_COMMANDS);
+      expect(slonStarts(l, 'A')).toEqual(['start_slon_fdb.sh', 'start_slon_edb.sh', 'start_slon_avdb.sh']);
 
-    // Task 1: B writable and configured without A.
-    for (const db of DBS) {
-      const props = read(l, 'B', `/usr/local/desktone/release/active/conf/${db}.properties`);
-      expect(props, db).not.toContain(`${db}.host.1=${A.address}\n`);
-      expect(props, db).toContain(`${db}.host.2=${B.address}\n`);
-    }
-    expect(l.services('B')).toMatchObject({ dtService: 'running', 'av-manager': 'running', diagnose: 'running' });
-    expect(l.commands('B').find((c) => c.tool === 'av-setup')?.env).toEqual({ DB_HOST: B.address, DB_PASSWORD: '<set>' });
+      // No backup or restore: every task 1.5 step is skipped and no backup directory was made.
+      for (const db of DBS) {
+        for (const id of [`t1-count-rows-primary-${db}`, `t1-backup-${db}`, `t1-restore-${db}`]) {
+          expect(byId.get(id)?.status, id).toBe('skipped');
+          expect(byId.get(id)?.message, id).toMatch(/primary_reachable/);
+        }
+      }
+      expect(summary.steps.filter((s) => s.status === 'succeeded' && /^t1-.*(backup|restore)/.test(s.id))).toEqual([]);
+      // The only dumps are those of A taken in task 4 before its data was replaced.
+      expect(dumps()).toEqual({
+        files: ['avdb-primary-before-task4.dump', 'edb-primary-before-task4.dump', 'fdb-primary-before-task4.dump'],
+        fileModes: [0o600, 0o600, 0o600],
+        dirModes: [0o700],
+      });
 
-    // Task 3: capabilities moved in the master SP FDB (B's FDB in the lab); B became the Slony
-    // master of FDB while A was down: a one-node cluster.
-    expect(await l.query('B', 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name')).toEqual([
-      { name: A.name, capabilities: 63 },
-      { name: B.name, capabilities: 255 },
-    ]);
-    const slons = l
-      .commands('B')
-      .filter((c) => c.tool.startsWith('start_slon_'))
-      .map((c) => c.tool);
-    expect(slons).toEqual(['start_slon_fdb.sh', 'start_slon_edb.sh', 'start_slon_avdb.sh']);
-    expect(nodesAfterTask3).toEqual([1]);
+      // Task 1: B writable and configured without A.
+      for (const db of DBS) {
+        const props = read(l, 'B', `/usr/local/desktone/release/active/conf/${db}.properties`);
+        expect(props, db).not.toContain(`${db}.host.1=${A.address}\n`);
+        expect(props, db).toContain(`${db}.host.2=${B.address}\n`);
+      }
+      expect(l.services('B')).toMatchObject({ dtService: 'running', 'av-manager': 'running', diagnose: 'running' });
+      expect(l.commands('B').find((c) => c.tool === 'av-setup')?.env).toEqual({ DB_HOST: B.address, DB_PASSWORD: '<set>' });
 
-    // Task 4. Before: A came back claiming to be the Slony master (node 1, origin) of every database.
-    for (const db of DBS) expect(before[db], db).toEqual([{ set_id: 1, local_id: '1', master_node: true }]);
-    // The cleaning ran first, in this order, and was complete when the FDB re-initialisation was asked for.
-    const ran = summary.steps.filter((s) => s.status === 'succeeded').map((s) => s.id);
-    expect(ran.filter((id) => id.startsWith('t4-'))).toEqual([
-      't4-restart-primary-now',
-      't4-restart-primary',
-      't4-stop-services-primary',
-      't4-kill-slon-primary',
-      't4-wait-primary-db',
-      't4-drop-slony-primary-fdb',
-      't4-drop-slony-primary-edb',
-      't4-drop-slony-primary-avdb',
-      't4-reinit-slony-fdb-tenant',
-      't4-verify-primary-fdb-not-master',
-      't4-reinit-slony-edb',
-      't4-verify-primary-edb-not-master',
-      't4-reinit-slony-avdb',
-      't4-verify-primary-avdb-not-master',
-    ]);
-    expect(byId.get('t4-restart-primary')?.message).toMatch(/check passed/);
-    expect(atReinit).toEqual({
-      slony: [0, 0, 0],
-      services: { dtService: 'stopped', 'av-manager': 'stopped', diagnose: 'stopped' },
-      slons: {},
-    });
-    expect(l.services('A')).toEqual({ dtService: 'stopped', 'av-manager': 'stopped', diagnose: 'stopped' });
+      // Task 3: capabilities moved in the master SP FDB (B's FDB in the lab); B became the Slony
+      // master of FDB while A was down: a one-node cluster.
+      expect(await l.query('B', 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name')).toEqual([
+        { name: A.name, capabilities: 63 },
+        { name: B.name, capabilities: 255 },
+      ]);
+      const slons = l
+        .commands('B')
+        .filter((c) => c.tool.startsWith('start_slon_'))
+        .map((c) => c.tool);
+      expect(slons).toEqual(['start_slon_fdb.sh', 'start_slon_edb.sh', 'start_slon_avdb.sh']);
+      expect(nodesAfterTask3).toEqual([1]);
 
-    // After: B is the origin (node 1) of FDB, EDB and AVDB, with A as node 2 subscribed to it;
-    // A no longer claims to be the master anywhere.
-    for (const db of DBS) {
-      expect(await catalogOf(l, 'B', db), db).toEqual([{ set_id: 1, local_id: '1', master_node: true }]);
-      expect(await catalogOf(l, 'A', db), db).toEqual([{ set_id: 1, local_id: '2', master_node: false }]);
-      expect(await nodes(l, db), db).toEqual([1, 2]);
-    }
-  });
+      // Task 4. Before: A came back claiming to be the Slony master (node 1, origin) of every database.
+      for (const db of DBS) expect(before[db], db).toEqual([{ set_id: 1, local_id: '1', master_node: true }]);
+      // The cleaning ran first, in this order, and was complete when the FDB re-initialisation was asked for.
+      const ran = summary.steps.filter((s) => s.status === 'succeeded').map((s) => s.id);
+      expect(ran.filter((id) => id.startsWith('t4-'))).toEqual([
+        't4-restart-primary-now',
+        't4-restart-primary',
+        't4-stop-services-primary',
+        't4-kill-slon-primary',
+        't4-wait-primary-db',
+        't4-backup-primary-fdb',
+        't4-backup-primary-edb-avdb',
+        't4-drop-slony-primary-fdb',
+        't4-drop-slony-primary-edb',
+        't4-drop-slony-primary-avdb',
+        't4-start-slon-primary-fdb',
+        't4-start-slon-primary-edb-avdb',
+        't4-reinit-slony-fdb-tenant',
+        't4-verify-primary-fdb-not-master',
+        't4-reinit-slony-edb',
+        't4-verify-primary-edb-not-master',
+        't4-reinit-slony-avdb',
+        't4-verify-primary-avdb-not-master',
+      ]);
+      expect(byId.get('t4-restart-primary')?.message).toMatch(/check passed/);
+      expect(atReinit).toEqual({
+        slony: [0, 0, 0],
+        services: { dtService: 'stopped', 'av-manager': 'stopped', diagnose: 'stopped' },
+        slons: { fdb: expect.any(Number), edb: expect.any(Number), avdb: expect.any(Number) },
+      });
+      expect(l.services('A')).toEqual({ dtService: 'stopped', 'av-manager': 'stopped', diagnose: 'stopped' });
+
+      // After: B is the origin (node 1) of FDB, EDB and AVDB, with A as node 2 subscribed to it;
+      // A no longer claims to be the master anywhere.
+      for (const db of DBS) {
+        expect(await catalogOf(l, 'B', db), db).toEqual([{ set_id: 1, local_id: '1', master_node: true }]);
+        expect(await catalogOf(l, 'A', db), db).toEqual([{ set_id: 1, local_id: '2', master_node: false }]);
+        expect(await nodes(l, db), db).toEqual([1, 2]);
+      }
+    },
+    LAB_RUN_MS,
+  );
 });

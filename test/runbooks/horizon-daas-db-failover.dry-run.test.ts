@@ -77,6 +77,7 @@ interface PlannedStepJson {
   destructive: boolean;
   confirm: { mode: string; expected?: unknown };
   condition: { decided: string; text: string | null };
+  action?: unknown;
 }
 
 interface PlanJson {
@@ -165,16 +166,31 @@ describe(`${ID} dry-run`, () => {
     expect(unreachable.preconditions.map((p) => p.title)).not.toContain(primaryCheck);
     expect(unreachable.skippedPreconditions.map((p) => p.title)).toContain(primaryCheck);
     expect(up.rollback.map((s) => s.id)).toEqual(['rollback-restore-fdb', 'rollback-restore-edb', 'rollback-restore-avdb']);
+    // Putting back a database is destructive too: each rollback restore asks for its name.
+    for (const r of up.rollback) expect(r.confirm, r.id).toMatchObject({ mode: 'typed' });
+    // Dumps are written under umask 077 into a 0700 directory.
+    for (const db of ['fdb', 'edb', 'avdb']) {
+      const backup = JSON.stringify(up.steps.find((s) => s.id === `t1-backup-${db}`)!.action);
+      expect(backup).toContain('"umask":"077"');
+      expect(backup).toContain('mkdir -p -m 0700');
+    }
   });
 
-  it('cleans a restarted primary in task 4 only when it was unreachable (service provider and tenant), before any re-initialisation', async () => {
-    const CLEANING = ['t4-stop-services-primary', 't4-kill-slon-primary', 't4-wait-primary-db', 't4-drop-slony-primary-fdb'];
+  it('cleans and dumps a restarted primary in task 4 (its FDB catalog only when it was unreachable) and starts its slons before any re-initialisation', async () => {
+    const CLEANING = ['t4-stop-services-primary', 't4-kill-slon-primary', 't4-wait-primary-db', 't4-backup-primary-fdb'];
     const t4 = (ids: string[]) => ids.filter((id) => id.startsWith('t4-'));
     // Reachable primary: task 4 as before (tenant only, EDB and AVDB).
     expect(t4(running((await plan(BRANCHES['service-provider, primary reachable']!)).steps))).toEqual([]);
+    // A reachable tenant primary is cleaned too (services, slons, its EDB/AVDB catalogs) and dumped.
     expect(t4(running((await plan(BRANCHES['tenant, primary reachable']!)).steps))).toEqual([
       't4-restart-primary-now',
       't4-restart-primary',
+      ...CLEANING,
+      't4-backup-primary-edb-avdb',
+      't4-drop-slony-primary-edb',
+      't4-drop-slony-primary-avdb',
+      't4-start-slon-primary-fdb',
+      't4-start-slon-primary-edb-avdb',
       't4-reinit-slony-edb',
       't4-reinit-slony-avdb',
     ]);
@@ -183,6 +199,8 @@ describe(`${ID} dry-run`, () => {
       't4-restart-primary-now',
       't4-restart-primary',
       ...CLEANING,
+      't4-drop-slony-primary-fdb',
+      't4-start-slon-primary-fdb',
       't4-reinit-slony-fdb-sp',
       't4-verify-primary-fdb-not-master',
       't4-verify-primary-capabilities-sp',
@@ -192,8 +210,12 @@ describe(`${ID} dry-run`, () => {
       't4-restart-primary-now',
       't4-restart-primary',
       ...CLEANING,
+      't4-backup-primary-edb-avdb',
+      't4-drop-slony-primary-fdb',
       't4-drop-slony-primary-edb',
       't4-drop-slony-primary-avdb',
+      't4-start-slon-primary-fdb',
+      't4-start-slon-primary-edb-avdb',
       't4-reinit-slony-fdb-tenant',
       't4-verify-primary-fdb-not-master',
       't4-reinit-slony-edb',
@@ -221,11 +243,11 @@ describe(`${ID} dry-run`, () => {
 
   it('binds the appliance names as SQL parameters and masks the secrets', async () => {
     const r = await cli(['exec', ID, '--dry-run', '-i', INVENTORY]);
-    expect(r.stdout).toContain(
-      'update appliance set capabilities = (capabilities & 65343) where name = $1;\n          -- binds: $1 = "dc1-sp-a"',
+    expect(r.stdout).toMatch(
+      /update appliance set capabilities = \(capabilities & 65343\) where name = \$1 returning 1\)[^;]*then 1 else \('expected exactly 1 appliance row[^;]*;\n\s*-- binds: \$1 = "dc1-sp-a"/,
     );
-    expect(r.stdout).toContain(
-      'update appliance set capabilities = (capabilities | 192) where name = $1;\n          -- binds: $1 = "dc1-sp-b"',
+    expect(r.stdout).toMatch(
+      /update appliance set capabilities = \(capabilities \| 192\) where name = \$1 returning 1\)[^;]*;\n\s*-- binds: \$1 = "dc1-sp-b"/,
     );
     expect(r.stdout).not.toMatch(/where name\s*=\s*'/);
     expect(r.stdout).toContain("export DB_HOST=192.0.2.22; export DB_PASSWORD='\\''***'\\''; /usr/local/desktone/scripts/av-setup");
