@@ -47,7 +47,7 @@ export async function checkCommand(id: string, options: ExecOptions, ctx: Comman
 async function run(id: string, options: ExecOptions, ctx: CommandContext, mode: 'exec' | 'check'): Promise<RunSummary> {
   // The run id names a directory of the state directory: checked before anything is loaded.
   if (options.runId !== undefined) checkRunId(options.runId);
-  if (options.plan) return runPrepared(loadReviewedPlan(options.plan, options.inventory), options, ctx, mode);
+  if (options.plan) return runPrepared(loadReviewedPlan(options.plan, options.inventory, options.limit), options, ctx, mode);
   if (!options.inventory)
     throw new RunbookError('usage', `${mode} needs an inventory (-i <file>)`, { hint: 'Preview without one: runbook exec <id> --dry-run' });
   const prepared = await preparePlan(id, options, ctx);

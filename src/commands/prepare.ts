@@ -117,7 +117,11 @@ export function planDocument(plan: Plan): string {
  * matches its content and the runbook and the inventory are still the ones it was made from
  * (their hashes match).
  */
-export function loadReviewedPlan(file: string, inventoryFile: string | undefined): Prepared {
+export function loadReviewedPlan(file: string, inventoryFile: string | undefined, limit?: string): Prepared {
+  if (limit !== undefined)
+    throw new RunbookError('usage', `--limit with --plan: a reviewed plan runs on the hosts it was made for`, {
+      hint: 'Make the plan with the limit and review it: runbook plan <id> -i <inventory> --limit <hosts> -o plan.json',
+    });
   const read = readInputFile(file);
   if (read.diagnostic) throw new ValidationError([read.diagnostic], 'Give the plan file written by runbook plan -o. Nothing was run.');
   let sealed: Plan & { digest?: unknown };

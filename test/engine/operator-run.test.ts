@@ -61,6 +61,9 @@ describe('--limit, collapsed commands and run-time values', () => {
     const bad = await runCli(['plan', rb, '-i', lab.inventoryPath, '--limit', 'app9'], env());
     expect(bad.code).toBe(3);
     expect(bad.stderr).toContain('--limit app9: not a host or a role of hosts of the inventory (hosts: app1, app2)');
+    const reviewed = await runCli(['exec', rb, '--plan', join(lab.dir, 'plan.json'), '--limit', 'app1'], env());
+    expect(reviewed.code).toBe(2);
+    expect(reviewed.stderr).toContain('--limit with --plan: a reviewed plan runs on the hosts it was made for');
   });
 
   it('runs on the limited hosts only, and the report records the limit, the bound value and collapsed commands', async () => {
