@@ -75,13 +75,13 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
 
   program
     .command('validate <paths...>')
-    .description('validate runbook files or directories (schema, references, templates)')
+    .description('validate runbook and inventory files or directories (schema, references, templates)')
     .action((paths: string[]) =>
       run(async (ctx) => {
         const m = await import('./commands/catalog-commands.js');
         const reports = m.validateCommand(paths, ctx);
         if (reports.some((r) => !r.valid))
-          throw new RunbookError('invalid', `${reports.filter((r) => !r.valid).length} of ${reports.length} runbook(s) invalid`, {
+          throw new RunbookError('invalid', `${reports.filter((r) => !r.valid).length} of ${reports.length} file(s) invalid`, {
             hint: 'See the messages above.',
           });
       }),
@@ -159,9 +159,11 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
     .action((id: string, opts) => run((ctx) => import('./commands/smoke-command.js').then((m) => m.smokeCommand(id, opts, ctx))));
 
   program
-    .command('schema')
-    .description('print the JSON Schema of the runbook format (for editors)')
-    .action(() => run((ctx) => import('./commands/catalog-commands.js').then((m) => m.schemaCommand(ctx))));
+    .command('schema [what]')
+    .description('print the JSON Schema of the runbook format, or of the inventory format (for editors; `$schema:` in a file names it)')
+    .action((what: string | undefined) =>
+      run((ctx) => import('./commands/catalog-commands.js').then((m) => m.schemaCommand(what ?? 'runbook', ctx))),
+    );
 
   program
     .command('completion <shell>')

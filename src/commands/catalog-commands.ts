@@ -1,9 +1,11 @@
 /** `runbook list`, `runbook show`, `runbook validate`, `runbook schema`. */
 import { statSync } from 'node:fs';
-import { ValidationError, formatDiagnostic, type Diagnostic } from '../errors.js';
+import { RunbookError, ValidationError, formatDiagnostic, type Diagnostic } from '../errors.js';
 import { buildPlan } from '../planner/planner.js';
 import { loadCatalog, yamlFilesIn } from '../runbook/catalog.js';
-import { loadRunbookFile } from '../runbook/load.js';
+import { inventoryJsonSchema, loadInventory } from '../runbook/inventory.js';
+import { loadRunbookForValidation } from '../runbook/load.js';
+import { parseYamlText, readText } from '../runbook/yaml-source.js';
 import { exampleParameters } from '../runbook/params.js';
 import { runbookJsonSchema } from '../runbook/schema.js';
 import { renderRunbookDocument } from '../ui/render-document.js';
@@ -59,36 +61,75 @@ export async function showCommand(id: string, options: { inventory?: string; par
 interface ValidationReport {
   file: string;
   valid: boolean;
+  /** What the file is: a runbook or an inventory (told apart by its top-level fields). */
+  kind: 'runbook' | 'inventory';
   id?: string;
   diagnostics: Diagnostic[];
 }
 
-/** Validates runbook files (or directories of them): schema, rules, and a symbolic plan. */
+/**
+ * Validates runbook and inventory files (or directories of them). A runbook: schema, rules and
+ * a symbolic plan (references, templates). An inventory: schema and its own rules; the roles it
+ * binds are checked against a runbook by `plan` and `exec --dry-run`.
+ */
 export function validateCommand(paths: string[], ctx: CommandContext): ValidationReport[] {
   const files = paths.flatMap((p) => (isDirectory(p) ? yamlFilesIn(p) : [p]));
   if (files.length === 0)
-    throw new ValidationError([{ severity: 'error', file: paths.join(' '), path: '', message: 'no runbook files (*.yaml) found' }]);
-  const reports = files.map((file): ValidationReport => {
-    const { runbook, diagnostics } = loadRunbookFile(file);
-    if (!runbook) return { file, valid: false, diagnostics };
-    const params = exampleParameters(runbook.spec.parameters);
-    const planned = buildPlan({ runbook, inventory: null, parameters: params.values, parameterInfo: params.info, answers: {} });
-    const all = [...diagnostics, ...planned.diagnostics];
-    return { file, id: runbook.spec.id, valid: !all.some((d) => d.severity === 'error'), diagnostics: all };
-  });
+    throw new ValidationError([
+      { severity: 'error', file: paths.join(' '), path: '', message: 'no runbook or inventory files (*.yaml) found' },
+    ]);
+  const reports = files.map((file) => (looksLikeInventory(file) ? validateInventory(file, ctx) : validateRunbook(file)));
   if (ctx.json) ctx.print(JSON.stringify(reports, null, 2));
   else {
     const c = ctx.style;
     for (const r of reports) {
-      ctx.print(r.valid ? `${c.green('valid')}   ${r.file}${r.id ? c.dim(` (${r.id})`) : ''}` : `${c.red('invalid')} ${r.file}`);
+      const what = r.kind === 'inventory' ? ' (inventory)' : r.id ? ` (${r.id})` : '';
+      ctx.print(r.valid ? `${c.green('valid')}   ${r.file}${c.dim(what)}` : `${c.red('invalid')} ${r.file}${c.dim(what)}`);
       for (const d of r.diagnostics) ctx.print(`  ${d.severity === 'error' ? c.red(formatDiagnostic(d)) : c.yellow(formatDiagnostic(d))}`);
     }
   }
   return reports;
 }
 
-export function schemaCommand(ctx: CommandContext): void {
-  ctx.print(JSON.stringify(runbookJsonSchema(), null, 2));
+function validateRunbook(file: string): ValidationReport {
+  const { runbook, diagnostics } = loadRunbookForValidation(file);
+  if (!runbook) return { file, kind: 'runbook', valid: false, diagnostics };
+  const params = exampleParameters(runbook.spec.parameters);
+  const planned = buildPlan({ runbook, inventory: null, parameters: params.values, parameterInfo: params.info, answers: {} });
+  const all = [
+    ...diagnostics,
+    ...planned.diagnostics.filter((d) => !diagnostics.some((e) => e.message === d.message && e.line === d.line)),
+  ];
+  return { file, kind: 'runbook', id: runbook.spec.id, valid: !all.some((d) => d.severity === 'error'), diagnostics: all };
+}
+
+function validateInventory(file: string, ctx: CommandContext): ValidationReport {
+  try {
+    loadInventory(file, ctx.env);
+    return { file, kind: 'inventory', valid: true, diagnostics: [] };
+  } catch (error) {
+    if (error instanceof ValidationError) return { file, kind: 'inventory', valid: false, diagnostics: error.diagnostics };
+    throw error;
+  }
+}
+
+/** A runbook has `id` and `steps`; anything else at the top is taken for an inventory. */
+function looksLikeInventory(file: string): boolean {
+  // Unreadable or not YAML: the runbook loader says why, with a position.
+  const { text } = readText(file);
+  let top: unknown;
+  try {
+    top = text === undefined ? undefined : parseYamlText(file, text).source?.doc.toJS();
+  } catch {
+    return false;
+  }
+  return top !== null && typeof top === 'object' && !Array.isArray(top) && !('steps' in top) && !('id' in top);
+}
+
+export function schemaCommand(what: string, ctx: CommandContext): void {
+  if (what !== 'runbook' && what !== 'inventory')
+    throw new RunbookError('usage', `no schema for "${what}"`, { hint: 'runbook schema [runbook|inventory]' });
+  ctx.print(JSON.stringify(what === 'inventory' ? inventoryJsonSchema() : runbookJsonSchema(), null, 2));
 }
 
 function isDirectory(path: string): boolean {

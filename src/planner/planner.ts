@@ -7,7 +7,8 @@ import type { Diagnostic } from '../errors.js';
 import type { Inventory, InventorySpec, SecretRef } from '../runbook/inventory.js';
 import type { LoadedRunbook } from '../runbook/load.js';
 import { parseDuration } from '../runbook/duration.js';
-import type { StepSpec } from '../runbook/schema.js';
+import type { RunbookSpec, StepSpec } from '../runbook/schema.js';
+import { closest } from '../runbook/suggest.js';
 import { renderParts, renderSql, TemplateError, type Part } from '../runbook/template.js';
 import { getStepKind } from '../steps/registry.js';
 import type { ActionInstance, PlannedAction, Renderer } from '../steps/types.js';
@@ -251,7 +252,7 @@ class Planner {
       const at = findScalarContaining(this.input.runbook.source, path, template) ?? path;
       const message =
         this.symbolic || !/undefined reference/.test(error.message) ? error.message : `${error.message} (with this inventory)`;
-      const text = explainReference(message, target);
+      const text = explainReference(message, target) + suggestReference(message, this.input.runbook.spec, earlier);
       if (!this.diagnostics.some((d) => d.message === text && d.path === formatPath(at))) this.error(at, text);
     };
     return {
@@ -425,6 +426,28 @@ class Planner {
     if (decided === false) return { decided: 'skip', text: describeCondition(step.when), runtime: null };
     return { decided: 'at-run-time', text: describeCondition(decided), runtime: decided };
   }
+}
+
+/** "did you mean" for a misspelt scope, parameter, role or (earlier) step in a reference. */
+function suggestReference(message: string, runbook: RunbookSpec, earlier: ReadonlySet<string>): string {
+  const path = /undefined reference "\{\{ ([\w.-]+)/.exec(message)?.[1]?.split('.');
+  if (!path?.[0]) return '';
+  const [scope, name] = path;
+  const scopes = ['params', 'host', 'target', 'db', 'roles', 'steps', 'run', 'runbook'];
+  if (!scopes.includes(scope!)) {
+    const best = closest(scope!, scopes);
+    return best ? `; did you mean "${[best, ...path.slice(1)].join('.')}"?` : '';
+  }
+  const names =
+    scope === 'params'
+      ? Object.keys(runbook.parameters)
+      : scope === 'roles'
+        ? Object.keys(runbook.targets)
+        : scope === 'steps'
+          ? [...earlier]
+          : [];
+  const best = name === undefined ? undefined : closest(name, names);
+  return best ? `; did you mean "${[scope, best, ...path.slice(2)].join('.')}"?` : '';
 }
 
 function explainReference(message: string, target: { type: 'hosts' | 'database' | 'http'; name: string } | null): string {

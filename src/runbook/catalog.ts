@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RunbookError, ValidationError, type Diagnostic } from '../errors.js';
 import { loadRunbookFile, type LoadedRunbook } from './load.js';
+import { didYouMean } from './suggest.js';
 
 export const shippedRunbooksDir = fileURLToPath(new URL('../../src/runbooks/', import.meta.url));
 
@@ -63,7 +64,8 @@ export function findRunbook(idOrFile: string, dirs: string[]): LoadedRunbook {
       if (!runbook && file.replace(/.*\//, '').replace(/\.ya?ml$/, '') === idOrFile) throw new ValidationError(diagnostics);
     }
   }
-  throw new RunbookError('usage', `no runbook "${idOrFile}"`, {
+  const ids = loadCatalog(dirs).flatMap((e) => (e.runbook ? [e.runbook.spec.id] : []));
+  throw new RunbookError('usage', `no runbook "${idOrFile}"${didYouMean(idOrFile, ids)}`, {
     hint: 'Run `runbook list` to see the runbooks, or give the path of a YAML file.',
   });
 }

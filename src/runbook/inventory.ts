@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError, type Diagnostic } from '../errors.js';
 import { ConninfoError, resolveDatabase, sslModes, type ResolvedDatabase } from './libpq.js';
-import { duration, identifier, scalar } from './schema-parts.js';
+import { duration, identifier, scalar, schemaKey } from './schema-parts.js';
 import {
   diagnosticAt,
   parseYamlText,
@@ -124,6 +124,7 @@ export type EndpointEntry = z.infer<typeof endpointSchema>;
 
 export const inventorySchema = z
   .object({
+    $schema: schemaKey,
     name: z.string().optional(),
     description: z.string().optional(),
     ssh: z
@@ -153,6 +154,10 @@ export interface Inventory extends InventorySpec {
   file: string;
   hash: string;
   source: YamlSource;
+}
+
+export function inventoryJsonSchema(): unknown {
+  return z.toJSONSchema(inventorySchema, { io: 'input', unrepresentable: 'any' });
 }
 
 /** `env` gives the PG* defaults of database entries (the operator's environment). */

@@ -48,6 +48,33 @@ export function loadRunbookFile(file: string): { runbook?: LoadedRunbook; diagno
 }
 
 /**
+ * For `validate`, which reports every stage's problems at once: when the schema's only
+ * complaints are unknown fields (typos), the runbook without those fields goes on to the rules
+ * here and to the caller's symbolic plan (references, templates). The runbook returned then
+ * comes with the schema's errors in its diagnostics and must not be run.
+ */
+export function loadRunbookForValidation(file: string): { runbook?: LoadedRunbook; diagnostics: Diagnostic[] } {
+  const strict = loadRunbookFile(file);
+  if (strict.runbook) return strict;
+  const { text } = readText(file);
+  const source = text === undefined ? undefined : parseYamlText(file, text).source;
+  if (!source || text === undefined) return strict;
+  const data: unknown = source.doc.toJS();
+  const first = runbookSchema.safeParse(data);
+  const issues = first.success ? [] : (first.error.issues as ZodIssueLike[]);
+  if (!issues.length || issues.some((i) => i.code !== 'unrecognized_keys')) return strict;
+  for (const issue of issues) {
+    const holder = valueAt(data, issue.path as PathSegment[]);
+    if (holder && typeof holder === 'object') for (const key of issue.keys ?? []) delete (holder as Record<string, unknown>)[key];
+  }
+  const second = runbookSchema.safeParse(data);
+  if (!second.success) return strict;
+  const hash = createHash('sha256').update(text).digest('hex');
+  const rules = checkRunbookRules(source, second.data);
+  return { runbook: { spec: second.data, file, hash, source, warnings: [] }, diagnostics: [...strict.diagnostics, ...rules] };
+}
+
+/**
  * The YAML document of a runbook loaded from the cache, parsed only if something asks for a
  * position (a planning error): the text is the one that was validated, so it parses.
  */

@@ -115,3 +115,6 @@ export const condition: z.ZodType<Condition> = z.lazy(() =>
     conditionLeaf,
   ]),
 );
+
+/** `$schema: <url or path>`: lets an editor find the JSON Schema of the file; ignored otherwise. */
+export const schemaKey = z.string().optional().describe('JSON Schema of this file, for editors (`runbook schema`); ignored by runbook.');

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { checkSchema, preconditionSchema } from '../steps/check-schema.js';
 import { stepKinds } from '../steps/registry.js';
 import type { StepKind } from '../steps/types.js';
-import { condition, confirm, duration, fanOut, identifier, onFailure, retries, scalar } from './schema-parts.js';
+import { condition, confirm, duration, fanOut, identifier, onFailure, retries, scalar, schemaKey } from './schema-parts.js';
 
 export const parameterSchema = z
   .object({
@@ -71,6 +71,7 @@ export type StepSpec = z.infer<typeof stepSchema> & Record<string, unknown>;
 
 export const runbookSchema = z
   .object({
+    $schema: schemaKey,
     id: identifier.describe('The name operators type: `runbook exec <id>`.'),
     title: z.string().min(1),
     description: z.string().optional(),

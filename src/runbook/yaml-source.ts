@@ -3,9 +3,11 @@
  * a diagnostic naming the file, line, column and field path. Never throws on bad input.
  */
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type YAMLError } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Diagnostic } from '../errors.js';
 import { readInputFile } from './input-file.js';
+import { knownFieldsAt, type JsonSchema } from './schema-walk.js';
+import { didYouMean } from './suggest.js';
 
 export type PathSegment = string | number;
 
@@ -156,11 +158,14 @@ export function validateWithSchema<T>(
   const data: unknown = source.doc.toJS();
   const result = schema.safeParse(data);
   if (result.success) return { value: result.data, diagnostics: [] };
+  let jsonSchema: JsonSchema | undefined;
   const diagnostics = (result.error.issues as ZodIssueLike[]).map((issue) => {
     const path = issue.path.filter((p): p is PathSegment => typeof p === 'string' || typeof p === 'number');
     const message = describeUnion(issue, data) ?? describeIssue(issue, valueAt(data, path));
     if (issue.code === 'unrecognized_keys' && issue.keys?.[0] !== undefined) {
-      return { ...diagnosticAt(source, [...path, issue.keys[0]], message), ...positionOf(source, [...path, issue.keys[0]], true) };
+      jsonSchema ??= z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+      const hint = issue.keys.length === 1 ? didYouMean(issue.keys[0], knownFieldsAt(jsonSchema, data, path)) : '';
+      return { ...diagnosticAt(source, [...path, issue.keys[0]], message + hint), ...positionOf(source, [...path, issue.keys[0]], true) };
     }
     return diagnosticAt(source, path, message);
   });

@@ -121,7 +121,7 @@ describe('validate and schema', () => {
     expect(r.stdout).toContain('valid   fixtures/example/example-maintenance.yaml (example-maintenance)');
     const j = await runCli(['--json', 'validate', 'fixtures/example']);
     expect(JSON.parse(j.stdout)).toEqual([
-      { file: 'fixtures/example/example-maintenance.yaml', id: 'example-maintenance', valid: true, diagnostics: [] },
+      { file: 'fixtures/example/example-maintenance.yaml', kind: 'runbook', id: 'example-maintenance', valid: true, diagnostics: [] },
     ]);
   });
 
@@ -150,7 +150,7 @@ describe('validate and schema', () => {
     expect(r.stdout).toContain(`invalid ${file}`);
     expect(r.stdout).toContain(`${file}:${c.line}:${c.column}: error:${c.path ? ` ${c.path}:` : ''} `);
     for (const fragment of c.says) expect(r.stdout).toContain(fragment);
-    expect(r.stderr).toContain('error: 1 of 1 runbook(s) invalid');
+    expect(r.stderr).toContain('error: 1 of 1 file(s) invalid');
   });
 
   it('validate --json of a malformed file: parseable report and error, exit 3', async () => {

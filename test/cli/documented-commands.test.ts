@@ -36,6 +36,10 @@ const EXPECTED: Record<string, Expected> = {
   list: { code: 0, output: /^vcd-db-upgrade +VMware Cloud Director database upgrade/m },
   'show horizon-daas-db-failover': { code: 0, output: /Slony/ },
   'show vcd-db-upgrade': { code: 0, output: /cell-management-tool/ },
+  'validate src/runbooks/ fixtures/example/ fixtures/inventories/': {
+    code: 0,
+    output: /valid +fixtures\/inventories\/vcd-db-upgrade\.yaml \(inventory\)/,
+  },
   'validate src/runbooks/ fixtures/example/': { code: 0, output: /valid +fixtures\/example\/example-maintenance\.yaml/ },
   'exec vcd-db-upgrade --dry-run -i fixtures/inventories/vcd-db-upgrade.yaml': {
     code: 0,
