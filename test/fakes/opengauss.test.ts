@@ -13,6 +13,7 @@ import {
 
 const NODES = ['gs1', 'gs2', 'gs3'];
 const OMM = { LAB_EFFECTIVE_USER: 'omm' };
+const ROOT = { LAB_EFFECTIVE_USER: 'root' };
 
 describe('openGauss fakes', () => {
   let lab: FakeLab;
@@ -42,7 +43,7 @@ describe('openGauss fakes', () => {
     expect(run('gs_upgradectl', ['--help']).stdout).toMatch(/-t upgrade-cm --upgrade-package/);
     const p = pkg();
     expect(execFileSync('sha256sum', [p.path], { encoding: 'utf8' }).split(' ')[0]).toBe(fs.readFileSync(p.sha256Path, 'utf8').trim());
-    const os = run('gs_checkos', ['-i', 'A']).stdout;
+    const os = run('gs_checkos', ['-i', 'A'], ROOT).stdout;
     expect(os.match(/^ {4}A\d+\.\s*\[ .* \]\s+: Normal$/gm)).toHaveLength(14);
     expect(os).toContain('Total numbers:14. Abnormal numbers:0. Warning numbers:0.');
     expect(run('gs_om', ['-t', 'status', '--detail']).stdout).toMatch(/cluster_state\s+: Normal/);
@@ -54,6 +55,10 @@ describe('openGauss fakes', () => {
     expect(lines).toContain('Cluster origin state is : [Normal]');
     expect(lines.filter((l) => l === 'Cluster state is : [Normal]')).toHaveLength(3);
     expect(lines.at(-1)).toBe('Upgrade CM component successfully.');
+    // Every node got the new CM; the tool logged its messages under $GAUSSLOG/om.
+    for (const n of NODES) expect(lab.run(n, 'cm_ctl', ['-V'], { env: OMM }).stdout).toContain('openGauss CM 3.1.3 ');
+    const logs = fs.readdirSync(path.join(lab.hosts.gs1!.tree, 'log', 'omm', 'om')).filter((f) => f.startsWith('gs_upgradectl-'));
+    expect(logs).toHaveLength(1);
     expect(run('cm_ctl', ['query', '-Cvd']).stdout).toMatch(
       /\[ {3}Cluster State {3}\]\n\ncluster_state {3}: Normal\nredistributing {2}: No\nbalanced {8}: Yes\ncurrent_az {6}: AZ_ALL/,
     );
@@ -128,12 +133,30 @@ describe('openGauss fakes', () => {
         ...(i === 2 ? { checkos: { A6: 'Abnormal' as const } } : {}),
       })),
     });
-    const os = run('gs_checkos', ['-i', 'A']).stdout;
+    // Without -h only the local node is checked; as the cluster user the root-only items are skipped.
+    expect(run('gs_checkos', ['-i', 'A'], ROOT).stdout).toContain('Abnormal numbers:0.');
+    expect(lab.run('gs3', 'gs_checkos', ['-i', 'A'], { env: ROOT }).stdout).toMatch(
+      /A6\. \[ System control parameters status \]\s+: Abnormal/,
+    );
+    const asOmm = lab.run('gs3', 'gs_checkos', ['-i', 'A'], { env: OMM }).stdout;
+    expect(asOmm).not.toContain('A6.');
+    expect(asOmm).toContain('Total numbers:7. Abnormal numbers:0.');
+    const os = run('gs_checkos', ['-i', 'A', '-h', 'gs1,gs2,gs3'], ROOT).stdout;
     expect(os).toMatch(/A6\. \[ System control parameters status \]\s+: Abnormal/);
     expect(os).toContain('Abnormal numbers:1.');
+    expect(run('gs_checkos', ['-i', 'A', '-h', 'nosuchhost'], ROOT).stderr).toContain('[GAUSS-51619]');
     expect(run('df', ['-h', '/opt/huawei']).stdout).toMatch(/93% \/opt\/huawei/);
     expect(lab.run('gs2', 'df', ['-P', '/opt/software']).stdout).toMatch(/93% \/opt\/software/);
     fs.rmSync(path.join(lab.shared, 'opengauss.json'));
     expect(run('cm_ctl', ['-V']).code).toBe(127);
+  });
+
+  it('per-node CM versions: a stale node keeps the old CM; a backup may not be kept', () => {
+    setup({ staleNodes: ['gs3'], backupNotKept: true });
+    const r = run('gs_upgradectl', ['-t', 'upgrade-cm', '--upgrade-package', pkg().path]);
+    expect(r.code, r.out).toBe(0);
+    expect(lab.run('gs2', 'cm_ctl', ['-V'], { env: OMM }).stdout).toContain('openGauss CM 3.1.3 ');
+    expect(lab.run('gs3', 'cm_ctl', ['-V'], { env: OMM }).stdout).toContain('openGauss CM 3.1.0 ');
+    expect(listCmBackups(pghost())).toEqual([]);
   });
 });

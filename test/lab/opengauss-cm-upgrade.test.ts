@@ -7,10 +7,16 @@
  *
  * The lab's sshd admits only `runbook-lab`, so that account plays the cluster user omm:
  * cluster_user and cluster_group are `runbook-lab` (the runbook checks `id -un` and the package's
- * owner against them; nothing runs through sudo). The environment is a separate env file
- * (--sep-env-file) at /opt/huawei/omm_env, and the fakes' fallback env file is not written, so a
- * step that forgot to source it would fail with [GAUSS-51800]. SSH trust between the nodes (the
- * runbook's precondition) is the lab client key in ~runbook-lab/.ssh, bound on every node.
+ * owner against them; only gs_checkos runs through the fake sudo, as root). The environment is a
+ * separate env file (--sep-env-file) at /opt/huawei/omm_env, and the fakes' fallback env file is
+ * not written, so a step that forgot to source it would fail with [GAUSS-51800]. The cluster's
+ * own host names (db1..db3, what gs_upgradectl uses) differ from the inventory's: SSH trust between
+ * the nodes is the lab client key in ~runbook-lab/.ssh, bound on every node, with an ssh config
+ * that maps those names to the nodes' addresses.
+ *
+ * The fakes behave like the vendor's tools, not like the runbook expects: gs_checkos checks only
+ * the local node without -h and only a subset of items as a non-root user; every node has its own
+ * CM version; backups of earlier upgrades stay in $PGHOST; gs_upgradectl logs to $GAUSSLOG/om.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -44,6 +50,8 @@ const OLD_CM = '3.1.0';
 const NEW_CM = '3.1.3';
 const ENV_FILE = '/opt/huawei/omm_env';
 const SSH_DIR = path.join(LAB_HOME, '.ssh');
+/** The cluster configuration's host names (cm_ctl, gs_upgradectl), not the inventory's. */
+const CLUSTER_NAME: Record<Node, string> = { 'gauss-node1': 'db1', 'gauss-node2': 'db2', 'gauss-node3': 'db3' };
 const STEPS = [
   'check-upgrade-cm-supported',
   'obtain-package',
@@ -54,6 +62,7 @@ const STEPS = [
   'check-cluster-user',
   'create-package-dir',
   'upload-package',
+  'record-upgrade-start',
   'run-upgrade-cm',
   'check-cluster-state-not-worse',
   'check-cm-backup',
@@ -63,6 +72,7 @@ const STEPS = [
 let lab: SshLab;
 let dir: string;
 let createdSshMountpoint = false;
+let sshDir: string;
 const trees = {} as Record<Node, { home: string; software: string }>;
 
 beforeAll(async () => {
@@ -73,7 +83,7 @@ beforeAll(async () => {
     fs.mkdirSync(trees[n].home, { recursive: true });
     fs.mkdirSync(trees[n].software, { recursive: true });
   }
-  const sshDir = path.join(dir, 'cluster-user-ssh');
+  sshDir = path.join(dir, 'cluster-user-ssh');
   fs.mkdirSync(sshDir);
   createdSshMountpoint = !fs.existsSync(SSH_DIR);
   lab = await startSshLab({
@@ -86,6 +96,7 @@ beforeAll(async () => {
   // SSH trust from every node to every node: the cluster user's key and known_hosts.
   fs.copyFileSync(lab.clientKeyPath, path.join(sshDir, 'id_ed25519'));
   fs.copyFileSync(lab.knownHostsPath, path.join(sshDir, 'known_hosts'));
+  writeSshConfig([...NODES]);
   for (const f of ['', 'id_ed25519', 'known_hosts']) giveToLab(path.join(sshDir, f));
   fs.chmodSync(sshDir, 0o700);
   fs.chmodSync(path.join(sshDir, 'id_ed25519'), 0o600);
@@ -103,6 +114,22 @@ afterAll(async () => {
     }
   }
 });
+
+/**
+ * The cluster user's ssh config: the cluster host names of these nodes resolve to their addresses
+ * (and the node a scenario's expansion is adding, gauss-new, to node3's).
+ */
+function writeSshConfig(nodes: Node[]): void {
+  const file = path.join(sshDir, 'config');
+  fs.writeFileSync(
+    file,
+    [...nodes.map((n) => [CLUSTER_NAME[n], lab.host(n).address]), ['gauss-new', lab.host('gauss-node3').address]]
+      .map(([name, address]) => `Host ${name}\n  HostName ${address}\n  IdentityFile ${SSH_DIR}/id_ed25519\n`)
+      .join(''),
+  );
+  giveToLab(file);
+  fs.chmodSync(file, 0o600);
+}
 
 const shared = () => lab.host(UPGRADE_NODE).sharedDir;
 const pghostOf = (n: Node) => path.join(trees[n].home, 'tmp');
@@ -135,6 +162,7 @@ function provision(
       homeDir: trees[host].home,
       softwareDir: trees[host].software,
       ip: lab.host(host).address,
+      name: CLUSTER_NAME[host],
       ...nodeExtra[host],
     })),
     ...extra,
@@ -242,7 +270,8 @@ describe(`${ID} in the lab`, () => {
 
     // Every precondition on every node, SSH trust from node to node included.
     const pre = checks(r.events, 'precondition');
-    expect(pre).toHaveLength(4 * NODES.length);
+    expect(pre).toHaveLength(5 * NODES.length);
+    expect(output(r.events, 'check-os', 'gauss-node3')).toMatch(/A14\./);
     expect(pre.filter((c) => c.status !== 'succeeded')).toEqual([]);
     // The upload check: owner, group, mode and the published SHA-256.
     expect(checks(r.events, 'check')).toEqual([expect.objectContaining({ stepId: 'upload-package', status: 'succeeded' })]);
@@ -253,7 +282,7 @@ describe(`${ID} in the lab`, () => {
     expect(output(r.events, 'check-cluster-state-not-worse')).toContain('cluster_state before the upgrade: Normal, now: Normal');
     expect(output(r.events, 'check-cluster-user')).toBe(`${lab.user}\n`);
 
-    // gs_upgradectl ran once, on the upgrade node, as the cluster user (never through sudo).
+    // gs_upgradectl ran once, on the upgrade node, as the cluster user; gs_checkos as root on every node.
     const upgradeOutput = output(r.events, 'run-upgrade-cm');
     expect(upgradeOutput).toContain('Cluster origin state is : [Normal]');
     expect(upgradeOutput.trim().split('\n').at(-1)).toBe('Upgrade CM component successfully.');
@@ -262,9 +291,18 @@ describe(`${ID} in the lab`, () => {
       expect.objectContaining({ argv: ['--help'], exit: 0 }),
       expect.objectContaining({ argv: ['-t', 'upgrade-cm', '--upgrade-package', pkgOnNode], exit: 0 }),
     ]);
-    for (const n of NODES) expect(tools(n)).not.toContain('sudo');
-    // The other nodes were only read (df, cm_ctl -V).
-    for (const n of ['gauss-node2', 'gauss-node3'] as const) expect(new Set(tools(n))).toEqual(new Set(['df', 'cm_ctl']));
+    for (const n of NODES) {
+      const sudo = readCommands(lab.host(n).stateDir).filter((c) => c.tool === 'sudo');
+      expect(sudo.length).toBeGreaterThan(0);
+      expect(
+        sudo.every((c) => /^(true|\. \S+ && gs_checkos -i A)$/.test(c.argv.at(-1)!)),
+        JSON.stringify(sudo),
+      ).toBe(true);
+      expect(readCommands(lab.host(n).stateDir).filter((c) => c.tool === 'gs_checkos')).toHaveLength(1);
+    }
+    // The other nodes were only read (df, cm_ctl, gs_checkos through sudo).
+    for (const n of ['gauss-node2', 'gauss-node3'] as const)
+      expect(new Set(tools(n))).toEqual(new Set(['df', 'cm_ctl', 'sudo', 'gs_checkos']));
 
     // The fake cluster: new CM version, one upgrade, the old CM kept in $PGHOST, still Normal.
     const og = readOpenGaussState(shared());
@@ -282,7 +320,7 @@ describe(`${ID} in the lab`, () => {
       backup: `${OPENGAUSS_PGHOST}/${backups[0]}`,
       result: 'success',
     });
-    expect(output(r.events, 'check-cm-backup')).toContain(backups[0]);
+    expect(output(r.events, 'check-cm-backup')).toContain(`backup of the previous CM made by this run: ${OPENGAUSS_PGHOST}/${backups[0]}`);
     // The backup is a real tar.gz of the previous CM.
     const tar = spawnSync('tar', ['-xzOf', path.join(pghostOf(UPGRADE_NODE), backups[0]!), './version.cfg'], { encoding: 'utf8' });
     expect(tar.stdout).toMatch(new RegExp(`^openGauss-${OLD_CM.replace(/\./g, '\\.')}\\n`));
@@ -375,7 +413,8 @@ describe(`${ID} in the lab`, () => {
     expect(r.events.some((e) => e.type === 'step-started')).toBe(false);
     expect(r.manual).toEqual([]);
     expect(fs.existsSync(path.join(trees[UPGRADE_NODE].software, 'cm_upgrade'))).toBe(false);
-    for (const n of NODES) expect(tools(n)).toEqual([]);
+    // Only the preconditions' reads ran (sudo id -un, cm_ctl query for the cluster host names).
+    for (const n of NODES) expect(tools(n).filter((t) => t !== 'sudo' && t !== 'cm_ctl')).toEqual([]);
     expectUnchanged();
     expect(readOpenGaussState(shared()).expansionInProgress).toBe(true);
   }, 120_000);
@@ -387,7 +426,11 @@ describe(`${ID} in the lab`, () => {
     expect(r.summary!.message).toBe('step run-upgrade-cm failed');
     // The pre-checks pass: gs_om shows cluster_state Normal (the new node is Building).
     expect(output(r.events, 'check-database-status')).toMatch(/gauss-new .* Building/);
-    expect(ids(r.summary)).toEqual([...STEPS.slice(0, STEPS.indexOf('run-upgrade-cm') + 1), 'show-cm-state-after-failure']);
+    expect(ids(r.summary)).toEqual([
+      ...STEPS.slice(0, STEPS.indexOf('run-upgrade-cm') + 1),
+      'show-cm-state-after-failure',
+      'upgrade-cm-failure-guidance',
+    ]);
     expect(r.summary!.steps.find((s) => s.id === 'run-upgrade-cm')!.message).toMatch(/GAUSS-53026/);
     const og = readOpenGaussState(shared());
     expect(og.upgrades).toEqual([]);
@@ -411,13 +454,14 @@ describe(`${ID} in the lab`, () => {
     expectUnchanged();
   }, 120_000);
 
-  it('gs_checkos item Abnormal on one node: check-os stops the run', async () => {
+  it('gs_checkos root-only item Abnormal on another node: check-os (as root, on every node) stops the run', async () => {
     const { pkg, published } = provision({}, {}, { 'gauss-node3': { checkos: { A6: 'Abnormal', A13: 'Warning' } } });
     const r = await run(writeInventory(pkg, published), { 'upload-package': upload(pkg) });
     expect(r.summary!.status).toBe('failed');
     expect(r.summary!.message).toBe('step check-os failed');
     expect(ids(r.summary)).toEqual(STEPS.slice(0, STEPS.indexOf('check-os') + 1));
-    expect(output(r.events, 'check-os')).toMatch(/A6\. \[ System control parameters status \]\s+: Abnormal/);
+    expect(output(r.events, 'check-os', 'gauss-node3')).toMatch(/A6\. \[ System control parameters status \]\s+: Abnormal/);
+    expect(r.summary!.steps.find((s) => s.id === 'check-os')!.message).toMatch(/^gauss-node3: /);
     expectUnchanged();
   }, 120_000);
 
@@ -446,8 +490,19 @@ describe(`${ID} in the lab`, () => {
     expect(output(r.events, 'run-upgrade-cm')).toMatch(
       /Cluster state check unavailable\.\nStart to rollback CM component\.\nRollback CM component files successfully\.\n$/,
     );
-    expect(ids(r.summary)).toEqual([...STEPS.slice(0, STEPS.indexOf('run-upgrade-cm') + 1), 'show-cm-state-after-failure']);
+    expect(ids(r.summary)).toEqual([
+      ...STEPS.slice(0, STEPS.indexOf('run-upgrade-cm') + 1),
+      'show-cm-state-after-failure',
+      'upgrade-cm-failure-guidance',
+    ]);
     const state = output(r.events, 'show-cm-state-after-failure');
+    // The tool's own log, found where the OM tools write it.
+    expect(state).toMatch(/gs_upgradectl log: \/opt\/huawei\/log\/omm\/om\/gs_upgradectl-\S+\.log/);
+    expect(state).toContain('Start to rollback CM component.');
+    const guidance = output(r.events, 'upgrade-cm-failure-guidance');
+    expect(guidance).toContain('$GAUSSLOG/om/gs_upgradectl');
+    expect(guidance).toMatch(/cm_ctl -V[\s\S]*gauss-node1\ngauss-node2\ngauss-node3\n/);
+    expect(guidance).toContain(`gs_upgradectl -t upgrade-cm --upgrade-package /opt/software/cm_upgrade/${path.basename(pkg.path)}`);
     expect(state).toContain('cluster_state recorded before the upgrade: Normal');
     expect(state).toMatch(/cluster_state\s+: Normal/);
     expect(state).toContain(`(openGauss CM ${OLD_CM} build `);
@@ -459,5 +514,50 @@ describe(`${ID} in the lab`, () => {
     expect(og.clusterState).toBe('Normal');
     expect(og.upgrades).toEqual([expect.objectContaining({ from: OLD_CM, to: NEW_CM, result: 'rolled-back', backup: null })]);
     expect(listCmBackups(pghostOf(UPGRADE_NODE))).toEqual([]);
+  }, 120_000);
+
+  it('a backup left by an earlier upgrade does not count: this upgrade kept none, check-cm-backup fails', async () => {
+    const { pkg, published } = provision({ backupNotKept: true });
+    // The backup of an upgrade done last month, still in $PGHOST.
+    const old = path.join(pghostOf(UPGRADE_NODE), 'upgrade_cm_backup.tar.gz-3.0.9-20260101120000.tar.gz');
+    spawnSync('tar', ['-czf', old, '-C', trees[UPGRADE_NODE].home, 'install/cm/version.cfg']);
+    const lastMonth = new Date(Date.now() - 30 * 86_400_000);
+    fs.utimesSync(old, lastMonth, lastMonth);
+    giveToLab(old);
+    const r = await run(writeInventory(pkg, published), { 'upload-package': upload(pkg) });
+    expect(r.summary!.status).toBe('failed');
+    expect(r.summary!.message).toBe('step check-cm-backup failed');
+    expect(output(r.events, 'check-cm-backup')).toContain("no backup of the previous CM made by this run (newer than the upgrade's start)");
+    expect(status(r.summary, 'upgrade-cm-failure-guidance')).toBe('succeeded');
+  }, 120_000);
+
+  it('one node keeps the old CM although upgrade-cm reports success: cm_ctl -V per node fails there, with the guidance', async () => {
+    const { pkg, published } = provision({ staleNodes: ['gauss-node3'] });
+    const r = await run(writeInventory(pkg, published), { 'upload-package': upload(pkg) });
+    expect(r.summary!.status).toBe('failed');
+    expect(r.summary!.message).toBe('step check-cm-version failed');
+    expect(status(r.summary, 'run-upgrade-cm')).toBe('succeeded');
+    expect(r.summary!.steps.find((s) => s.id === 'check-cm-version')!.message).toMatch(/^gauss-node3: /);
+    expect(output(r.events, 'check-cm-version', 'gauss-node3')).toContain(`(openGauss CM ${OLD_CM} build `);
+    expect(output(r.events, 'check-cm-version', 'gauss-node2')).toContain(`(openGauss CM ${NEW_CM} build `);
+    expect(output(r.events, 'upgrade-cm-failure-guidance')).toMatch(/run upgrade-cm\s+again/);
+  }, 120_000);
+
+  it('SSH trust by address but not by the cluster host name gs_upgradectl uses: the precondition stops the run', async () => {
+    const { pkg, published } = provision();
+    writeSshConfig(['gauss-node1', 'gauss-node2']); // db3 does not resolve for the cluster user
+    let r: RunResult;
+    try {
+      r = await run(writeInventory(pkg, published), { 'upload-package': upload(pkg) });
+    } finally {
+      writeSshConfig([...NODES]);
+    }
+    expect(r.summary).toBeNull();
+    expect(r.error?.message).toMatch(/precondition\(s\) failed; nothing was changed/);
+    const failed = checks(r.events, 'precondition').filter((c) => c.status === 'failed');
+    expect(failed.length).toBe(NODES.length);
+    for (const c of failed) expect(c.title).toMatch(/SSH trust works from every node to every cluster host name/);
+    expect(r.events.some((e) => e.type === 'step-started')).toBe(false);
+    expectUnchanged();
   }, 120_000);
 });

@@ -69,6 +69,7 @@ const STEPS = [
   'check-cluster-user',
   'create-package-dir',
   'upload-package',
+  'record-upgrade-start',
   'run-upgrade-cm',
   'check-cluster-state-not-worse',
   'check-cm-backup',
@@ -102,10 +103,10 @@ describe(`${ID} dry-run`, () => {
   it('keeps pre-checks, upgrade and post-checks in the order of the source', async () => {
     const p = await plan(['-i', INVENTORY]);
     expect(p.steps.map((s) => s.id)).toEqual(STEPS);
-    expect(p.rollback.map((s) => s.id)).toEqual(['show-cm-state-after-failure', 'cm-rollback-guidance']);
+    expect(p.rollback.map((s) => s.id)).toEqual(['show-cm-state-after-failure', 'cm-rollback-guidance', 'upgrade-cm-failure-guidance']);
   });
 
-  it('checks the rules before anything changes: cluster user, no expansion, SSH trust from every node to every node', async () => {
+  it('checks the rules before anything changes: cluster user, sudo for gs_checkos, no expansion, SSH trust to the cluster host names', async () => {
     const p = await plan(['-i', INVENTORY]);
     const titles = p.preconditions.map((c) => c.title).join('\n');
     expect(titles).toMatch(/cluster user/);
@@ -114,11 +115,15 @@ describe(`${ID} dry-run`, () => {
     const trust = p.preconditions.find((c) => /SSH trust/.test(c.title));
     expect(trust?.role).toBe('nodes');
     expect(trust?.instances).toHaveLength(3);
+    expect(titles).toMatch(/sudo -n runs commands as root/);
+    // The host names gs_upgradectl uses come from the cluster (cm_ctl query), not the inventory.
     const r = await cli(['exec', ID, '--dry-run', '-i', INVENTORY]);
-    expect(r.stdout).toContain('for h in 198.51.100.21 198.51.100.22 198.51.100.23; do ssh -p 22 -o BatchMode=yes');
+    expect(r.stdout).toContain('names=$(cm_ctl query -Cvd | grep -oE');
+    expect(r.stdout).toContain('ssh -p 22 -o BatchMode=yes -o ConnectTimeout=10 "$h" true');
+    expect(r.stdout).not.toContain('198.51.100.21 198.51.100.22');
   });
 
-  it('runs gs_upgradectl as the cluster user (no sudo) with the package in /opt/software/cm_upgrade', async () => {
+  it('runs gs_upgradectl as the cluster user (no sudo), gs_checkos alone as root on every node', async () => {
     const p = await plan(['-i', INVENTORY]);
     const upgrade = step(p, 'run-upgrade-cm');
     expect(upgrade.action.instances[0]?.data.sudo ?? null).toBeNull();
@@ -129,7 +134,9 @@ describe(`${ID} dry-run`, () => {
       expect(
         s.action.instances.every((i) => !i.data.sudo),
         s.id,
-      ).toBe(true);
+      ).toBe(s.id !== 'check-os');
+    const checkos = step(p, 'check-os');
+    expect(checkos.action.instances.map((i) => i.data.sudo)).toEqual(['root', 'root', 'root']);
   });
 
   it('checks the package SHA-256 and its owner, group and permissions after the upload', async () => {
