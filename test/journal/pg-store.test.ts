@@ -51,21 +51,21 @@ describe('shared PostgreSQL store', () => {
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_c, s) => resolve(s)));
     await waitForRecord('pg-a', '"type":"step-started","stepId":"long"');
 
-    const runs = await runCli(['runs', '--json'], env);
+    // Three other commands at once, so the run is still in its long step when it is killed.
+    const [held] = await lab.pg.query<{ id: string }>('runbook_state', 'select id from runbook_locks where run_id = $1', ['pg-a']);
+    const [runs, second, force] = await Promise.all([
+      runCli(['runs', '--json'], env),
+      // Another operator, another state directory, same shared store: refused.
+      runCli([...pgArgs('pg2', 'pg-b'), '--state-url', stateUrl], { ...lab.env, RUNBOOK_STATE_DIR: join(lab.dir, 'other-state') }),
+      // --force does not break the lock of a run alive on this host (nor end its database session).
+      runCli(['runs', '--break-lock', held!.id, '--force'], env),
+    ]);
     expect(runs.code, runs.stderr).toBe(0);
     expect((JSON.parse(runs.stdout) as { runs: Array<{ id: string; state: string }> }).runs.find((r) => r.id === 'pg-a')?.state).toBe(
       'running',
     );
-    // Another operator, another state directory, same shared store: refused.
-    const second = await runCli([...pgArgs('pg2', 'pg-b'), '--state-url', stateUrl], {
-      ...lab.env,
-      RUNBOOK_STATE_DIR: join(lab.dir, 'other-state'),
-    });
     expect(second.code).toBe(8);
     expect(second.stderr).toContain('is being run by run pg-a');
-    // --force does not break the lock of a run alive on this host (nor end its database session).
-    const lockId = (JSON.parse(runs.stdout) as { locks: Array<{ id: string; runId: string }> }).locks.find((l) => l.runId === 'pg-a')!.id;
-    const force = await runCli(['runs', '--break-lock', lockId, '--force'], env);
     expect(force.code, force.stderr).toBe(8);
     expect(force.stderr).toContain('still running as pid');
     expect(child.exitCode).toBe(null);
