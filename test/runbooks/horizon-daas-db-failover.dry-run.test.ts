@@ -147,6 +147,10 @@ describe(`${ID} dry-run`, () => {
     const up = await plan(BRANCHES['tenant, primary reachable']!);
     const down = running((await plan(BRANCHES['tenant, primary unreachable']!)).steps);
     const ids = running(up.steps);
+    // Nothing writes while the counts are taken and the dumps made: the other appliances' dtService is stopped first.
+    expect(ids.indexOf('t1-stop-dtservice-others')).toBeGreaterThan(ids.indexOf('t1-stop-services-secondary'));
+    expect(ids.indexOf('t1-stop-dtservice-others')).toBeLessThan(ids.indexOf('t1-count-rows-primary-fdb'));
+    expect(down).not.toContain('t1-stop-dtservice-others');
     for (const db of ['fdb', 'edb', 'avdb']) {
       expect(ids.indexOf(`t1-backup-${db}`)).toBeGreaterThan(ids.indexOf(`t1-count-rows-primary-${db}`));
       expect(ids.indexOf(`t1-restore-${db}`)).toBe(ids.indexOf(`t1-backup-${db}`) + 1);
