@@ -25,13 +25,15 @@ Examples:
   $ runbook smoke vcd-db-upgrade --database-url postgres://postgres:pw@localhost/smoke -i fixtures/inventories/vcd-db-upgrade.yaml --seed fixtures/smoke/vcd-db-upgrade.sql
   $ runbook runs
   $ runbook resume <run-id>
+  $ runbook attach <run-id>
 
 Exit codes:
   0 success; 1 a step or verification failed (also past onFailure: continue); 2 usage;
   3 invalid runbook/inventory/parameter; 4 a precondition failed; 5 aborted by the operator, or
   an answer/flag missing without a terminal; 6 connection failure or lost (outcome unknown);
   7 SSH host key unknown or changed; 8 locked by another run; 9 resume refused; 10 state
-  directory unusable (disk full, read-only, unsafe); 130 interrupted.
+  directory unusable (disk full, read-only, unsafe); 11 a detached step still runs
+  (runbook attach <run-id>); 130 interrupted.
 
 Environment:
   RUNBOOK_PATH       extra runbook directories (colon-separated), like --runbooks
@@ -141,6 +143,21 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
     .option('--state-dir <dir>', 'journal directory')
     .option('--state-url <url>', 'shared PostgreSQL store (or RUNBOOK_STATE_URL)')
     .action((runId: string, opts) => run((ctx) => import('./commands/resume-command.js').then((m) => m.resumeCommand(runId, opts, ctx))));
+
+  program
+    .command('attach <run-id>')
+    .description(
+      're-attach to a detached step still running: its log from where it stopped, its exit status, its verification; then stop (resume goes on)',
+    )
+    .option('--kill', 'kill the detached program (typed confirmation naming its targets; recorded in the journal)')
+    .option('--confirm-kill <targets>', 'without a terminal: the targets, comma-separated, as --kill asks to type them')
+    .option('-y, --yes', 'answer yes to ordinary confirmations (rollback steps)')
+    .option('--allow-destructive', 'confirm destructive rollback steps without a terminal')
+    .option('--accept-new-host-keys', 'trust SSH host keys seen for the first time')
+    .option('--known-hosts <file>', 'known_hosts file')
+    .option('--state-dir <dir>', 'journal directory')
+    .option('--state-url <url>', 'shared PostgreSQL store (or RUNBOOK_STATE_URL)')
+    .action((runId: string, opts) => run((ctx) => import('./commands/attach-command.js').then((m) => m.attachCommand(runId, opts, ctx))));
 
   program
     .command('report <run-id>')

@@ -29,6 +29,8 @@ export const EXIT = {
    * another user, writable by others). Whatever was journaled stays readable.
    */
   state: 10,
+  /** A detached step's program still runs on its target: `runbook attach <run-id>` re-attaches. */
+  detached: 11,
   /** Interrupted by a signal (Ctrl-C / SIGTERM); the journal records where. */
   interrupted: 130,
 } as const;
@@ -47,6 +49,7 @@ export type ErrorCode =
   | 'resume'
   | 'state'
   | 'interrupted'
+  | 'detached'
   | 'internal';
 
 const exitByCode: Record<ErrorCode, ExitCode> = {
@@ -61,6 +64,7 @@ const exitByCode: Record<ErrorCode, ExitCode> = {
   resume: EXIT.resume,
   state: EXIT.state,
   interrupted: EXIT.interrupted,
+  detached: EXIT.detached,
   internal: EXIT.failed,
 };
 

@@ -2,7 +2,7 @@
 import { hostname, userInfo } from 'node:os';
 import { errorCodeForExit, RunbookError } from '../errors.js';
 import { EventBus } from '../engine/events.js';
-import { executePlan, type ExecuteOptions, type RunSummary } from '../engine/executor.js';
+import { executePlan, type DetachedOptions, type ExecuteOptions, type RunSummary } from '../engine/executor.js';
 import { collectSecrets } from '../engine/secrets.js';
 import { newRunId, type JournalHandle } from '../journal/journal.js';
 import { lockKey, type HeldLock } from '../journal/lock.js';
@@ -64,14 +64,19 @@ export interface ResumeHooks {
   only: string | null;
   /** Files that changed since the run started (resumed with --force). */
   forcedChanges: string[];
+  /** runbook attach: end after the re-attached step; kill its programs first if confirmed. */
+  attach?: { stopAfter: string; kill: boolean };
   /**
    * Called once the session is recorded (run-started) and before any step runs: settles the
    * step of unknown outcome and says which steps are done, or 'abort'.
    */
-  settle(
-    session: RunSession,
-  ): Promise<
-    | { completed: NonNullable<ExecuteOptions['completed']>; doneTargets?: ExecuteOptions['doneTargets']; runPreconditions: boolean }
+  settle(session: RunSession): Promise<
+    | {
+        completed: NonNullable<ExecuteOptions['completed']>;
+        doneTargets?: ExecuteOptions['doneTargets'];
+        runPreconditions: boolean;
+        reattach?: DetachedOptions['reattach'];
+      }
     | 'abort'
   >;
 }
@@ -216,6 +221,7 @@ async function runSession(input: SessionInput): Promise<RunSummary> {
       unattended: ctx.interactive ? null : { yes: policy.yes, allowDestructive: policy.allowDestructive, attested: policy.attested },
       from,
       only,
+      detached: { interactive: ctx.interactive, ...(resume?.attach ?? {}) },
     };
     if (resume && journal && lock) {
       if (resume.forcedChanges.length) journal.note({ type: 'resume-forced', changed: resume.forcedChanges });
@@ -230,6 +236,7 @@ async function runSession(input: SessionInput): Promise<RunSummary> {
       }
       execute.completed = settled.completed;
       if (settled.doneTargets) execute.doneTargets = settled.doneTargets;
+      if (settled.reattach) execute.detached = { ...execute.detached!, reattach: settled.reattach };
       execute.runPreconditions = settled.runPreconditions && selectsAll({ from, only });
     }
     const summary = await executePlan(execute);

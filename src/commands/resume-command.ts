@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto';
 import { RunbookError } from '../errors.js';
 import { verifyStep, type RunSummary } from '../engine/executor.js';
 import { journalAlteredError } from '../journal/journal.js';
+import { detachedPrograms } from '../engine/detached-records.js';
+import type { DetachedRecord } from '../steps/types.js';
 import { lockedError } from '../journal/lock.js';
 import { analyzeRun, findStep, type RunAnalysis } from '../journal/read.js';
 import { openStateStore, type StateStore } from '../journal/store.js';
@@ -27,6 +29,8 @@ export interface ResumeOptions {
   knownHosts?: string;
   stateDir?: string;
   stateUrl?: string;
+  /** runbook attach: only the detached step, then stop; `confirmKill` asks before killing it. */
+  attach?: { confirmKill: ((step: PlannedStep, targets: string[]) => Promise<void>) | null };
 }
 
 type Choice = 'rerun' | 'done' | 'abort';
@@ -88,7 +92,14 @@ async function resume(runId: string, options: ResumeOptions, ctx: CommandContext
   }
   if (!plan.inventory) throw refuse(`run ${runId} has no inventory`, 'Only runs with an inventory file can be resumed.');
   const unknownStep = a.unknown ? findStep(plan, a.unknown.step.stepId) : undefined;
-  if (unknownStep && !unknownStep.verify && !ctx.interactive && !options.unknown) {
+  // A step left running detached is no unknown outcome: its programs are re-attached to.
+  const programs = unknownStep ? detachedPrograms(run.records, unknownStep.id) : new Map<string | null, DetachedRecord>();
+  if (options.attach && (!unknownStep || !programs.size))
+    throw refuse(
+      `no detached step of run ${runId} is waiting to be re-attached`,
+      `runbook resume ${runId} continues the run; runbook report ${runId} shows its record.`,
+    );
+  if (unknownStep && !programs.size && !unknownStep.verify && !ctx.interactive && !options.unknown) {
     throw refuse(
       `step ${unknownStep.id} started in the interrupted run and has no recorded end; it has no verification, so its outcome is unknown`,
       `Check ${describeTargets(a)} by hand, then resume with --unknown rerun (run it again), --unknown done (count it as done) or --unknown abort, or resume on a terminal to be asked.`,
@@ -109,8 +120,17 @@ async function resume(runId: string, options: ResumeOptions, ctx: CommandContext
     from: a.first.selection.from,
     only: a.first.selection.only,
     forcedChanges: changed,
-    settle: (session) => settle(session, a, unknownStep, options, ctx),
+    settle: (session) =>
+      programs.size ? reattach(session, a, unknownStep!, programs, ctx) : settle(session, a, unknownStep, options, ctx),
   };
+  if (options.attach && unknownStep) {
+    const kill = options.attach.confirmKill !== null;
+    await options.attach.confirmKill?.(
+      unknownStep,
+      [...programs.keys()].map((t) => t ?? 'local'),
+    );
+    hooks.attach = { stopAfter: unknownStep.id, kill };
+  }
   const execOptions: ExecOptions = {
     yes: options.yes ?? false,
     allowDestructive: options.allowDestructive ?? false,
@@ -125,6 +145,26 @@ async function resume(runId: string, options: ResumeOptions, ctx: CommandContext
     );
   }
   return runPrepared({ plan, inventory }, execOptions, ctx, 'exec', hooks);
+}
+
+/** The step runs detached: re-attach to its programs; targets where it already ended are done. */
+async function reattach(
+  session: RunSession,
+  a: RunAnalysis,
+  step: PlannedStep,
+  programs: Map<string | null, DetachedRecord>,
+  ctx: CommandContext,
+) {
+  const settled = await settle(session, { ...a, unknown: null }, undefined, {}, ctx);
+  if (settled === 'abort') return settled;
+  const where = [...programs].map(([t, p]) => `${t ?? 'local'} (pid ${p.pid}, ${p.dir})`).join(', ');
+  if (!ctx.json) ctx.print(`Step ${step.id} (${step.title}) runs detached on ${where}: re-attaching.`);
+  const done = a.unknown?.succeededTargets ?? [];
+  return {
+    ...settled,
+    reattach: new Map([[step.id, programs]]),
+    ...(done.length ? { doneTargets: new Map([[step.id, new Set(done)]]) } : {}),
+  };
 }
 
 function describeTargets(a: RunAnalysis): string {

@@ -89,9 +89,30 @@ export type RunEvent = Base &
         exitCode?: number | null;
       }
     | { type: 'rollback-started'; stepId: string; rollback: string[] }
+    | DetachedEvent
     | { type: 'interrupt-requested'; message: string }
     | { type: 'run-finished'; status: 'succeeded' | 'failed' | 'aborted' | 'interrupted'; message: string; exitCode: number }
   );
+
+/**
+ * A detached step's program on a target (see src/steps/detached.ts): started apart from the
+ * session, left running (Ctrl-C, timeout, lost connection, prompt), re-attached, killed by the
+ * operator. The journal keeps them; resume and attach find the program again through them.
+ */
+export type DetachedEvent =
+  | { type: 'detached-started'; stepId: string; target: string | null; pid: number; dir: string }
+  | { type: 'detached-progress'; stepId: string; target: string | null; offset: number }
+  | {
+      type: 'detached-left';
+      stepId: string;
+      target: string | null;
+      reason: 'interrupted' | 'timeout' | 'connection' | 'prompt';
+      offset: number;
+      prompt?: string;
+      message: string;
+    }
+  | { type: 'detached-reattached'; stepId: string; target: string | null; offset: number }
+  | { type: 'detached-killed'; stepId: string; target: string | null; pid: number; dir: string; message: string };
 
 export type RunEventType = RunEvent['type'];
 

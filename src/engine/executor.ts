@@ -10,7 +10,7 @@ import { notSelected } from '../planner/selection.js';
 import type { Plan, PlannedStep } from '../planner/plan-types.js';
 import { bindDeferred, displayParts, materializeParts, type RuntimeValues, type Scalar } from '../runbook/template.js';
 import { getStepKind } from '../steps/registry.js';
-import type { ActionResult, OperatorIO, PlannedAction, RunContext } from '../steps/types.js';
+import type { ActionResult, DetachedRecord, OperatorIO, PlannedAction, RunContext } from '../steps/types.js';
 import type { Connections } from '../targets/types.js';
 import type { EventBus, StepStatus } from './events.js';
 import { preflight, type UnattendedFlags } from './preflight.js';
@@ -52,6 +52,18 @@ export interface ExecuteOptions {
   from?: string | null;
   only?: string | null;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Detached steps: a terminal to ask on, and the programs to re-attach to (resume, attach). */
+  detached?: DetachedOptions;
+}
+
+export interface DetachedOptions {
+  interactive: boolean;
+  /** By step id, then target (null for the operator's machine): the program already running. */
+  reattach?: Map<string, Map<string | null, DetachedRecord>>;
+  /** The operator confirmed killing the re-attached programs. */
+  kill?: boolean;
+  /** End the session once this step is judged (runbook attach). */
+  stopAfter?: string;
 }
 
 export interface RunSummary {
@@ -113,7 +125,7 @@ interface FanOutResult {
   unreachable: string[];
 }
 
-type Executed = 'succeeded' | 'declined' | { status: 'failed' | 'interrupted' | 'unknown'; fan: FanOutResult };
+type Executed = 'succeeded' | 'declined' | 'left-running' | { status: 'failed' | 'interrupted' | 'unknown'; fan: FanOutResult };
 
 class Execution {
   private readonly outcomes = new Map<string, Outcome>();
@@ -171,6 +183,12 @@ class Execution {
         if (this.o.stopSignal.aborted) return this.finish('interrupted', EXIT.interrupted, `interrupted before step ${step.id}`);
         const end = await this.step(step);
         if (end) return this.finish(end.status, end.exitCode, end.message);
+        if (step.id === this.o.detached?.stopAfter)
+          return this.finish(
+            'interrupted',
+            EXIT.ok,
+            `step ${step.id} was re-attached and judged; go on with runbook resume ${this.o.runId}`,
+          );
       }
       // Steps under `onFailure: continue` that failed, in this session or an earlier one.
       const failed = this.summary.filter((s) => s.status === 'failed').map((s) => s.id);
@@ -291,7 +309,20 @@ class Execution {
   }
 
   private context(stepId: string, target: string | null, timeoutMs: number, signal: AbortSignal, quiet: boolean): RunContext {
+    const detached = this.o.detached;
     return {
+      ...(quiet
+        ? {}
+        : {
+            detached: {
+              runId: this.o.runId,
+              stopSignal: this.o.stopSignal,
+              interactive: detached?.interactive ?? false,
+              emit: (event) => this.o.bus.emit(event),
+              existing: detached?.reattach?.get(stepId)?.get(target),
+              kill: detached?.kill ?? false,
+            },
+          }),
       stepId,
       target,
       connections: this.o.connections,
@@ -332,6 +363,12 @@ class Execution {
     const outcome = await this.execute(step);
     if (outcome === 'succeeded') return null;
     if (outcome === 'declined') return { status: 'aborted', exitCode: EXIT.aborted, message: `the operator declined step ${step.id}` };
+    if (outcome === 'left-running')
+      return {
+        status: 'interrupted',
+        exitCode: EXIT.detached,
+        message: `step ${step.id} still runs detached; re-attach with runbook attach ${this.o.runId} (or runbook resume ${this.o.runId})`,
+      };
     const { status, fan } = outcome;
     if (status === 'unknown')
       return {
@@ -369,7 +406,8 @@ class Execution {
   }
 
   private async execute(step: PlannedStep): Promise<Executed> {
-    if (step.confirm.mode !== 'none') {
+    // Re-attaching to a program the operator already confirmed is no new change.
+    if (step.confirm.mode !== 'none' && !this.o.detached?.reattach?.has(step.id)) {
       const expected = step.confirm.expected ? materializeParts(step.confirm.expected, this.values()) : null;
       const answer = await this.o.confirmer.confirm(step, expected);
       this.o.bus.emit({
@@ -402,6 +440,7 @@ class Execution {
       });
       fan = await this.fanOut(step);
       last = fan.result;
+      if (last.leftRunning) break;
       if (last.status === 'succeeded' && step.verify) {
         const verified = await this.runAction(step.verify, step.id, 'verify', this.o.killSignal);
         if (verified.status === 'failed') last = { ...last, status: 'failed', message: `verification failed: ${verified.message}` };
@@ -411,6 +450,11 @@ class Execution {
       await this.sleep(step.retries?.delayMs ?? 0, this.o.stopSignal);
     }
     const durationMs = Date.now() - started;
+    if (last.leftRunning) {
+      // Not judged yet: no end in the journal, so that resume and attach find it running.
+      this.summary.push({ id: step.id, status: 'not run', message: last.message, durationMs });
+      return 'left-running';
+    }
     const status: StepStatus =
       last.status === 'succeeded'
         ? 'succeeded'
@@ -458,6 +502,8 @@ class Execution {
       );
       results[index] = result;
       if (result.status === 'failed') failures++;
+      // A program still running detached has no end yet: its target stays open for resume.
+      if (result.leftRunning) return;
       this.o.bus.emit({
         type: 'instance-finished',
         stepId: step.id,
@@ -484,6 +530,8 @@ class Execution {
       await Promise.all(Array.from({ length: Math.min(limit, instances.length) }, worker));
     }
     const ran = results.filter(Boolean);
+    const running = ran.find((r) => r.leftRunning);
+    if (running) return only(running);
     const failed = ran.filter((r) => r.status === 'failed');
     const notRun = instances.length - ran.length;
     const targetsWhere = (test: (r: ActionResult | undefined) => boolean) =>

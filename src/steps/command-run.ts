@@ -1,7 +1,7 @@
 /** Runs a planned shell command (ssh or local) and judges its result. Shared by both kinds. */
 import { displayParts, materializeParts, type Part } from '../runbook/template.js';
 import type { TextMatch } from '../runbook/schema-parts.js';
-import type { CommandTarget, PromptAnswerSpec } from '../targets/types.js';
+import type { CommandResult, CommandTarget, PromptAnswerSpec } from '../targets/types.js';
 import { newStagingDir, undeliverableSecret, type SecretDelivery } from '../targets/secret-delivery.js';
 import { composeRunnable, type CommandData } from './command-shape.js';
 import { captureText, checkExitCode, checkText, clip, resolveExpectations } from './expectations.js';
@@ -22,6 +22,8 @@ export interface RunnableCommand extends CommandData {
   expect?: CommandExpect | undefined;
   capture?: { regex?: string | undefined } | undefined;
   pty?: PtyData | null | undefined;
+  /** Runs apart from the session (see detached.ts). */
+  detached?: boolean | undefined;
 }
 
 export async function runCommand(target: CommandTarget, data: RunnableCommand, ctx: RunContext): Promise<ActionResult> {
@@ -38,13 +40,7 @@ export async function runCommand(target: CommandTarget, data: RunnableCommand, c
       durationMs: 0,
     };
   }
-  const expect = resolveExpectations(data.expect, materialize);
-  const answers: PromptAnswerSpec[] | undefined = data.pty?.answers.map((a) => ({
-    prompt: new RegExp(a.prompt),
-    answer: materialize(a.answer),
-    repeat: a.repeat,
-    display: displayParts(a.answer),
-  }));
+  const answers = answerSpecs(data, materialize);
   const result = await target.exec(command, {
     ...(data.stdin ? { stdin: materialize(data.stdin) } : {}),
     ...(secrets.length ? { secrets: { variables: secrets, stagingDir } } : {}),
@@ -53,6 +49,28 @@ export async function runCommand(target: CommandTarget, data: RunnableCommand, c
     signal: ctx.signal,
     onOutput: ctx.onOutput,
   });
+  return judgeCommand(data, result, ctx, materialize, started);
+}
+
+/** The step's prompt -> answer rules with their values in (secrets shown masked in the transcript). */
+export function answerSpecs(data: RunnableCommand, materialize: (parts: Part[]) => string): PromptAnswerSpec[] | undefined {
+  return data.pty?.answers.map((a) => ({
+    prompt: new RegExp(a.prompt),
+    answer: materialize(a.answer),
+    repeat: a.repeat,
+    display: displayParts(a.answer),
+  }));
+}
+
+/** Judges a finished command by its step's expectations (exit code, output, capture). */
+export function judgeCommand(
+  data: RunnableCommand,
+  result: CommandResult,
+  ctx: Pick<RunContext, 'timeoutMs'>,
+  materialize: (parts: Part[]) => string,
+  started: number,
+): ActionResult {
+  const expect = resolveExpectations(data.expect, materialize);
   const base = {
     durationMs: Date.now() - started,
     exitCode: result.exitCode,

@@ -30,10 +30,22 @@ export const commandFields = {
     .optional()
     .describe('What a successful run looks like. Default: exit code 0.'),
   capture: textCapture.optional(),
+  detached: z
+    .boolean()
+    .optional()
+    .describe(
+      'Run apart from the session (own session, log and exit status on the target): Ctrl-C, a timeout or a lost connection only stop the waiting; runbook attach re-attaches.',
+    ),
 };
+
+/** The dry-run's word on a detached step: what runs where, and what the target needs. */
+export function describeDetached(pty: boolean): string {
+  return `detached: runs apart from this session (setsid${pty ? ', a pseudo-terminal by util-linux script, answers through a FIFO' : ''}); log and exit status in ~/.runbook/detached/<run-id>/ on the target`;
+}
 
 export interface CommandSpec {
   command: string;
+  detached?: boolean | undefined;
   env?: Record<string, string> | undefined;
   stdin?: string | undefined;
   sudo?: boolean | string | undefined;

@@ -1,6 +1,7 @@
 /** `local`: a command on the operator's machine (through execa, in sh). */
 import { displayParts } from '../runbook/template.js';
-import { commandFields, composeCommand, planCommand, type CommandSpec } from './command-shape.js';
+import { commandFields, composeCommand, describeDetached, planCommand, type CommandSpec } from './command-shape.js';
+import { runDetached } from './detached.js';
 import { runCommand, type RunnableCommand } from './command-run.js';
 import { describeExpect } from './ssh.js';
 import { renderExpectations } from './expectations.js';
@@ -23,6 +24,7 @@ export const localStep: StepKind<LocalSpec> = {
       ...planCommand(spec, render),
       expect: renderExpectations(spec.expect, (t) => render.parts(t, 'text')),
       capture: spec.capture,
+      ...(spec.detached ? { detached: true } : {}),
     };
     return data as unknown as Record<string, unknown>;
   },
@@ -30,10 +32,12 @@ export const localStep: StepKind<LocalSpec> = {
     const data = raw as unknown as RunnableCommand;
     const lines = [`$ ${composeCommand(data, displayParts)}`];
     if (data.stdin) lines.push(`stdin: ${JSON.stringify(displayParts(data.stdin))}`);
+    if (data.detached) lines.push(describeDetached(false));
     return [...lines, ...describeExpect(data.expect)];
   },
   async run(raw, ctx) {
     const target = await ctx.connections.command(null);
-    return runCommand(target, raw as unknown as RunnableCommand, ctx);
+    const data = raw as unknown as RunnableCommand;
+    return data.detached ? runDetached(target, data, ctx) : runCommand(target, data, ctx);
   },
 };

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { duration, promptAnswer } from '../runbook/schema-parts.js';
 import { parseDuration } from '../runbook/duration.js';
 import { displayParts } from '../runbook/template.js';
-import { commandFields, composeCommand, planCommand, type CommandSpec } from './command-shape.js';
+import { commandFields, composeCommand, describeDetached, planCommand, type CommandSpec } from './command-shape.js';
+import { runDetached } from './detached.js';
 import { runCommand, type RunnableCommand } from './command-run.js';
 import { describeTextMatch, renderExpectations, resolveExpectations } from './expectations.js';
 import type { StepKind } from './types.js';
@@ -42,6 +43,7 @@ export const sshStep: StepKind<SshSpec> = {
       ...planCommand(spec, render),
       expect: renderExpectations(spec.expect, (t) => render.parts(t, 'text')),
       capture: spec.capture,
+      ...(spec.detached ? { detached: true } : {}),
       pty: spec.pty
         ? {
             answers: spec.pty.answers.map((a) => ({
@@ -62,11 +64,13 @@ export const sshStep: StepKind<SshSpec> = {
     for (const a of data.pty?.answers ?? []) {
       lines.push(`on prompt /${a.prompt}/ answer ${JSON.stringify(displayParts(a.answer))}${a.repeat ? ' (each time)' : ''}`);
     }
+    if (data.detached) lines.push(describeDetached(Boolean(data.pty)));
     return [...lines, ...describeExpect(data.expect)];
   },
   async run(raw, ctx) {
     const target = await ctx.connections.command(ctx.target);
-    return runCommand(target, raw as unknown as RunnableCommand, ctx);
+    const data = raw as unknown as RunnableCommand;
+    return data.detached ? runDetached(target, data, ctx) : runCommand(target, data, ctx);
   },
 };
 

@@ -7,6 +7,7 @@
 import type { z } from 'zod';
 import type { BindValue, Encoding, Part, RenderedSql, RuntimeValues, Scalar } from '../runbook/template.js';
 import type { CommandTarget, Connections } from '../targets/types.js';
+import type { DetachedEvent } from '../engine/events.js';
 
 /** What a kind's target role must be bound to in the inventory. */
 export type TargetType = 'hosts' | 'database' | 'http' | 'none';
@@ -39,6 +40,8 @@ export interface ActionResult {
   connection?: 'unreachable' | 'lost';
   /** The captured value (prompt answer, capture rule), usable as {{ steps.<id>.value }}. */
   value?: Scalar;
+  /** A detached step whose program still runs on its target: nothing is judged yet. */
+  leftRunning?: boolean;
   /** Prompts the step answered (pty sessions, operator prompts). */
   answers?: Array<{ prompt: string; answer: string }>;
   /** Lines of a unified diff (file-edit). */
@@ -71,6 +74,32 @@ export interface RunContext {
   /** Runs a nested check (manual step check, wait until). */
   runCheck(check: PlannedAction): Promise<ActionResult>;
   sleep(ms: number): Promise<void>;
+  /** What a detached step needs of the engine (absent for checks: they never run detached). */
+  detached?: DetachedContext | undefined;
+}
+
+/** A detached program found in the journal, to re-attach to. */
+export interface DetachedRecord {
+  pid: number;
+  dir: string;
+  /** How far the output was read. */
+  offset: number;
+  /** The line it waited on when it was left for want of an answer. */
+  prompt?: string | undefined;
+}
+
+export interface DetachedContext {
+  runId: string;
+  /** The first Ctrl-C: stop waiting at once (the program goes on). */
+  stopSignal: AbortSignal;
+  /** A terminal to ask the operator on (an unexpected prompt). */
+  interactive: boolean;
+  /** Journals a detached-* event (durably). */
+  emit(event: DetachedEvent): void;
+  /** The program of this step already started on this target: re-attach instead of starting. */
+  existing: DetachedRecord | undefined;
+  /** The operator confirmed killing the program (runbook attach --kill). */
+  kill: boolean;
 }
 
 /** A kind-specific, fully rendered action for one target: plain JSON data. */

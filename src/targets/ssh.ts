@@ -159,7 +159,19 @@ export class SshTarget implements CommandTarget {
       let settled = false;
       let channel: ClientChannel | undefined;
       let answerer: PromptAnswerer | undefined;
+      let stopping: Promise<void> | undefined;
+      // The remote shell says its process group first (its own line, taken out of the output).
+      const group = new GroupReport();
       const finish = (exitCode: number | null, signal?: string) => {
+        if (settled) return;
+        if (stopping) {
+          // Wait for the verdict on the remote process group before answering.
+          void stopping.then(() => finishNow(exitCode, signal));
+          return;
+        }
+        finishNow(exitCode, signal);
+      };
+      const finishNow = (exitCode: number | null, signal?: string) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -179,13 +191,19 @@ export class SshTarget implements CommandTarget {
         });
       };
       const stop = () => {
-        try {
-          channel?.signal('KILL');
-        } catch {
-          // Not every server accepts signals; closing the channel ends the command's session.
-        }
-        channel?.close();
-        setTimeout(() => finish(null), 2000).unref();
+        if (stopping) return;
+        const pgid = group.pgid;
+        stopping = (pgid === null ? Promise.resolve() : this.stopGroup(client, pgid).then((verdict) => void (stderr += verdict))).then(
+          () => {
+            try {
+              channel?.signal('KILL');
+            } catch {
+              // Not every server accepts signals; closing the channel ends the command's session.
+            }
+            channel?.close();
+          },
+        );
+        void stopping.then(() => setTimeout(() => finishNow(null), 2000).unref());
       };
       const timer = setTimeout(() => {
         timedOut = true;
@@ -197,13 +215,15 @@ export class SshTarget implements CommandTarget {
       };
       const onConnectionClosed = () => {
         connectionLost = true;
-        stderr += `\n[runbook] the SSH connection to ${this.name} was lost while the command ran; its outcome is unknown\n`;
-        finish(null);
+        const where = group.pgid === null ? '' : ` (process group ${group.pgid} on ${this.name} may still be running)`;
+        stderr += `\n[runbook] the SSH connection to ${this.name} was lost while the command ran; its outcome is unknown${where}\n`;
+        stopping = undefined;
+        finishNow(null);
       };
       options.signal.addEventListener('abort', onAbort, { once: true });
       client.once('close', onConnectionClosed);
       const pty = options.pty ? { term: 'dumb', rows: 40, cols: 200 } : undefined;
-      client.exec(command, pty ? { pty } : {}, (error, stream) => {
+      client.exec(group.wrap(command), pty ? { pty } : {}, (error, stream) => {
         if (error) {
           stderr += `[runbook] cannot start the command: ${error.message}\n`;
           return finish(null);
@@ -214,23 +234,24 @@ export class SshTarget implements CommandTarget {
             options.pty.answers,
             options.pty.unexpectedPromptAfterMs,
             (text) => stream.write(text),
-            (message) => {
-              promptFailure = message;
+            (prompt) => {
+              promptFailure = `unexpected prompt, no answer configured: "${prompt}"`;
               stop();
             },
           );
         }
-        stream.on('data', (chunk: Buffer) => {
-          const text = chunk.toString('utf8');
-          stdout += text;
-          options.onOutput?.('stdout', text);
-          answerer?.feed(text);
-        });
-        stream.stderr.on('data', (chunk: Buffer) => {
-          const text = chunk.toString('utf8');
-          stderr += text;
-          options.onOutput?.('stderr', text);
-        });
+        // On a pseudo-terminal both streams arrive as one: the group line comes on stdout then.
+        const reportStream = options.pty ? 'stdout' : 'stderr';
+        const onText = (name: 'stdout' | 'stderr', raw: string) => {
+          const text = name === reportStream ? group.take(raw) : raw;
+          if (!text) return;
+          if (name === 'stdout') stdout += text;
+          else stderr += text;
+          options.onOutput?.(name, text);
+          if (name === 'stdout') answerer?.feed(text);
+        };
+        stream.on('data', (chunk: Buffer) => onText('stdout', chunk.toString('utf8')));
+        stream.stderr.on('data', (chunk: Buffer) => onText('stderr', chunk.toString('utf8')));
         stream.on('exit', (code: number | null, signal?: string) => {
           stream.once('close', () => finish(code ?? null, signal));
         });
@@ -274,8 +295,75 @@ export class SshTarget implements CommandTarget {
     }
   }
 
+  /**
+   * Stops a remote command for good: its whole process group (sshd signals only the shell), TERM
+   * first, KILL after 5 s, through sudo where the group holds another user's processes. Says
+   * whether it is gone or may still be running, and where.
+   */
+  private async stopGroup(client: Client, pgid: number): Promise<string> {
+    const script = stopGroupScript(pgid);
+    const out = await new Promise<string>((resolve) => {
+      client.exec(script, (error, stream) => {
+        if (error) return resolve('');
+        let text = '';
+        stream.on('data', (c: Buffer) => (text += c.toString('utf8')));
+        stream.stderr.on('data', () => undefined);
+        stream.on('close', () => resolve(text));
+        stream.end();
+      });
+    });
+    if (out.includes('stopped')) return `\n[runbook] stopped the remote command on ${this.name} (process group ${pgid})\n`;
+    return `\n[runbook] the remote command may still be running on ${this.name} (process group ${pgid}); check with: ps -o pid,args -g ${pgid}, stop it with: kill -KILL -- -${pgid}\n`;
+  }
+
   async close(): Promise<void> {
     for (const client of this.clients) client.end();
     this.clients.clear();
   }
+}
+
+/**
+ * The remote shell's process group. sshd makes the shell of every session a session (and group)
+ * leader, so `$$` names the group of everything the command starts; the shell prints it on a line
+ * of its own before the command, and the line is taken out of what the operator sees.
+ */
+export class GroupReport {
+  pgid: number | null = null;
+  private head = '';
+  private done = false;
+
+  wrap(command: string): string {
+    return `printf 'RUNBOOK_PGID=%s\\n' "$$" >&2; ${command}`;
+  }
+
+  /** Takes the report out of the stream's first text; returns what remains to show. */
+  take(text: string): string {
+    if (this.done) return text;
+    this.head += text;
+    const match = /^(?:\r?\n)*RUNBOOK_PGID=(\d+)\r?\n/.exec(this.head);
+    if (match) {
+      this.done = true;
+      this.pgid = Number(match[1]);
+      return this.head.slice(match[0].length);
+    }
+    if (this.head.includes('\n') || this.head.length > 64) {
+      // Not there (a shell that does not print it): show everything as it came.
+      this.done = true;
+      return this.head;
+    }
+    return '';
+  }
+}
+
+/** POSIX sh: TERM the group, KILL it after 5 s, try through sudo -n; prints stopped or running. */
+export function stopGroupScript(pgid: number): string {
+  const g = String(Math.trunc(pgid));
+  return [
+    `alive() { ps -e -o pgid= 2>/dev/null | awk -v g=${g} '$1 == g { f = 1 } END { exit !f }'; }`,
+    `kill -TERM -- -${g} 2>/dev/null`,
+    `i=0; while alive && [ $i -lt 5 ]; do sleep 1; i=$((i+1)); done`,
+    `if alive; then kill -KILL -- -${g} 2>/dev/null; sleep 1; fi`,
+    `if alive; then sudo -n kill -KILL -- -${g} 2>/dev/null; sleep 1; fi`,
+    `if alive; then echo running; else echo stopped; fi`,
+  ].join('\n');
 }
