@@ -65,6 +65,7 @@ const EXPECTED: Record<string, Expected> = {
   'exec bomgar-failover-upgrade -i fixtures/inventories/bomgar-failover-upgrade.yaml --answer choose-method=asynchronous': MISSING_SECRET,
   runs: { code: 0, output: /vcd-db-upgrade +.*succeeded/ },
   'resume <run-id>': { code: 9, output: /nothing to resume|already|succeeded/i },
+  'attach <run-id>': { code: 9, output: /already succeeded|no detached step/i },
   'report <run-id> --format md': { code: 0, output: /check-no-running-tasks/ },
   'schema > runbook.schema.json': { code: 0, output: /^$/ },
   'completion bash > runbook.bash': { code: 0, output: /^$/ },

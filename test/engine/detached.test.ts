@@ -6,7 +6,7 @@
  * progress line of dots is never taken for a prompt, attached or detached, and Ctrl-C or a
  * timeout on an attached step stops the remote command's whole process group.
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startExampleLab, type ExampleLab } from './example-lab.js';
@@ -250,6 +250,46 @@ describe('a detached step outlives the session', () => {
     const records = readJournal(stateDir(), runId);
     expect(records.find((x) => x.type === 'detached-killed')).toMatchObject({ stepId: 'tool', target: 'app1' });
     expect(records.find((x) => x.type === 'step-finished' && x.stepId === 'tool')).toMatchObject({ status: 'failed' });
+  });
+});
+
+describe('secrets of a detached step', () => {
+  it.each([
+    ['without a terminal', false],
+    ['in a pseudo-terminal', true],
+  ])('%s: the value reaches the program, never a file it leaves behind', async (_name, pty) => {
+    const tag = uniqueId(`secret-${String(pty)}`);
+    const secret = `s3cr3t-${tag}-'"$x`;
+    const path = join(lab.dir, `detached-${tag}.yaml`);
+    writeFileSync(
+      path,
+      `id: detached-${tag}
+title: Detached secret
+parameters:
+  token: { type: secret, env: DETACHED_TOKEN }
+targets:
+  app: { type: hosts }
+steps:
+  - id: tool
+    title: uses a secret
+    kind: ssh
+    target: app
+    detached: true
+    env: { TOKEN: '{{ params.token }}' }
+    command: printf '%s' "$TOKEN" > {{ host.vars.workdir }}/token-${tag}
+${pty ? "    pty: { answers: [{ prompt: 'never asked', answer: 'y' }] }\n" : ''}`,
+    );
+    const r = await runCli(['exec', path, '-i', oneHost, '--yes', '--state-dir', stateDir(), '--run-id', tag], {
+      ...env(),
+      DETACHED_TOKEN: secret,
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(readFileSync(join(lab.ssh.host('app1').stateDir, `token-${tag}`), 'utf8')).toBe(secret);
+    const dir = readJournal(stateDir(), tag).find((x) => x.type === 'detached-started')!.dir as string;
+    // (not the FIFO: reading it would wait for a writer)
+    for (const f of readdirSync(dir).filter((x) => x !== 'in')) expect(readFileSync(join(dir, f), 'utf8')).not.toContain('s3cr3t');
+    expect(readdirSync(dir).sort()).toEqual((pty ? ['in', 'log', 'pid', 'run.sh', 'status'] : ['log', 'pid', 'run.sh', 'status']).sort());
+    expect(readFileSync(journalFile(tag), 'utf8')).not.toContain('s3cr3t');
   });
 });
 
