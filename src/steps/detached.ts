@@ -37,7 +37,7 @@ export async function runDetached(target: CommandTarget, data: RunnableCommand, 
     d.emit({ type: 'detached-reattached', stepId: ctx.stepId, target: ctx.target, offset: program.offset });
     say(`re-attached to the detached program (pid ${program.pid}, ${program.dir}); its log from byte ${program.offset}:`);
   } else {
-    const launched = await launch(target, data, ctx, d, materialize);
+    const launched = await launch(target, data, ctx, d);
     if ('failure' in launched) return { status: 'failed', message: launched.failure, durationMs: Date.now() - started };
     program = launched;
     d.emit({ type: 'detached-started', stepId: ctx.stepId, target: ctx.target, pid: program.pid, dir: program.dir });
@@ -91,7 +91,6 @@ async function launch(
   data: RunnableCommand,
   ctx: RunContext,
   d: DetachedContext,
-  materialize: (parts: Part[]) => string,
 ): Promise<DetachedRecord | { failure: string }> {
   if (data.stdin) return { failure: 'a detached step takes no stdin (answer its prompts with pty answers)' };
   // The target's name too: lab hosts (and NFS homes) may share one home directory.
