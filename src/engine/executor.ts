@@ -217,7 +217,7 @@ class Execution {
   /** Stops before anything runs when the run would need an answer nobody gave. */
   private preflight(): void {
     const { problems, answered } = preflight({
-      plan: this.o.plan,
+      plan: this.preflightPlan(),
       selection: { from: this.o.from ?? null, only: this.o.only ?? null },
       completed: new Set(this.o.completed?.keys() ?? []),
       unattended: this.o.unattended ?? null,
@@ -230,6 +230,17 @@ class Execution {
           problems.map((p) => `  - ${p}`).join('\n'),
         { hint: 'Give the flags or answers named above (or run on a terminal), then run again.' },
       );
+  }
+
+  /** The plan as the pre-flight sees it: a re-attached step asks nothing, and attach stops after its step. */
+  private preflightPlan(): Plan {
+    const d = this.o.detached;
+    if (!d?.reattach && !d?.stopAfter) return this.o.plan;
+    const cut = d.stopAfter ? this.o.plan.steps.findIndex((s) => s.id === d.stopAfter) : -1;
+    const steps = (cut >= 0 ? this.o.plan.steps.slice(0, cut + 1) : this.o.plan.steps).map((s) =>
+      d.reattach?.has(s.id) ? { ...s, confirm: { ...s.confirm, mode: 'none' as const } } : s,
+    );
+    return { ...this.o.plan, steps };
   }
 
   private async preconditions(): Promise<void> {
