@@ -1,5 +1,6 @@
 /** `runbook plan` and `runbook exec --dry-run`: the resolved plan, nothing run. */
 import { writeFileSync } from 'node:fs';
+import { preflight } from '../engine/preflight.js';
 import { formatDiagnostic } from '../errors.js';
 import { checkSelection } from '../planner/selection.js';
 import { renderPlan } from '../ui/render-plan.js';
@@ -22,7 +23,12 @@ export async function planCommand(
     if (!ctx.json) ctx.printError(`plan written to ${options.output} (digest ${(JSON.parse(json) as { digest: string }).digest})`);
   }
   if (ctx.json) ctx.print(json);
-  else if (!options.output) ctx.print(renderPlan(prepared.plan, ctx.style, selection));
+  else if (!options.output) {
+    ctx.print(renderPlan(prepared.plan, ctx.style, selection));
+    // What would stop this partial run before its first step, said now rather than at run time.
+    const { problems } = preflight({ plan: prepared.plan, selection, completed: new Set(), unattended: null });
+    for (const p of problems) ctx.printError(ctx.errStyle.yellow(`the run would stop before anything runs: ${p}`));
+  }
   return prepared;
 }
 
