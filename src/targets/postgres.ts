@@ -20,6 +20,11 @@ export class PostgresTarget implements SqlTarget {
   private connecting: Promise<pg.Client> | undefined;
   /** The statement_timeout this session has now, when this code set it last. */
   private sessionTimeoutMs: number | undefined;
+  /**
+   * One query at a time on the session: checks run in parallel (preconditions on one database)
+   * would otherwise interleave their BEGIN...COMMIT on the one connection, and pg deprecates it.
+   */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly name: string,
@@ -122,7 +127,13 @@ export class PostgresTarget implements SqlTarget {
     );
   }
 
-  async query(statements: SqlStatement[], options: SqlOptions): Promise<SqlResult> {
+  query(statements: SqlStatement[], options: SqlOptions): Promise<SqlResult> {
+    const turn = this.queue.then(() => this.queryAlone(statements, options));
+    this.queue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async queryAlone(statements: SqlStatement[], options: SqlOptions): Promise<SqlResult> {
     const client = await this.connect();
     const onAbort = () => {
       // Cancel the running statement from a second connection, as psql does on Ctrl-C.
