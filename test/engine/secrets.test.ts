@@ -61,9 +61,9 @@ ${steps}`,
   return path;
 }
 
-const exec = (rb: string) =>
+const exec = (rb: string, dbPassword = SECRET) =>
   runCli(['exec', rb, '-i', inventory, '--yes', '--state-dir', join(dir, 'state')], {
-    TEST_DB_PASSWORD: SECRET,
+    TEST_DB_PASSWORD: dbPassword,
     TEST_API_PASSWORD: OTHER,
   });
 
@@ -170,6 +170,20 @@ it('a pty session stages its values in a 0600 file inside a new 0700 directory, 
   expect(readFileSync(join(staged, 'values'), 'utf8')).toBe('value\n');
   await lab.exec('app1', unstageCommand('runbook-modes'));
   expect(existsSync(staged)).toBe(false);
+});
+
+it('a value with a line break, which cannot travel as one line, fails the step before anything runs', async () => {
+  const rb = runbook(`  - id: use
+    title: uses a secret
+    kind: ssh
+    target: app
+    env: { PGPASSWORD: '{{ params.db_password }}' }
+    command: touch {{ host.vars.workdir }}/multiline-ran`);
+  const r = await exec(rb, 'line one\nline two');
+  expect(r.code).toBe(1);
+  expect(r.stdout).toContain('holds a line break');
+  expect(existsSync(join(lab.host('app1').stateDir, 'multiline-ran'))).toBe(false);
+  expect(r.stdout + r.stderr).not.toContain('line two');
 });
 
 describe('secret values of local steps', () => {
