@@ -10,14 +10,14 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-PACKAGES=(openssh-server openssh-client postgresql-15 postgresql-15-slony1-2 slony1-2-bin tmux util-linux procps psmisc openssl zsh)
+PACKAGES=(openssh-server openssh-client postgresql-15 postgresql-15-slony1-2 slony1-2-bin tmux util-linux procps psmisc openssl zsh strace)
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
     missing+=("$p")
   fi
 done
-for c in /usr/sbin/sshd /usr/bin/ssh /usr/bin/ssh-keygen /usr/lib/postgresql/15/bin/initdb /usr/bin/slon /usr/bin/slonik \
+for c in /usr/sbin/sshd /usr/bin/ssh /usr/bin/ssh-keygen /usr/lib/postgresql/15/bin/initdb /usr/bin/slon /usr/bin/slonik /usr/bin/strace \
          /usr/bin/unshare /usr/sbin/runuser /usr/sbin/useradd /usr/bin/zsh; do
   if [ ! -x "$c" ]; then
     missing+=("(missing $c)")

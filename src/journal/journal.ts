@@ -1,12 +1,13 @@
 /**
  * The durable journal of a run: one directory per run in the operator's state directory, with
- * the plan as it was executed (plan.json) and an append-only events.jsonl, each event written
- * and fsynced before the run goes on, so a run killed at any point can be resumed. Every record
+ * the plan as it was executed (plan.json) and an append-only events.jsonl, each event written at
+ * once and synced to disk before the next action on a target (group commit), so a run killed at
+ * any point can be resumed. Every record
  * is chained to the previous one and the first states the plan's digest (chain.ts), so an edited
  * plan or journal is reported instead of executed.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, readSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, readSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { RunbookError } from '../errors.js';
@@ -86,14 +87,26 @@ export interface JournalHandle {
   close(): void;
 }
 
-/** Receives one serialized record; `durable` asks for it to be on stable storage on return. */
+/**
+ * The events that must be on stable storage before the run goes on: the announcement of an
+ * action on a target (nothing touches a target before the journal says so, with everything that
+ * led to it), and the end of the run. Notes (resume decisions, the plan's digest) are barriers too.
+ */
+const BARRIER_EVENTS: ReadonlySet<RunEvent['type']> = new Set(['instance-started', 'run-finished']);
+
+/**
+ * Receives one serialized record, written at once; `durable` makes it a barrier: on return it
+ * and every record before it are on stable storage.
+ */
 export type RecordSink = (line: string, durable: boolean) => void;
 
 /**
  * Turns events into journal lines: bounds output per event and per step, redacts once more
  * (a listener may be handed free text the bus did not see), chains each line to the previous
- * one (from `chain`, the value after the last record already stored), and asks for durability on
- * every event but output: each is on stable storage before the run goes on.
+ * one (from `chain`, the value after the last record already stored). Group commit: every record
+ * is written at once (a killed process loses nothing), and the records that announce an action
+ * on a target are barriers, so each action starts only once the journal up to its announcement
+ * is on stable storage; the records in between share that one sync instead of one each.
  *
  * Once a write fails (disk full, store gone) the journal takes nothing more: the failure is
  * thrown again at every later event, so the run stops instead of going on unrecorded. Output and
@@ -133,8 +146,7 @@ export function journalWriter(
       write(redact(JSON.stringify({ ...event, text })), false, true);
       return;
     }
-    // Durability first: an event on disk is a fact the resume can rely on.
-    write(redact(JSON.stringify(event)), true, event.type === 'interrupt-requested');
+    write(redact(JSON.stringify(event)), BARRIER_EVENTS.has(event.type), event.type === 'interrupt-requested');
   };
   return {
     listener,
@@ -229,7 +241,7 @@ function journalOnFile(file: string, fd: number, dir: string, redact: (text: str
       if (!open) return;
       try {
         writeFully(fd, line + '\n', file);
-        if (durable) fsyncSync(fd);
+        if (durable) fdatasyncSync(fd);
         size += Buffer.byteLength(line) + 1;
       } catch (error) {
         try {

@@ -1,6 +1,7 @@
 /**
- * Which journal records are fsynced on the spot: every event and note, output excepted (it is
- * written at once and rides on the next fsync).
+ * Which journal records are barriers (synced with everything before them on the spot): the
+ * announcement of an action on a target, the end of the run and the notes. Every other record
+ * is written at once and rides on the next barrier (group commit).
  */
 import { describe, expect, it } from 'vitest';
 import type { NewEvent, RunEvent } from '../../src/engine/events.js';
@@ -33,7 +34,7 @@ const started = (stepId: string): NewEvent => ({
 const finished = (stepId: string): NewEvent => ({ type: 'step-finished', stepId, status: 'succeeded', message: '', durationMs: 1 });
 
 describe('journal durability', () => {
-  it('fsyncs every event and note before the run goes on; output rides on the next fsync', () => {
+  it('syncs before every action on a target, at the end and at each note; the rest rides on the next sync', () => {
     expect(
       record([
         started('look'),
@@ -41,20 +42,22 @@ describe('journal durability', () => {
         finished('look'),
         { type: 'confirmation', stepId: 'change', mode: 'yes', answer: 'confirmed', by: 'operator' },
         started('change'),
+        { type: 'instance-started', stepId: 'change', target: 'db' },
         { type: 'output', stepId: 'change', target: 'db', stream: 'stdout', text: 'x' },
         { type: 'check-finished', phase: 'verify', stepId: 'change', title: 'v', target: 'db', status: 'succeeded', message: '' },
         finished('change'),
         { type: 'run-finished', status: 'succeeded', message: '', exitCode: 0 },
       ]),
     ).toEqual([
-      ['step-started:look', true],
-      ['instance-finished:look', true],
-      ['step-finished:look', true],
-      ['confirmation:change', true],
-      ['step-started:change', true],
+      ['step-started:look', false],
+      ['instance-finished:look', false],
+      ['step-finished:look', false],
+      ['confirmation:change', false],
+      ['step-started:change', false],
+      ['instance-started:change', true],
       ['output:change', false],
-      ['check-finished:change', true],
-      ['step-finished:change', true],
+      ['check-finished:change', false],
+      ['step-finished:change', false],
       ['run-finished:undefined', true],
       ['resume-forced:undefined', true],
     ]);
