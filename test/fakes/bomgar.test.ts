@@ -368,4 +368,22 @@ describe('fake Bomgar pair options', () => {
       await pair.stop();
     }
   });
+
+  it('build number in <version>, automatic failover while the primary installs, backdated last sync', async () => {
+    const pair = await startBomgarPair({ build: '4815', installMs: 400, autoFailoverMs: 100 });
+    try {
+      const before = await command(pair, 'B', { action: 'check_health' });
+      expect(tag(before.body, 'version')).toBe('23.1.2.4815');
+      const syncedAt = Date.parse(tag(before.body, 'last_data_sync_time')!);
+      pair.backdateLastSync(86_400_000);
+      const aged = await command(pair, 'B', { action: 'check_health' });
+      expect(syncedAt - Date.parse(tag(aged.body, 'last_data_sync_time')!)).toBeGreaterThanOrEqual(86_399_000);
+      await pair.installUpdate('A', '23.2.1');
+      // B took the primary role by itself while A was down; A reports primary again once back.
+      expect([pair.appliance('A').role, pair.appliance('B').role]).toEqual(['primary', 'primary']);
+      expect(tag((await command(pair, 'A', { action: 'check_health' })).body, 'version')).toBe('23.2.1.4815');
+    } finally {
+      await pair.stop();
+    }
+  });
 });

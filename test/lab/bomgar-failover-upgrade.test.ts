@@ -3,6 +3,10 @@
  * the real engine runs the runbook in-process; a scripted operator answers the prompts and
  * carries out the manual steps on the lab (Download Backup, Sync Now, Install This Update,
  * Establish Relationship) when the engine asks for them, exactly between the steps around them.
+ *
+ * The fake behaves like the appliances, not like the runbook expects: <version> carries a build
+ * number (23.2.1.4815), OAuth tokens may live only a second, a backup may fail over by itself
+ * while the primary installs an update, a failed backup download saves an HTML page.
  */
 import * as fs from 'node:fs';
 import * as https from 'node:https';
@@ -12,16 +16,23 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startBomgarPair, type ApplianceName, type BomgarPair } from '../../fixtures/fakes/bomgar/index.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import type { RunSummary } from '../../src/engine/executor.js';
-import { completed, runInLab, statusOf, type Manual } from './run-in-lab.js';
+import { randomBytes } from 'node:crypto';
+import { completed, outputOf, runInLab, statusOf, type Manual } from './run-in-lab.js';
 
 const ID = 'bomgar-failover-upgrade';
 const NEW_VERSION = '23.2.1';
 
 let pair: BomgarPair;
 let dir: string;
+const PAIR = { version: '23.1.2', installMs: 300, dataSyncMs: 300, build: '4815' } as const;
+/** Restarts the pair with other options (the scenario of one test). */
+async function restartPair(extra: Parameters<typeof startBomgarPair>[0]): Promise<void> {
+  await pair.stop();
+  pair = await startBomgarPair({ ...PAIR, ...extra });
+}
 
 beforeEach(async () => {
-  pair = await startBomgarPair({ version: '23.1.2', installMs: 300, dataSyncMs: 300 });
+  pair = await startBomgarPair(PAIR);
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runbook-bomgar-lab-'));
   fs.mkdirSync(path.join(dir, 'backups'));
 });
@@ -30,7 +41,7 @@ afterEach(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function writeInventory(): string {
+function writeInventory(params: Record<string, string | number> = {}): string {
   const endpoint = (n: ApplianceName) => `
   support-${n.toLowerCase()}:
     url: '${pair.url(n)}'
@@ -47,6 +58,9 @@ roles:
 parameters:
   target_version: ${NEW_VERSION}
   backup_dir: ${path.join(dir, 'backups')}
+${Object.entries(params)
+  .map(([k, v]) => `  ${k}: ${v}`)
+  .join('\n')}
 `,
   );
   return file;
@@ -68,26 +82,43 @@ function commandApi(n: ApplianceName, query: Record<string, string>): Promise<st
   });
 }
 
-async function run(answers: Record<string, string>, manual: Manual): Promise<{ summary: RunSummary; events: RunEvent[]; done: string[] }> {
-  return completed(
-    await runInLab(ID, {
-      inventory: writeInventory(),
-      env: { BOMGAR_CLIENT_SECRET: pair.credentials.oauth.clientSecret },
-      answers,
-      manual,
-    }),
-  );
+const labRun = (answers: Record<string, string>, manual: Manual, params: Record<string, string | number> = {}) =>
+  runInLab(ID, { inventory: writeInventory(params), env: { BOMGAR_CLIENT_SECRET: pair.credentials.oauth.clientSecret }, answers, manual });
+
+async function run(
+  answers: Record<string, string>,
+  manual: Manual,
+  params: Record<string, string | number> = {},
+): Promise<{ summary: RunSummary; events: RunEvent[]; done: string[] }> {
+  return completed(await labRun(answers, manual, params));
 }
 
 const status = statusOf;
 
 const backupAndSync: Manual = {
-  'download-backup': () => fs.writeFileSync(path.join(dir, 'backups', 'support-backup.nsb'), 'backup'),
+  // "Download Backup": a binary file of a believable size (the vendor's format is not documented here).
+  'download-backup': () => fs.writeFileSync(path.join(dir, 'backups', 'support-backup.nsb'), randomBytes(200 * 1024)),
   'sync-now': async () => {
     await new Promise((r) => setTimeout(r, 1100)); // the sync time has a one-second resolution
     expect(pair.syncNow().ok).toBe(true);
   },
 };
+
+/** The asynchronous method by hand up to the role changes: B updated, "Become Primary" on B, "Become Backup" (forced) on A. */
+const asyncByHand = (afterABackup: () => void = () => undefined): Manual => ({
+  ...backupAndSync,
+  'async-update-b': () => pair.installUpdate('B', NEW_VERSION),
+  // "Become Primary" on B: A cannot be contacted (versions differ), B is promoted anyway.
+  'async-b-primary-manual': async () => {
+    expect(await commandApi('B', { action: 'set_failover_role', role: 'primary' })).toContain('Successfully');
+  },
+  // "Become Backup" on A, forced: A still reports primary and cannot contact B.
+  'async-a-backup-manual': async () => {
+    expect(pair.appliance('A').role).toBe('primary');
+    expect(await commandApi('A', { action: 'set_failover_role', role: 'backup', force: '1' })).toContain('Successfully');
+    afterABackup();
+  },
+});
 
 describe(`${ID} in the lab`, () => {
   it('synchronous: A is updated first and keeps its role, then B, then failover is re-established', async () => {
@@ -151,9 +182,11 @@ describe(`${ID} in the lab`, () => {
     expect([state.A.version, state.A.role, state.B.version, state.B.role]).toEqual([NEW_VERSION, 'backup', NEW_VERSION, 'primary']);
     expect(state.failoverEstablished).toBe(true);
     const roleChanges = pair.requests().filter((r) => r.action === 'set_failover_role');
-    expect(roleChanges.map((r) => [r.appliance, r.params.role, r.status])).toEqual([
-      ['B', 'primary', 200],
-      ['A', 'backup', 200],
+    // A refused the plain change (it cannot contact B); the forced one followed.
+    expect(roleChanges.map((r) => [r.appliance, r.params.role, r.params.force ?? null, r.status])).toEqual([
+      ['B', 'primary', null, 200],
+      ['A', 'backup', null, 200],
+      ['A', 'backup', '1', 200],
     ]);
     expect(roleChanges.every((r) => r.unknownParams.length === 0)).toBe(true);
   });
@@ -162,17 +195,7 @@ describe(`${ID} in the lab`, () => {
     const { summary, done } = await run(
       { 'choose-method': 'asynchronous', 'role-change-method': 'manual' },
       {
-        ...backupAndSync,
-        'async-update-b': () => pair.installUpdate('B', NEW_VERSION),
-        // "Become Primary" on B: A cannot be contacted (versions differ), B is promoted anyway.
-        'async-b-primary-manual': async () => {
-          expect(await commandApi('B', { action: 'set_failover_role', role: 'primary' })).toContain('Successfully');
-        },
-        // "Become Backup" on A, forced: A still reports primary and cannot contact B.
-        'async-a-backup-manual': async () => {
-          expect(pair.appliance('A').role).toBe('primary');
-          expect(await commandApi('A', { action: 'set_failover_role', role: 'backup', force: '1' })).toContain('Successfully');
-        },
+        ...asyncByHand(),
         'async-update-a': async () => {
           // A is updated only once it is the backup.
           expect([pair.appliance('A').role, pair.appliance('B').role]).toEqual(['backup', 'primary']);
@@ -246,6 +269,110 @@ describe(`${ID} in the lab`, () => {
     expect(summary.status).toBe('failed');
     expect(status(summary, 'download-backup')).toBe('failed');
     expect(done).toEqual(['plan-windows', 'download-backup']);
+    expect(pair.appliance('A').version).toBe('23.1.2');
+  });
+
+  it('asynchronous through the API: the forced role change on A needs A typed, and only after the plain call failed', async () => {
+    const r = await labRun(
+      { 'choose-method': 'asynchronous', 'role-change-method': 'api' },
+      {
+        ...backupAndSync,
+        'async-update-b': () => pair.installUpdate('B', NEW_VERSION),
+        'async-update-a': () => pair.installUpdate('A', NEW_VERSION),
+        'async-reestablish': () => pair.establishFailover('B'),
+      },
+    );
+    expect(r.summary?.status, r.summary?.message ?? r.error?.message).toBe('succeeded');
+    expect(r.typed).toEqual([['async-a-backup-api-forced', 'support-a']]);
+    const aRequests = pair.requests().filter((x) => x.appliance === 'A' && x.action === 'set_failover_role');
+    expect(aRequests.map((x) => x.params.force ?? null)).toEqual([null, '1']);
+  });
+
+  // Skipped until the HTTP target renews an expired OAuth token (issue 9, "HTTP OAuth refresh + 401
+  // retry", src/targets/http.ts): today the first token is cached for the whole run and this run
+  // fails at the first call after it expires (seen: sync-now's check gets 401). Unskip then.
+  it.skip('a short OAuth token lifetime: the run gets new tokens and completes', async () => {
+    await restartPair({ tokenTtlSeconds: 1 });
+    const { summary } = await run(
+      { 'choose-method': 'synchronous' },
+      {
+        ...backupAndSync,
+        'sync-update-a': async () => {
+          await pair.installUpdate('A', NEW_VERSION);
+          await new Promise((res) => setTimeout(res, 1500)); // every token issued so far has expired
+        },
+        'sync-update-b': () => pair.installUpdate('B', NEW_VERSION),
+        'sync-reestablish': () => pair.establishFailover('A'),
+      },
+    );
+    expect(summary.status, summary.message).toBe('succeeded');
+    expect(pair.requests().some((x) => x.status === 401)).toBe(true);
+  });
+
+  it('synchronous, automatic failover while A updates: B took the primary role, the run stops before B is touched', async () => {
+    await restartPair({ autoFailoverMs: 100 });
+    const { summary, events, done } = await run(
+      { 'choose-method': 'synchronous' },
+      {
+        ...backupAndSync,
+        'sync-update-a': () => pair.installUpdate('A', NEW_VERSION),
+        'sync-update-b': () => pair.installUpdate('B', NEW_VERSION),
+        'sync-reestablish': () => pair.establishFailover('A'),
+      },
+    );
+    expect(summary.status).toBe('failed');
+    expect(status(summary, 'sync-check-b-not-primary')).toBe('failed');
+    expect(outputOf(events, 'explain-automatic-failover')).toContain('failed over by itself');
+    expect(done).not.toContain('sync-update-b');
+    expect(done).not.toContain('sync-reestablish');
+    expect([pair.appliance('A').role, pair.appliance('B').role, pair.appliance('B').version]).toEqual(['primary', 'primary', '23.1.2']);
+  });
+
+  it("asynchronous, B's last data sync too old for the role change: the run stops before any role changes", async () => {
+    const { summary, events, done } = await run(
+      { 'choose-method': 'asynchronous', 'role-change-method': 'api' },
+      {
+        ...backupAndSync,
+        'async-update-b': async () => {
+          await pair.installUpdate('B', NEW_VERSION);
+          pair.backdateLastSync(3 * 86_400_000); // the interim period lasted three days
+        },
+      },
+      { max_data_sync_age_minutes: 24 * 60 },
+    );
+    expect(summary.status).toBe('failed');
+    expect(status(summary, 'async-check-b-sync-recent')).toBe('failed');
+    expect(outputOf(events, 'async-check-b-sync-recent')).toMatch(/Too old: changes made on A since then would be lost/);
+    expect(pair.requests().filter((r) => r.action === 'set_failover_role')).toEqual([]);
+    expect(done).toContain('async-interim');
+    expect([pair.appliance('A').role, pair.appliance('B').role]).toEqual(['primary', 'backup']);
+  });
+
+  it('a login page saved instead of the backup is refused before anything is installed', async () => {
+    const { summary, done } = await run(
+      { 'choose-method': 'synchronous' },
+      {
+        'download-backup': () =>
+          fs.writeFileSync(
+            path.join(dir, 'backups', 'support-backup.nsb'),
+            `<!DOCTYPE html>\n<html><head><title>Login</title></head><body>${'x'.repeat(100 * 1024)}</body></html>\n`,
+          ),
+      },
+    );
+    expect(summary.status).toBe('failed');
+    expect(status(summary, 'download-backup')).toBe('failed');
+    expect(done).toEqual(['plan-windows', 'download-backup']);
+    expect(pair.appliance('A').version).toBe('23.1.2');
+  });
+
+  it('asynchronous by hand: A is the backup but reports a fault (<success>0): the run stops before A is updated', async () => {
+    const { summary, done } = await run(
+      { 'choose-method': 'asynchronous', 'role-change-method': 'manual' },
+      asyncByHand(() => pair.setHealthy('A', false, 'Database integrity check failed.')),
+    );
+    expect(summary.status).toBe('failed');
+    expect(status(summary, 'async-verify-a-backup')).toBe('failed');
+    expect(done).not.toContain('async-update-a');
     expect(pair.appliance('A').version).toBe('23.1.2');
   });
 });
