@@ -21,15 +21,15 @@ import {
 import { userInfo } from 'node:os';
 import { RunbookError } from '../errors.js';
 
-/** Run ids name a directory: letters, digits, `.`, `_`, `-`; no leading dot, no `..`, at most 128. */
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** Run ids name a directory: letters, digits, `.`, `_`, `-`; no leading dot, no `..`, at most 200. */
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 
 export const isRunId = (id: string): boolean => RUN_ID.test(id) && !id.includes('..');
 
 export function checkRunId(id: string): string {
   if (isRunId(id)) return id;
   throw new RunbookError('usage', `invalid run id ${JSON.stringify(id)}`, {
-    hint: 'A run id is 1 to 128 letters, digits, ".", "_" or "-", starting with a letter or digit, without "..".',
+    hint: 'A run id is 1 to 200 letters, digits, ".", "_" or "-", starting with a letter or digit, without "..".',
   });
 }
 
@@ -80,7 +80,13 @@ export function checkStateDir(dir: string, create: boolean): boolean {
   }
   if (link.isSymbolicLink() && link.uid !== me() && link.uid !== 0)
     throw refuseUnsafe(`${dir} is a symbolic link owned by ${ownerName(link.uid)}`);
-  const reason = unsafeBecause(dir, link.isSymbolicLink() ? statSync(dir) : link);
+  let target = link;
+  try {
+    if (link.isSymbolicLink()) target = statSync(dir);
+  } catch (error) {
+    throw stateFsError(error, 'follow the link', dir);
+  }
+  const reason = unsafeBecause(dir, target);
   if (reason) throw refuseUnsafe(reason);
   return true;
 }
