@@ -134,6 +134,7 @@ export class PostgresTarget implements SqlTarget {
   }
 
   private async queryAlone(statements: SqlStatement[], options: SqlOptions): Promise<SqlResult> {
+    if (options.signal.aborted) throw new Error('cancelled before it started');
     const client = await this.connect();
     const onAbort = () => {
       // Cancel the running statement from a second connection, as psql does on Ctrl-C.

@@ -146,6 +146,27 @@ describe('libpq conventions against a real PostgreSQL', () => {
     );
   });
 
+  it('checks at once on one database take turns: whole transactions, no pg queue warning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const t = target(entry(), pg.password);
+      const options = { timeoutMs: 5000, transaction: true, signal: new AbortController().signal };
+      const slow = [
+        { text: 'select pg_sleep(0.2)', values: [] },
+        { text: 'select txid_current() as txid', values: [] },
+      ];
+      const results = await Promise.all([t.query(slow, options), t.query(slow, options), t.query(slow, options)]);
+      // Three transactions, each whole: three different transaction ids.
+      expect(new Set(results.map((r) => r.rows[0]?.txid)).size).toBe(3);
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.map((w) => w.message)).toEqual([]);
+  });
+
   it('reads PGPASSFILE without a DeprecationWarning from pg', async () => {
     delete process.env.PGPASSWORD;
     const file = join(tmp, 'pgpass');
