@@ -183,6 +183,20 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
     );
 
   program
+    .command('new <id>')
+    .description('write a new runbook that validates, to start from (<id>.yaml)')
+    .option('-o, --output <file>', 'write to this file instead of <id>.yaml')
+    .option('--force', 'overwrite the file if it exists')
+    .action((id: string, opts) => run((ctx) => import('./commands/authoring-commands.js').then((m) => m.newCommand(id, opts, ctx))));
+
+  program
+    .command('explain [path]')
+    .description('describe a field of the runbook format (steps, steps.ssh.pty, targets) or of the inventory (inventory.hosts)')
+    .action((path: string | undefined) =>
+      run((ctx) => import('./commands/authoring-commands.js').then((m) => m.explainCommand(path ?? '', ctx))),
+    );
+
+  program
     .command('completion <shell>')
     .description('print a shell completion script (bash or zsh): source <(runbook completion bash)')
     .action((shell: string) =>

@@ -26,7 +26,7 @@ it('bash: commands, options, runbook ids, option choices and files', async () =>
   const r = await runCli(['completion', 'bash']);
   expect(r.code).toBe(0);
   const script = tmp.write('runbook.bash', r.stdout);
-  expect(bashComplete(script, ['runbook', 'ex'])).toEqual(['exec']);
+  expect(bashComplete(script, ['runbook', 'ex'])).toEqual(['exec', 'explain']);
   expect(bashComplete(script, ['runbook', 'co'])).toEqual(['completion']);
   expect(bashComplete(script, ['runbook', 'exec', 'vcd'])).toEqual(['vcd-db-upgrade']);
   expect(bashComplete(script, ['runbook', '--json', 'show', 'horizon'])).toEqual(['horizon-daas-db-failover']);

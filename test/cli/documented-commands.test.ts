@@ -69,6 +69,8 @@ const EXPECTED: Record<string, Expected> = {
   'report <run-id> --format md': { code: 0, output: /check-no-running-tasks/ },
   'schema > runbook.schema.json': { code: 0, output: /^$/ },
   'completion bash > runbook.bash': { code: 0, output: /^$/ },
+  'new my-upgrade': { code: 0, output: /wrote my-upgrade\.yaml/ },
+  'explain steps.ssh': { code: 0, output: /command \* +string/ },
   'smoke vcd-db-upgrade --database-url postgres://postgres:pw@localhost/smoke -i fixtures/inventories/vcd-db-upgrade.yaml --seed fixtures/smoke/vcd-db-upgrade.sql':
     { code: 0, output: /run succeeded/, network: true },
 };
