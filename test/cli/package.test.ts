@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 
-it('the package ships the Apache-2.0 LICENSE, the example inventories, the smoke seeds and the example CI workflow', () => {
+it('the package ships the Apache-2.0 LICENSE, the example inventories, the smoke seeds, the example CI workflow and the --json event reference', () => {
   const [pack] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { encoding: 'utf8' })) as Array<{
     files: Array<{ path: string }>;
   }>;
@@ -25,6 +25,7 @@ it('the package ships the Apache-2.0 LICENSE, the example inventories, the smoke
   expect(files).toContain('fixtures/smoke/vcd-db-upgrade.sql');
   expect(files).toContain('fixtures/smoke/horizon-daas-db-failover.sql');
   expect(files).toContain('fixtures/ci/github-actions-smoke.yml');
+  expect(files).toContain('docs/json-events.md');
   // Lab fakes and tests stay out.
   expect(files.filter((f) => f.startsWith('fixtures/fakes/') || f.startsWith('test/'))).toEqual([]);
 });
