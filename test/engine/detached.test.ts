@@ -293,6 +293,76 @@ ${pty ? "    pty: { answers: [{ prompt: 'never asked', answer: 'y' }] }\n" : ''}
   });
 });
 
+describe('on a terminal', () => {
+  it('a detached program waiting on a prompt no rule answers: the operator is asked and the answer reaches it', async () => {
+    const tag = uniqueId('ask');
+    const rb = runbook(
+      tag,
+      toolStep(
+        tag,
+        1,
+        0,
+        `    pty:\n      unexpectedPromptAfter: 1s\n      answers:\n        - { prompt: 'never asked', answer: 'n' }`,
+      ).replace(`tool-${tag}.log`, `tool-${tag}.log ask`),
+    );
+    session = TerminalSession.start(['exec', rb, '-i', oneHost, '--yes', '--state-dir', stateDir(), '--run-id', tag], env());
+    await session.waitFor(/no rule of the runbook answers\. Answer to send/);
+    session.type('y');
+    session.send('Enter');
+    expect(await session.exitCode()).toBe(0);
+    expect(finishedOn('app1', tag)).toEqual(['finished 0']);
+    expect(readJournal(stateDir(), tag).find((x) => x.type === 'instance-finished' && x.stepId === 'tool')).toMatchObject({
+      answers: [{ prompt: 'Do you wish to upgrade the product now? [Y/N]', answer: 'y (typed by the operator)' }],
+    });
+  });
+
+  it('Ctrl-C twice on an attached step stops the remote process group at once and says so', async () => {
+    const tag = uniqueId('ctrlc-attached');
+    const out = join(lab.ssh.host('app1').stateDir, `group-${tag}.log`);
+    const rb = runbook(
+      tag,
+      `  - { id: tool, title: nested, kind: ssh, target: app, env: { OUT: '{{ host.vars.workdir }}/group-${tag}.log' }, command: 'echo started; sh -c "sleep 6; echo survived >> \\$OUT"' }`,
+    );
+    session = TerminalSession.start(['exec', rb, '-i', oneHost, '--yes', '--state-dir', stateDir(), '--run-id', tag], env());
+    await session.waitFor(/app1 │ started/);
+    session.send('C-c');
+    await session.waitFor(/no new step will start/);
+    session.send('C-c');
+    expect(await session.exitCode()).toBe(130);
+    await new Promise((res) => setTimeout(res, 7000));
+    expect(existsSync(out)).toBe(false);
+    expect(readFileSync(journalFile(tag), 'utf8')).toContain('stopped the remote command on app1 (process group');
+  });
+});
+
+describe('a detached local step', () => {
+  it('runs apart from runbook on the operator machine too, and resume re-attaches after a kill -9', async () => {
+    const tag = uniqueId('local');
+    const home = join(lab.dir, `home-${tag}`);
+    const rb = runbook(
+      tag,
+      `  - { id: tool, title: local tool, kind: local, detached: true, command: '${TOOL} 3 0 ${join(lab.dir, `local-${tag}.log`)}' }`,
+    );
+    const killed = await runCli(
+      ['exec', rb, '-i', oneHost, '--yes', '--state-dir', stateDir(), '--run-id', tag],
+      { ...env(), HOME: home },
+      {
+        killAt: { event: 'detached-started' as KillPoint['event'], stepId: 'tool', delayMs: 300 },
+        journal: journalFile(tag),
+      },
+    );
+    expect(killed.signal).toBe('SIGKILL');
+    await until('the local tool finished', () => existsSync(join(lab.dir, `local-${tag}.log`)));
+    const resumed = await runCli(['resume', tag, '--yes', '--state-dir', stateDir()], { ...env(), HOME: home });
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain('slow-tool: finished with code 0');
+    expect(readJournal(stateDir(), tag).find((x) => x.type === 'detached-started')).toMatchObject({
+      target: null,
+      dir: expect.stringContaining(`${home}/.runbook/detached/${tag}/tool-local-`),
+    });
+  });
+});
+
 describe('progress is not a prompt', () => {
   const dots = (tag: string, detached: boolean) =>
     runbook(
