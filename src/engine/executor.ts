@@ -8,7 +8,7 @@ import { EXIT, RunbookError, type ExitCode } from '../errors.js';
 import { evaluateAtRunTime, type StepOutcome } from '../planner/conditions.js';
 import { notSelected } from '../planner/selection.js';
 import type { Plan, PlannedStep } from '../planner/plan-types.js';
-import { bindDeferred, displayParts, materializeParts, type RuntimeValues, type Scalar } from '../runbook/template.js';
+import { bindDeferred, displayParts, materializeParts, type RuntimeValues } from '../runbook/template.js';
 import { getStepKind } from '../steps/registry.js';
 import type { ActionResult, DetachedRecord, OperatorIO, PlannedAction, RunContext } from '../steps/types.js';
 import type { Connections } from '../targets/types.js';
@@ -161,7 +161,7 @@ class Execution {
                 : outcome.exitCode;
         if (v === undefined || v === null)
           throw new RunbookError('step-failed', `{{ ${ref} }} has no value`, { hint: `Step "${id}" did not produce a ${field}.` });
-        return v as Scalar;
+        return v;
       },
     };
   }

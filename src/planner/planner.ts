@@ -93,7 +93,7 @@ class Planner {
     spec.preconditions.forEach((check, i) => {
       const path = ['preconditions', i];
       // Planned even when skipped, so that its references are checked all the same.
-      const action = this.planAction(check as unknown as Record<string, unknown>, null, path, new Set());
+      const action = this.planAction(check, null, path, new Set());
       const condition = this.planCondition(check as unknown as StepSpec, path, new Set());
       if (condition.decided === 'skip') skippedPreconditions.push({ title: action.title, condition: condition.text ?? '' });
       else if (this.limit && action.role && !action.instances.length)
@@ -103,7 +103,7 @@ class Planner {
     const earlier = new Set<string>();
     const steps: PlannedStep[] = [];
     spec.steps.forEach((step, i) => {
-      steps.push(this.planStep(step as StepSpec, ['steps', i], earlier, 'main'));
+      steps.push(this.planStep(step, ['steps', i], earlier, 'main'));
       earlier.add(step.id);
     });
     const allMain = new Set(spec.steps.map((s) => s.id));
@@ -338,14 +338,7 @@ class Planner {
     const action = this.planAction(step, null, path, earlier, render);
     const verify =
       step.verify && render
-        ? this.planAction(
-            step.verify as Record<string, unknown>,
-            action.role,
-            [...path, 'verify'],
-            new Set([...earlier, step.id]),
-            true,
-            `verification of ${step.id}`,
-          )
+        ? this.planAction(step.verify, action.role, [...path, 'verify'], new Set([...earlier, step.id]), true, `verification of ${step.id}`)
         : null;
     const destructive = step.destructive ?? false;
     let mode: PlannedStep['confirm']['mode'] =
@@ -434,8 +427,8 @@ function suggestReference(message: string, runbook: RunbookSpec, earlier: Readon
   if (!path?.[0]) return '';
   const [scope, name] = path;
   const scopes = ['params', 'host', 'target', 'db', 'roles', 'steps', 'run', 'runbook'];
-  if (!scopes.includes(scope!)) {
-    const best = closest(scope!, scopes);
+  if (!scopes.includes(scope)) {
+    const best = closest(scope, scopes);
     return best ? `; did you mean "${[best, ...path.slice(1)].join('.')}"?` : '';
   }
   const names =

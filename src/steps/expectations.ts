@@ -65,7 +65,7 @@ export function renderExpectations<T>(value: T, render: (template: string) => Pa
 }
 
 function isParts(value: unknown): value is { parts: Part[] } {
-  return Boolean(value && typeof value === 'object' && 'parts' in value && Array.isArray((value as { parts: unknown }).parts));
+  return Boolean(value && typeof value === 'object' && 'parts' in value && Array.isArray(value.parts));
 }
 
 /** Resolves the deferred parts of rendered expectations (or shows them, with `displayParts`). */

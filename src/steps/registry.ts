@@ -25,5 +25,5 @@ const byKind = new Map(stepKinds.map((k) => [k.kind, k]));
 export function getStepKind(kind: string): StepKind<Record<string, unknown>> {
   const found = byKind.get(kind);
   if (!found) throw new Error(`unknown step kind "${kind}"`);
-  return found as unknown as StepKind<Record<string, unknown>>;
+  return found;
 }

@@ -84,7 +84,7 @@ export function openConnections(options: ConnectionOptions): Connections {
     },
     async closeAll(): Promise<void> {
       const opened = await Promise.allSettled([...ssh.values(), ...sql.values()]);
-      await Promise.all(opened.map((t) => (t.status === 'fulfilled' ? t.value.close() : undefined)));
+      await Promise.all(opened.flatMap((t) => (t.status === 'fulfilled' ? [t.value.close()] : [])));
     },
   };
 }

@@ -136,7 +136,7 @@ export class SshConfigResolver {
 
   private compute(alias: string): Record<string, string | string[]> {
     try {
-      return this.config.compute(alias) as Record<string, string | string[]>;
+      return this.config.compute(alias);
     } catch {
       return {};
     }

@@ -28,7 +28,7 @@ function fakeDpkg(missing: string[]): void {
 function runScript(asUser: string | null) {
   const env = { PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: '/', CI: 'false' };
   const [cmd, args] = asUser ? ['/usr/sbin/runuser', ['-u', asUser, '--', 'bash', '-s']] : ['bash', ['-s']];
-  return spawnSync(cmd, args as string[], { input: SCRIPT, env, encoding: 'utf8', timeout: 30_000 });
+  return spawnSync(cmd, args, { input: SCRIPT, env, encoding: 'utf8', timeout: 30_000 });
 }
 
 it('npm test runs the system check first, and CI runs the README test command', () => {

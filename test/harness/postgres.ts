@@ -215,7 +215,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
         pool.on('error', () => undefined); // server went down under an idle client
         pools.set(db, pool);
       }
-      const res = await pool.query(sql, params as unknown[] | undefined);
+      const res = await pool.query(sql, params);
       return res.rows as R[];
     },
     halt: async () => {

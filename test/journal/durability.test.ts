@@ -4,7 +4,7 @@
  * is written at once and rides on the next barrier (group commit).
  */
 import { describe, expect, it } from 'vitest';
-import type { NewEvent, RunEvent } from '../../src/engine/events.js';
+import type { NewEvent } from '../../src/engine/events.js';
 import { journalWriter } from '../../src/journal/journal.js';
 
 function record(events: NewEvent[]): Array<[string, boolean]> {
@@ -16,7 +16,7 @@ function record(events: NewEvent[]): Array<[string, boolean]> {
     },
     (t) => t,
   );
-  for (const e of events) writer.listener({ time: '2026-11-30T00:00:00Z', ...e } as RunEvent);
+  for (const e of events) writer.listener({ time: '2026-11-30T00:00:00Z', ...e });
   writer.note({ type: 'resume-forced', changed: ['runbook'] });
   return written;
 }

@@ -39,7 +39,7 @@ beforeAll(async () => {
   fs.chmodSync(dir, 0o755);
   for (const h of ['originalhost', 'upgradehost']) {
     backups[h] = path.join(dir, `${h}-backup`);
-    fs.mkdirSync(backups[h]!, { recursive: true });
+    fs.mkdirSync(backups[h], { recursive: true });
   }
   lab = await startSshLab({
     hosts: [

@@ -34,7 +34,7 @@ beforeAll(async () => {
   fs.chmodSync(dir, 0o755);
   for (const c of CELLS) {
     trees[c] = path.join(dir, c);
-    fs.mkdirSync(trees[c]!, { recursive: true });
+    fs.mkdirSync(trees[c], { recursive: true });
   }
   [lab, pg] = await Promise.all([
     startSshLab({

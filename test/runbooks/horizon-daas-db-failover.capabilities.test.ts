@@ -37,7 +37,7 @@ function plannedStatements(stepId: string): Statement[] {
 async function runStep(statements: Statement[]) {
   const target = new PostgresTarget(
     'fdb',
-    { host: pg.host, port: pg.port, database: 'fdb', user: pg.user, sslmode: 'disable' } as ConstructorParameters<typeof PostgresTarget>[1],
+    { host: pg.host, port: pg.port, database: 'fdb', user: pg.user, sslmode: 'disable' },
     pg.password,
     10_000,
   );
