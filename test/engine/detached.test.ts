@@ -6,7 +6,7 @@
  * progress line of dots is never taken for a prompt, attached or detached, and Ctrl-C or a
  * timeout on an attached step stops the remote command's whole process group.
  */
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startExampleLab, type ExampleLab } from './example-lab.js';
@@ -360,6 +360,29 @@ describe('a detached local step', () => {
       target: null,
       dir: expect.stringContaining(`${home}/.runbook/detached/${tag}/tool-local-`),
     });
+  });
+});
+
+describe('what the target needs', () => {
+  it('a missing tool (here setsid) is named and nothing is started', async () => {
+    const tag = uniqueId('missing');
+    // The operator machine as a target without util-linux: a PATH with only node and sh.
+    const bin = join(lab.dir, `bin-${tag}`);
+    mkdirSync(bin);
+    symlinkSync(process.execPath, join(bin, 'node'));
+    symlinkSync('/bin/sh', join(bin, 'sh'));
+    const rb = runbook(
+      tag,
+      `  - { id: tool, title: local tool, kind: local, detached: true, command: 'echo ran > ${join(lab.dir, `ran-${tag}`)}' }`,
+    );
+    const r = await runCli(['exec', rb, '-i', oneHost, '--yes', '--state-dir', stateDir(), '--run-id', tag], {
+      ...env(),
+      PATH: bin,
+      HOME: join(lab.dir, `home-${tag}`),
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toContain('this machine has no `setsid`, which a detached step needs');
+    expect(existsSync(join(lab.dir, `ran-${tag}`))).toBe(false);
   });
 });
 
