@@ -106,7 +106,6 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
     .option('--state-dir <dir>', 'journal and lock directory')
     .option('--state-url <url>', 'shared PostgreSQL store for journal and lock (or RUNBOOK_STATE_URL)')
     .option('--run-id <id>', 'use this run id (default: generated)')
-    .addOption(new Option('--concurrency <n>', 'default parallel hosts per step').argParser(Number))
     .action((id: string, opts) =>
       run(async (ctx) => {
         if (opts.dryRun) return import('./commands/plan-commands.js').then((m) => m.planCommand(id, opts, ctx));

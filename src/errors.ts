@@ -49,8 +49,7 @@ export type ErrorCode =
   | 'resume'
   | 'state'
   | 'interrupted'
-  | 'detached'
-  | 'internal';
+  | 'detached';
 
 const exitByCode: Record<ErrorCode, ExitCode> = {
   usage: EXIT.usage,
@@ -65,14 +64,11 @@ const exitByCode: Record<ErrorCode, ExitCode> = {
   state: EXIT.state,
   interrupted: EXIT.interrupted,
   detached: EXIT.detached,
-  internal: EXIT.failed,
 };
 
 /** The error code that ends a command with this exit code (a run's summary becomes an error). */
 export function errorCodeForExit(exitCode: number): ErrorCode {
-  const found = (Object.entries(exitByCode) as Array<[ErrorCode, ExitCode]>).find(
-    ([code, exit]) => exit === exitCode && code !== 'internal',
-  );
+  const found = (Object.entries(exitByCode) as Array<[ErrorCode, ExitCode]>).find(([, exit]) => exit === exitCode);
   return found ? found[0] : 'step-failed';
 }
 
@@ -125,8 +121,4 @@ export function formatDiagnostic(d: Diagnostic): string {
   const where = d.line ? `${d.file}:${d.line}:${d.column ?? 1}` : d.file;
   const field = d.path ? ` ${d.path}:` : '';
   return `${where}: ${d.severity}:${field} ${d.message}`;
-}
-
-export function usageError(message: string, hint?: string): RunbookError {
-  return new RunbookError('usage', message, hint === undefined ? {} : { hint });
 }

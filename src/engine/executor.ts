@@ -8,7 +8,7 @@ import { EXIT, RunbookError, type ExitCode } from '../errors.js';
 import { evaluateAtRunTime, type StepOutcome } from '../planner/conditions.js';
 import { notSelected } from '../planner/selection.js';
 import type { Plan, PlannedStep } from '../planner/plan-types.js';
-import { bindDeferred, displayParts, materializeParts, type RuntimeValues } from '../runbook/template.js';
+import { bindDeferred, materializeParts, type RuntimeValues } from '../runbook/template.js';
 import { getStepKind } from '../steps/registry.js';
 import type { ActionResult, DetachedRecord, OperatorIO, PlannedAction, RunContext } from '../steps/types.js';
 import type { Connections } from '../targets/types.js';
@@ -605,8 +605,4 @@ class Execution {
 /** The first failure, else the first result: a check passes only where it passed on every target. */
 function aggregate(results: ActionResult[]): ActionResult {
   return results.find((r) => r.status === 'failed') ?? results[0] ?? { status: 'succeeded', message: 'no targets', durationMs: 0 };
-}
-
-export function describeTyped(step: PlannedStep): string {
-  return step.confirm.expected ? displayParts(step.confirm.expected) : '';
 }

@@ -60,7 +60,6 @@ export async function openPgStore(url: string): Promise<StateStore> {
   await client.query(SCHEMA);
   await client.query('commit');
   const where = safeUrl(url);
-  const held = new Set<string>();
 
   const toInfo = (row: Record<string, unknown>, stale: boolean): LockInfo => ({
     id: String(row.id),
@@ -162,7 +161,6 @@ export async function openPgStore(url: string): Promise<StateStore> {
            host = excluded.host, username = excluded.username, since = excluded.since, backend_pid = excluded.backend_pid, advisory_key = excluded.advisory_key`,
         [key.id, key.runbook, JSON.stringify(key.targets), owner.runId, owner.pid, owner.host, owner.user, owner.since, k],
       );
-      held.add(key.id);
       let released = false;
       return {
         id: key.id,
@@ -170,7 +168,6 @@ export async function openPgStore(url: string): Promise<StateStore> {
         release: async () => {
           if (released) return;
           released = true;
-          held.delete(key.id);
           await session
             .query('delete from runbook_locks where id = $1 and run_id = $2 and backend_pid = pg_backend_pid()', [key.id, owner.runId])
             .catch(() => {});

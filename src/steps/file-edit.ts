@@ -68,7 +68,6 @@ export const fileEditStep: StepKind<FileEditSpec> = {
   kind: 'file-edit',
   summary: 'Edit a text file on every host of the target role, with a backup and a diff.',
   target: 'hosts',
-  checkable: false,
   changes: true,
   fields: {
     path: z.string().min(1).describe('Absolute path of the file on the host.'),

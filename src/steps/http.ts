@@ -29,7 +29,6 @@ export const httpStep: StepKind<HttpSpec> = {
   kind: 'http',
   summary: 'Send an HTTP(S) request to the endpoints of the target role and check status and body.',
   target: 'http',
-  checkable: true,
   changes: true,
   fields: {
     method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']).optional().describe('Default GET.'),

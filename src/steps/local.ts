@@ -16,7 +16,6 @@ export const localStep: StepKind<LocalSpec> = {
   kind: 'local',
   summary: "Run a shell command on the operator's machine.",
   target: 'none',
-  checkable: true,
   changes: true,
   fields: { ...commandFields },
   plan(spec, render) {

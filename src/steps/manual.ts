@@ -24,7 +24,6 @@ export const manualStep: StepKind<ManualSpec> = {
   kind: 'manual',
   summary: 'An instruction the operator carries out and confirms, with an optional check afterwards.',
   target: 'none',
-  checkable: false,
   changes: false,
   fields: {
     instructions: z.string().min(1).describe('What the operator does, step by step. May use {{ }} references.'),

@@ -21,7 +21,6 @@ export const promptStep: StepKind<PromptSpec> = {
   kind: 'prompt',
   summary: 'Ask the operator a question; the answer is the step value. Pre-answer with --answer <id>=<value>.',
   target: 'none',
-  checkable: false,
   changes: false,
   fields: {
     question: z.string().min(1),

@@ -31,7 +31,6 @@ export const sqlStep: StepKind<SqlSpec> = {
   kind: 'sql',
   summary: 'Run SQL statements (one transaction) or a query on the databases of the target role.',
   target: 'database',
-  checkable: true,
   changes: true,
   fields: {
     sql: z

@@ -19,7 +19,6 @@ export const sshStep: StepKind<SshSpec> = {
   kind: 'ssh',
   summary: 'Run a shell command on every host of the target role over SSH.',
   target: 'hosts',
-  checkable: true,
   changes: true,
   fields: {
     ...commandFields,

@@ -129,8 +129,6 @@ export interface StepKind<Spec extends Record<string, unknown> = Record<string, 
   /** The kind-specific fields (merged with the common step fields). */
   fields: z.ZodRawShape;
   target: TargetType;
-  /** True if the kind may be used as a read-only check (precondition, verify, wait until). */
-  checkable: boolean;
   /** True if a step of this kind changes something by default (so it asks for confirmation). */
   changes: boolean;
   plan(spec: Spec, render: Renderer, plan: NestedPlanner): ActionData;

@@ -21,7 +21,6 @@ export const waitStep: StepKind<WaitSpec> = {
   kind: 'wait',
   summary: 'Sleep for a duration, or poll a check until it passes (bounded by the step timeout).',
   target: 'none',
-  checkable: false,
   changes: false,
   fields: {
     duration: duration.optional().describe('Sleep this long (e.g. "10s").'),
