@@ -24,6 +24,12 @@ export function jsonLine<E extends { type: string }>(event: E): string {
  */
 export type StepStatus = 'succeeded' | 'failed' | 'skipped' | 'interrupted' | 'unknown';
 
+/**
+ * Why a step was skipped: its condition was false (a fact about this run, kept on resume), or
+ * `--from`/`--only` left it out (left out again on resume). `reason` says it in words.
+ */
+export type SkipCause = 'condition' | 'not-selected';
+
 interface Base {
   time: string;
 }
@@ -51,7 +57,7 @@ export type RunEvent = Base &
         message: string;
       }
     | { type: 'preconditions-finished'; failed: number }
-    | { type: 'step-skipped'; stepId: string; title: string; reason: string }
+    | { type: 'step-skipped'; stepId: string; title: string; cause: SkipCause; reason: string }
     | { type: 'confirmation'; stepId: string; mode: 'yes' | 'typed'; answer: 'confirmed' | 'declined'; by: 'operator' | 'flag' }
     | {
         type: 'step-started';

@@ -12,7 +12,7 @@ import { bindDeferred, materializeParts, type RuntimeValues } from '../runbook/t
 import { getStepKind } from '../steps/registry.js';
 import type { ActionResult, DetachedRecord, OperatorIO, PlannedAction, RunContext } from '../steps/types.js';
 import type { Connections } from '../targets/types.js';
-import type { EventBus, StepStatus } from './events.js';
+import type { EventBus, SkipCause, StepStatus } from './events.js';
 import { preflight, type UnattendedFlags } from './preflight.js';
 import type { SecretStore } from './secrets.js';
 
@@ -350,8 +350,8 @@ class Execution {
     };
   }
 
-  private skip(step: PlannedStep, reason: string): null {
-    this.o.bus.emit({ type: 'step-skipped', stepId: step.id, title: step.title, reason });
+  private skip(step: PlannedStep, cause: SkipCause, reason: string): null {
+    this.o.bus.emit({ type: 'step-skipped', stepId: step.id, title: step.title, cause, reason });
     // A left-out step keeps the outcome the operator answered for it (preflight).
     if (!this.outcomes.has(step.id)) this.outcomes.set(step.id, { status: 'skipped' });
     this.summary.push({ id: step.id, status: 'skipped', message: reason, durationMs: 0 });
@@ -366,10 +366,10 @@ class Execution {
       return null;
     }
     const leftOut = notSelected(this.o.plan, step.id, { from: this.o.from ?? null, only: this.o.only ?? null });
-    if (leftOut) return this.skip(step, leftOut);
-    if (step.condition.decided === 'skip') return this.skip(step, `condition false: ${step.condition.text}`);
+    if (leftOut) return this.skip(step, 'not-selected', leftOut);
+    if (step.condition.decided === 'skip') return this.skip(step, 'condition', `condition false: ${step.condition.text}`);
     if (step.condition.runtime && !evaluateAtRunTime(step.condition.runtime, (id) => this.outcomes.get(id))) {
-      return this.skip(step, `condition false: ${step.condition.text}`);
+      return this.skip(step, 'condition', `condition false: ${step.condition.text}`);
     }
     const outcome = await this.execute(step);
     if (outcome === 'succeeded') return null;

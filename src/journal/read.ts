@@ -121,7 +121,7 @@ export function analyzeRun(run: StoredRun): RunAnalysis {
         movePastFailure();
         lastStep = r.stepId;
         // Steps left out by --from/--only are left out again on resume; condition skips are facts.
-        if (r.reason.startsWith('condition false')) completed.set(r.stepId, { status: 'skipped', how: 'skipped' });
+        if (r.cause === 'condition') completed.set(r.stepId, { status: 'skipped', how: 'skipped' });
         break;
       case 'step-finished': {
         if (!open || open.step.stepId !== r.stepId) break; // a rollback step

@@ -421,7 +421,10 @@ describe('a partial run whose conditions depend on a step it leaves out', () => 
 
   it('skips it when the operator says the left-out step failed', async () => {
     const r = await run(await plan(steps, {}, { backup: 'failed' }), () => ok, { from: 'install' });
-    expect(r.of('step-skipped').map((e) => e.stepId)).toEqual(['backup', 'destroy']);
+    expect(r.of('step-skipped').map((e) => [e.stepId, e.cause])).toEqual([
+      ['backup', 'not-selected'],
+      ['destroy', 'condition'],
+    ]);
   });
 
   it('a left-out prompt step is answered with its value', async () => {
