@@ -64,11 +64,11 @@ export interface FanOutResults {
   marginal_ms_per_host_step: Record<string, number | null>;
 }
 
-function sshOptions(lab: SshLab): string[] {
+function sshOptions(lab: SshLab, logLevel = 'ERROR'): string[] {
   return [
     ...['-F', '/dev/null', '-i', lab.clientKeyPath, '-o', 'IdentitiesOnly=yes'],
     ...['-o', `UserKnownHostsFile=${lab.knownHostsPath}`, '-o', 'GlobalKnownHostsFile=/dev/null'],
-    ...['-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=30', '-o', 'LogLevel=ERROR'],
+    ...['-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=30', '-o', `LogLevel=${logLevel}`],
   ];
 }
 
@@ -284,16 +284,12 @@ function fanOutTools(f: FanOutFiles, n: number): Record<FanOutTool, Tools[string
   };
 }
 
-/** The key exchange OpenSSH negotiates with the lab's first host, from `ssh -v`. */
+/** The key exchange OpenSSH negotiates with the lab's first host, from its debug output (LogLevel=DEBUG1). */
 async function openSshKex(lab: SshLab, extra: string[]): Promise<string | null> {
   const h = lab.hosts[0]!;
-  const r = await execFileAsync(
-    'ssh',
-    [...sshOptions(lab).filter((o) => o !== 'LogLevel=ERROR'), ...extra, '-v', '-p', String(h.port), `${lab.user}@${h.address}`, 'true'],
-    {
-      env: BASE_ENV,
-    },
-  ).catch((e: { stderr?: string }) => ({ stderr: e.stderr ?? '' }));
+  const r = await execFileAsync('ssh', [...sshOptions(lab, 'DEBUG1'), ...extra, '-p', String(h.port), `${lab.user}@${h.address}`, 'true'], {
+    env: BASE_ENV,
+  }).catch((e: { stderr?: string }) => ({ stderr: e.stderr ?? '' }));
   return /kex: algorithm: (\S+)/.exec(r.stderr)?.[1] ?? null;
 }
 
