@@ -21,7 +21,11 @@ export interface ReportStep {
   durationMs: number | null;
   attempts: number;
   targets: string[];
-  commands: Array<{ target: string | null; lines: string[] }>;
+  /**
+   * What ran, identical per-host commands collapsed: one entry per distinct text, with every
+   * target that ran it (empty for a step that runs on this machine).
+   */
+  commands: Array<{ targets: string[]; lines: string[] }>;
   exitCode: number | null;
   value: unknown;
   output: Array<{ target: string | null; stream: 'stdout' | 'stderr'; excerpt: string; truncated: boolean }>;
@@ -33,7 +37,8 @@ export interface ReportStep {
 }
 
 export interface RunReport {
-  reportVersion: 1;
+  /** 2: `steps[].commands` collapsed ({targets, lines}); 1 had one {target, lines} per target. */
+  reportVersion: 2;
   runId: string;
   runbook: { id: string; title: string | null; version: string; hash: string; file: string } | null;
   inventory: { file: string; hash: string } | null;
@@ -133,7 +138,7 @@ export function buildReport(run: StoredRun, state: RunState): RunReport {
         s.attempts = Math.max(s.attempts, r.attempt);
         s.started ??= r.time;
         s.targets = r.targets;
-        s.commands = r.commands;
+        s.commands = collapseCommands(r.commands);
         s.outcome = 'unknown';
         s.message = 'started, no recorded end';
         break;
@@ -193,7 +198,7 @@ export function buildReport(run: StoredRun, state: RunState): RunReport {
   }
   const first = a.first;
   return {
-    reportVersion: 1,
+    reportVersion: 2,
     runId: run.runId,
     runbook: first ? { ...first.runbook, title: run.plan?.runbook.title ?? null } : null,
     inventory: first?.inventory ?? null,
@@ -210,6 +215,14 @@ export function buildReport(run: StoredRun, state: RunState): RunReport {
     steps: [...steps.values()],
     notes,
   };
+}
+
+/** Identical per-host commands once, with all their targets, as the dry-run shows them. */
+function collapseCommands(commands: Array<{ target: string | null; lines: string[] }>): ReportStep['commands'] {
+  return collapseIdentical(commands, (c) => c.lines).map((g) => ({
+    targets: g.members.flatMap((m) => (m.target ? [m.target] : [])),
+    lines: g.lines,
+  }));
 }
 
 function appendOutput(step: ReportStep, r: Extract<RunEvent, { type: 'output' }>): void {
@@ -281,9 +294,7 @@ export function renderReportMarkdown(r: RunReport): string {
     for (const n of s.notes) out.push(`- Note: ${n}`);
     if (s.commands.length) {
       out.push('', 'Commands:', '');
-      const groups = collapseIdentical(s.commands, (c) => c.lines);
-      const on = (members: ReportStep['commands']) => members.flatMap((m) => (m.target ? [m.target] : [])).join(', ');
-      out.push(fence(groups.map((g) => (on(g.members) ? `# on ${on(g.members)}\n` : '') + g.lines.join('\n')).join('\n')));
+      out.push(fence(s.commands.map((c) => (c.targets.length ? `# on ${c.targets.join(', ')}\n` : '') + c.lines.join('\n')).join('\n')));
     }
     for (const o of s.output) {
       if (!o.excerpt.trim()) continue;

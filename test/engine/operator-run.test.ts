@@ -104,6 +104,15 @@ describe('--limit, collapsed commands and run-time values', () => {
     // The same command on both hosts is written once; commands that differ per host stay apart.
     expect(report.stdout).toMatch(/# on app1, app2\n\$ echo green \*\*\* > /);
     expect(report.stdout).toMatch(/# on app1\n\$ cat .*\n# on app2\n\$ cat /);
+    // The JSON report collapses them the same way (docs/report.md).
+    const json = await runCli(['report', 'all', '--format', 'json', '--state-dir', all], env());
+    const steps = (JSON.parse(json.stdout) as { reportVersion: number; steps: Array<{ id: string; commands: unknown }> }).steps;
+    const commandsOf = (id: string) => steps.find((s) => s.id === id)?.commands;
+    expect(commandsOf('paint')).toEqual([{ targets: ['app1', 'app2'], lines: [expect.stringMatching(/^\$ echo green \*\*\* > /)] }]);
+    expect(commandsOf('look')).toEqual([
+      { targets: ['app1'], lines: [expect.stringMatching(/^\$ cat /)] },
+      { targets: ['app2'], lines: [expect.stringMatching(/^\$ cat /)] },
+    ]);
   });
 });
 
