@@ -3,7 +3,7 @@
  * Diagnostic for the cold-start figures (not part of `npm run bench`): where the time of loading
  * one runbook goes, in a fresh process, as `runbook list` / a dry-run pay it.
  * Usage: node bench/probe-parse.mjs <runbook.yaml> [doc|parse|json|load]
- *   doc   yaml.parseDocument with a LineCounter (what src/runbook/yaml-source.ts does) + toJS
+ *   doc   yaml.parseDocument with a LineCounter (what src/core/yaml-source.ts does) + toJS
  *   parse yaml.parse (no positions kept)
  *   json  JSON.parse of the same data (what a build-time precompiled runbook would cost)
  *   load  dist/runbook/load.js loadRunbookFile: parse + zod schema + rules

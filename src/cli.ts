@@ -5,7 +5,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { jsonLine } from './engine/events.js';
-import { EXIT, RunbookError, ValidationError } from './errors.js';
+import { EXIT, RunbookError, ValidationError } from './core/errors.js';
 import type { CommandContext, GlobalOptions } from './commands/context.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };

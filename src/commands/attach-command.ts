@@ -5,7 +5,7 @@
  * killed first, after a typed confirmation (or --confirm-kill without a terminal), and the
  * journal records it.
  */
-import { RunbookError } from '../errors.js';
+import { RunbookError } from '../core/errors.js';
 import type { RunSummary } from '../engine/executor.js';
 import type { PlannedStep } from '../planner/plan-types.js';
 import type { CommandContext } from './context.js';

@@ -4,11 +4,11 @@
  * JSON Schema that `runbook schema` prints, so the reference cannot drift from the validator.
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { RunbookError } from '../errors.js';
+import { RunbookError } from '../core/errors.js';
 import { inventoryJsonSchema } from '../runbook/inventory.js';
 import { runbookJsonSchema } from '../runbook/schema.js';
-import { members, resolveRef, type JsonSchema } from '../runbook/schema-walk.js';
-import { closest } from '../runbook/suggest.js';
+import { members, resolveRef, type JsonSchema } from '../core/schema-walk.js';
+import { closest } from '../core/suggest.js';
 import type { CommandContext } from './context.js';
 
 const ID = /^[a-z0-9][a-z0-9_-]*$/;

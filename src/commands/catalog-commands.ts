@@ -1,11 +1,11 @@
 /** `runbook list`, `runbook show`, `runbook validate`, `runbook schema`. */
 import { statSync } from 'node:fs';
-import { RunbookError, ValidationError, formatDiagnostic, type Diagnostic } from '../errors.js';
+import { RunbookError, ValidationError, formatDiagnostic, type Diagnostic } from '../core/errors.js';
 import { buildPlan } from '../planner/planner.js';
 import { loadCatalog, yamlFilesIn } from '../runbook/catalog.js';
 import { inventoryJsonSchema, loadInventory } from '../runbook/inventory.js';
 import { loadRunbookForValidation } from '../runbook/load.js';
-import { parseYamlText, readText } from '../runbook/yaml-source.js';
+import { parseYamlText, readText } from '../core/yaml-source.js';
 import { exampleParameters } from '../runbook/params.js';
 import { runbookJsonSchema } from '../runbook/schema.js';
 import { renderRunbookDocument } from '../ui/render-document.js';

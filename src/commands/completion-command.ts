@@ -5,7 +5,7 @@
  * that are files from the file system, and `--format`-like choices from their list.
  */
 import type { Command, Option } from 'commander';
-import { RunbookError } from '../errors.js';
+import { RunbookError } from '../core/errors.js';
 import type { CommandContext } from './context.js';
 
 export const SHELLS = ['bash', 'zsh'] as const;

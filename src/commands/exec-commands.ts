@@ -1,6 +1,6 @@
 /** `runbook exec` and `runbook check`: plan, collect secrets, open connections, execute. */
 import { hostname, userInfo } from 'node:os';
-import { errorCodeForExit, RunbookError } from '../errors.js';
+import { errorCodeForExit, RunbookError } from '../core/errors.js';
 import { EventBus } from '../engine/events.js';
 import { executePlan, type DetachedOptions, type ExecuteOptions, type RunSummary } from '../engine/executor.js';
 import { collectSecrets } from '../engine/secrets.js';

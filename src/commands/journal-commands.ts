@@ -1,5 +1,5 @@
 /** `runbook runs` (recorded runs, their state, locks; breaking a stale lock) and `runbook report`. */
-import { RunbookError } from '../errors.js';
+import { RunbookError } from '../core/errors.js';
 import type { LockInfo } from '../journal/lock.js';
 import { analyzeRun, type RunState, type StoredRun } from '../journal/read.js';
 import { buildReport, renderReportMarkdown } from '../journal/report.js';

@@ -1,7 +1,7 @@
 /** `runbook plan` and `runbook exec --dry-run`: the resolved plan, nothing run. */
 import { writeFileSync } from 'node:fs';
 import { preflight } from '../engine/preflight.js';
-import { formatDiagnostic } from '../errors.js';
+import { formatDiagnostic } from '../core/errors.js';
 import { checkSelection } from '../planner/selection.js';
 import { renderPlan } from '../ui/render-plan.js';
 import type { CommandContext } from './context.js';

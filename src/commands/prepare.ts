@@ -1,7 +1,7 @@
 /** Load, resolve and plan: the shared front half of plan, exec, check and show. */
-import { RunbookError, ValidationError, type Diagnostic } from '../errors.js';
+import { RunbookError, ValidationError, type Diagnostic } from '../core/errors.js';
 import { planDigest } from '../journal/chain.js';
-import { readInputFile } from '../runbook/input-file.js';
+import { readInputFile } from '../core/input-file.js';
 import { buildPlan } from '../planner/planner.js';
 import { PLAN_FORMAT_VERSION, type Plan } from '../planner/plan-types.js';
 import { findRunbook } from '../runbook/catalog.js';

@@ -5,7 +5,7 @@
  * otherwise the operator does (on a terminal, or with --unknown rerun|done|abort).
  */
 import { createHash } from 'node:crypto';
-import { RunbookError } from '../errors.js';
+import { RunbookError } from '../core/errors.js';
 import { verifyStep, type RunSummary } from '../engine/executor.js';
 import { journalAlteredError } from '../journal/journal.js';
 import { detachedPrograms } from '../engine/detached-records.js';
@@ -15,7 +15,7 @@ import { analyzeRun, findStep, type RunAnalysis } from '../journal/read.js';
 import { openStateStore, type StateStore } from '../journal/store.js';
 import type { PlannedStep } from '../planner/plan-types.js';
 import { loadInventory } from '../runbook/inventory.js';
-import { readInputFile } from '../runbook/input-file.js';
+import { readInputFile } from '../core/input-file.js';
 import type { CommandContext } from './context.js';
 import { runPrepared, type ExecOptions, type ResumeHooks, type RunSession } from './exec-commands.js';
 

@@ -7,7 +7,7 @@
  */
 import pg from 'pg';
 import { stringify } from 'yaml';
-import { RunbookError } from '../errors.js';
+import { RunbookError } from '../core/errors.js';
 import { jsonLine } from '../engine/events.js';
 import type { RunSummary } from '../engine/executor.js';
 import type { Plan, PlannedStep } from '../planner/plan-types.js';

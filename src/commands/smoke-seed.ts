@@ -14,8 +14,8 @@
  * step's own SQL check or verification if it has one. Stand-in SQL is literal (no templates),
  * one statement per `;` at the end of a line, all in one transaction.
  */
-import { RunbookError, ValidationError } from '../errors.js';
-import { readInputFile } from '../runbook/input-file.js';
+import { RunbookError, ValidationError } from '../core/errors.js';
+import { readInputFile } from '../core/input-file.js';
 import type { Plan, PlannedStep } from '../planner/plan-types.js';
 import { getStepKind } from '../steps/registry.js';
 import type { PlannedAction } from '../steps/types.js';

@@ -2,7 +2,7 @@
  * Execution emits these typed events; the terminal view, the JSON stream and the journal are
  * listeners. Every event passes through the secret redactor before any listener sees it.
  */
-import type { Scalar } from '../runbook/template.js';
+import type { Scalar } from '../core/template.js';
 
 /**
  * Version of the `--json` event stream (docs/json-events.md), in every line as `schemaVersion`.

@@ -4,11 +4,11 @@
  * Every fact goes out as an event; listeners render it and journal it.
  */
 import { setMaxListeners } from 'node:events';
-import { EXIT, RunbookError, type ExitCode } from '../errors.js';
+import { EXIT, RunbookError, type ExitCode } from '../core/errors.js';
 import { evaluateAtRunTime, type StepOutcome } from '../planner/conditions.js';
 import { notSelected } from '../planner/selection.js';
 import type { Plan, PlannedStep } from '../planner/plan-types.js';
-import { bindDeferred, materializeParts, type RuntimeValues } from '../runbook/template.js';
+import { bindDeferred, materializeParts, type RuntimeValues } from '../core/template.js';
 import { getStepKind } from '../steps/registry.js';
 import type { ActionResult, DetachedRecord, OperatorIO, PlannedAction, RunContext } from '../steps/types.js';
 import type { Connections } from '../targets/types.js';

@@ -3,7 +3,7 @@
  * when they run, and replaced by *** in everything shown or written, even when a program echoes
  * them in its output.
  */
-import { RunbookError } from '../errors.js';
+import { RunbookError } from '../core/errors.js';
 import type { Plan } from '../planner/plan-types.js';
 
 export const MASK = '***';

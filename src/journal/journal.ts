@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, readSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
-import { RunbookError } from '../errors.js';
+import { RunbookError } from '../core/errors.js';
 import type { Listener, RunEvent } from '../engine/events.js';
 import type { Plan } from '../planner/plan-types.js';
 import { CHAIN_SEED, checkJournal, planDigest, sealLine } from './chain.js';

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { linkSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { RunbookError } from '../errors.js';
+import { RunbookError } from '../core/errors.js';
 import type { Plan } from '../planner/plan-types.js';
 import { checkSubdir, createExclusive, readStateFile, stateFsError } from './state-dir.js';
 

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import pg from 'pg';
-import { RunbookError } from '../errors.js';
+import { RunbookError } from '../core/errors.js';
 import { hostname } from 'node:os';
 import { CHAIN_SEED, planDigest } from './chain.js';
 import { journalAlteredError, journalWriter, type JournalHandle } from './journal.js';

@@ -5,7 +5,7 @@
  */
 import type { RunEvent } from '../engine/events.js';
 import type { Plan, PlannedStep } from '../planner/plan-types.js';
-import type { Scalar } from '../runbook/template.js';
+import type { Scalar } from '../core/template.js';
 import { checkJournal, type JournalIntegrity } from './chain.js';
 import type { JournalRecord } from './journal.js';
 

@@ -19,7 +19,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { userInfo } from 'node:os';
-import { RunbookError } from '../errors.js';
+import { RunbookError } from '../core/errors.js';
 
 /** Run ids name a directory: letters, digits, `.`, `_`, `-`; no leading dot, no `..`, at most 200. */
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;

@@ -3,8 +3,8 @@
  * values of earlier steps (prompt answers, captured values) are left for run time and shown in
  * the dry-run as words.
  */
-import type { Condition } from '../runbook/schema-parts.js';
-import type { Scalar } from '../runbook/template.js';
+import type { Condition } from '../core/schema-parts.js';
+import type { Scalar } from '../core/template.js';
 
 export type Partial = boolean | Condition;
 

@@ -2,8 +2,8 @@
  * The resolved plan: plain JSON data, versioned, that the dry-run prints and execution consumes.
  * It never holds a secret value: secrets stay symbolic until a step runs.
  */
-import type { Condition } from '../runbook/schema-parts.js';
-import type { Part, Scalar } from '../runbook/template.js';
+import type { Condition } from '../core/schema-parts.js';
+import type { Part, Scalar } from '../core/template.js';
 import type { PlannedAction } from '../steps/types.js';
 
 export const PLAN_FORMAT_VERSION = 2;

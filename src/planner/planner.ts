@@ -3,16 +3,16 @@
  * renders every template, resolves every target, decides parameter conditions, and reports
  * every problem as a diagnostic with its file position. It opens no connection.
  */
-import type { Diagnostic } from '../errors.js';
+import type { Diagnostic } from '../core/errors.js';
 import type { Inventory, InventorySpec, SecretRef } from '../runbook/inventory.js';
 import type { LoadedRunbook } from '../runbook/load.js';
-import { parseDuration } from '../runbook/duration.js';
+import { parseDuration } from '../core/duration.js';
 import type { RunbookSpec, StepSpec } from '../runbook/schema.js';
-import { closest } from '../runbook/suggest.js';
-import { renderParts, renderSql, TemplateError, type Part } from '../runbook/template.js';
+import { closest } from '../core/suggest.js';
+import { renderParts, renderSql, TemplateError, type Part } from '../core/template.js';
 import { getStepKind } from '../steps/registry.js';
 import type { ActionInstance, PlannedAction, Renderer } from '../steps/types.js';
-import { diagnosticAt, findScalarContaining, formatPath, type PathSegment } from '../runbook/yaml-source.js';
+import { diagnosticAt, findScalarContaining, formatPath, type PathSegment } from '../core/yaml-source.js';
 import { conditionLeaves, decideWithParameters, describeCondition } from './conditions.js';
 import {
   PLAN_FORMAT_VERSION,

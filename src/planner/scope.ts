@@ -1,6 +1,6 @@
 /** What `{{ ... }}` references resolve to while planning one instance of an action. */
 import type { Inventory, InventorySpec } from '../runbook/inventory.js';
-import type { Resolved, Resolver, Scalar } from '../runbook/template.js';
+import type { Resolved, Resolver, Scalar } from '../core/template.js';
 
 export type ParameterValue = { value: Scalar } | { secret: true };
 

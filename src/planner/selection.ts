@@ -2,7 +2,7 @@
  * `--from <step>` and `--only <step>`: which steps of a plan an exceptional run takes. One place
  * decides it for the executor and for the dry-run, so the preview shows what the run will do.
  */
-import { RunbookError } from '../errors.js';
+import { RunbookError } from '../core/errors.js';
 import type { Plan } from './plan-types.js';
 
 export interface Selection {

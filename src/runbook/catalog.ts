@@ -6,9 +6,9 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RunbookError, ValidationError, type Diagnostic } from '../errors.js';
+import { RunbookError, ValidationError, type Diagnostic } from '../core/errors.js';
 import { loadRunbookFile, type LoadedRunbook } from './load.js';
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../core/suggest.js';
 
 export const shippedRunbooksDir = fileURLToPath(new URL('../../src/runbooks/', import.meta.url));
 

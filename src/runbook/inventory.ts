@@ -5,9 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ValidationError, type Diagnostic } from '../errors.js';
+import { ValidationError, type Diagnostic } from '../core/errors.js';
 import { ConninfoError, resolveDatabase, sslModes, type ResolvedDatabase } from './libpq.js';
-import { duration, identifier, scalar, schemaKey } from './schema-parts.js';
+import { duration, identifier, scalar, schemaKey } from '../core/schema-parts.js';
 import {
   diagnosticAt,
   parseYamlText,
@@ -17,7 +17,7 @@ import {
   type PathSegment,
   type YamlSource,
   type ZodIssueLike,
-} from './yaml-source.js';
+} from '../core/yaml-source.js';
 
 export const secretRefSchema = z
   .union([

@@ -4,9 +4,9 @@
  * problem with its file, line, column and field path; never throws on bad input.
  */
 import { createHash } from 'node:crypto';
-import type { Diagnostic } from '../errors.js';
+import type { Diagnostic } from '../core/errors.js';
 import { runbookSchema, type ParameterSpec, type RunbookSpec } from './schema.js';
-import { findPlaceholders, TemplateError } from './template.js';
+import { findPlaceholders, TemplateError } from '../core/template.js';
 import { readCompiled, writeCompiled } from './compiled-cache.js';
 import {
   diagnosticAt,
@@ -17,7 +17,7 @@ import {
   type PathSegment,
   type YamlSource,
   type ZodIssueLike,
-} from './yaml-source.js';
+} from '../core/yaml-source.js';
 import { stepKinds } from '../steps/registry.js';
 
 export interface LoadedRunbook {

@@ -3,13 +3,13 @@
  * checked against their definition; a missing one is asked for on a terminal, and is an error
  * without one. Secret values never enter the plan: only where they come from.
  */
-import type { Diagnostic } from '../errors.js';
+import type { Diagnostic } from '../core/errors.js';
 import type { PlannedParameter } from '../planner/plan-types.js';
 import type { ParameterValue } from '../planner/scope.js';
 import { checkParameterValue } from './load.js';
 import type { ParameterSpec } from './schema.js';
-import type { Scalar } from './template.js';
-import { diagnosticAt, type YamlSource } from './yaml-source.js';
+import type { Scalar } from '../core/template.js';
+import { diagnosticAt, type YamlSource } from '../core/yaml-source.js';
 
 export interface ParameterSources {
   commandLine: Record<string, string>;

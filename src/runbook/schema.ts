@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { checkSchema, preconditionSchema } from '../steps/check-schema.js';
 import { stepKinds } from '../steps/registry.js';
 import type { StepKind } from '../steps/types.js';
-import { condition, confirm, duration, fanOut, identifier, onFailure, retries, scalar, schemaKey } from './schema-parts.js';
+import { condition, confirm, duration, fanOut, identifier, onFailure, retries, scalar, schemaKey } from '../core/schema-parts.js';
 
 export const parameterSchema = z
   .object({

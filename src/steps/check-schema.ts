@@ -3,7 +3,7 @@
  * verification, the check after a manual step, or the condition a `wait` step polls.
  */
 import { z } from 'zod';
-import { condition, identifier } from '../runbook/schema-parts.js';
+import { condition, identifier } from '../core/schema-parts.js';
 import { httpStep } from './http.js';
 import { localStep } from './local.js';
 import { sqlStep } from './sql.js';

@@ -1,6 +1,6 @@
 /** Runs a planned shell command (ssh or local) and judges its result. Shared by both kinds. */
-import { displayParts, materializeParts, type Part } from '../runbook/template.js';
-import type { TextMatch } from '../runbook/schema-parts.js';
+import { displayParts, materializeParts, type Part } from '../core/template.js';
+import type { TextMatch } from '../core/schema-parts.js';
 import type { CommandResult, CommandTarget, PromptAnswerSpec } from '../targets/types.js';
 import { newStagingDir, undeliverableSecret, type SecretDelivery } from '../targets/secret-delivery.js';
 import { composeRunnable, type CommandData } from './command-shape.js';

@@ -4,9 +4,9 @@
  * preview is exactly what executes.
  */
 import { z } from 'zod';
-import { exitCodes, textCapture, textMatch } from '../runbook/schema-parts.js';
-import { quoteShellWord } from '../runbook/shell-quote.js';
-import { materializeParts, type Part, type RuntimeValues } from '../runbook/template.js';
+import { exitCodes, textCapture, textMatch } from '../core/schema-parts.js';
+import { quoteShellWord } from '../core/shell-quote.js';
+import { materializeParts, type Part, type RuntimeValues } from '../core/template.js';
 import { secretPrelude, secretVariableName, type SecretDelivery, type SecretVariable } from '../targets/secret-delivery.js';
 import type { Renderer } from './types.js';
 

@@ -7,7 +7,7 @@
  * pseudo-terminal) whose input is a FIFO, so answers reach it from any later session.
  * Nothing here needs bash, tmux, screen, python or systemd.
  */
-import { quoteShellWord } from '../runbook/shell-quote.js';
+import { quoteShellWord } from '../core/shell-quote.js';
 
 /** Tools the target must have; checked before anything is started. */
 export function requiredTools(pty: boolean): string[] {

@@ -11,7 +11,7 @@ import { composeRunnable } from './command-shape.js';
 import { newStagingDir, secretLines, undeliverableSecret } from '../targets/secret-delivery.js';
 import { answerSpecs, judgeCommand, type RunnableCommand } from './command-run.js';
 import { answerScript, followScript, killScript, launchScript, safeName, tailScript } from './detached-remote.js';
-import { materializeParts, type Part } from '../runbook/template.js';
+import { materializeParts, type Part } from '../core/template.js';
 import { PromptAnswerer } from '../targets/prompt-answerer.js';
 import type { CommandResult, CommandTarget } from '../targets/types.js';
 import type { ActionResult, DetachedContext, DetachedRecord, RunContext } from './types.js';

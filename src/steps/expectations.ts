@@ -1,6 +1,6 @@
 /** Checks shared by the step kinds: expected exit codes, text matches, captured values. */
-import type { TextMatch } from '../runbook/schema-parts.js';
-import { displayParts, isPlainText, type Part, type Scalar } from '../runbook/template.js';
+import type { TextMatch } from '../core/schema-parts.js';
+import { displayParts, isPlainText, type Part, type Scalar } from '../core/template.js';
 
 /** Returns why `text` fails `match`, or undefined when it passes. */
 export function checkText(label: string, match: TextMatch | undefined, text: string): string | undefined {

@@ -5,9 +5,9 @@
  * already as wanted changes nothing, so a resumed run can repeat the step safely.
  */
 import { z } from 'zod';
-import { RunbookError } from '../errors.js';
-import { quoteShellWord } from '../runbook/shell-quote.js';
-import { displayParts, escapeRegExp, materializeParts, type Part } from '../runbook/template.js';
+import { RunbookError } from '../core/errors.js';
+import { quoteShellWord } from '../core/shell-quote.js';
+import { displayParts, escapeRegExp, materializeParts, type Part } from '../core/template.js';
 import { composeCommand } from './command-shape.js';
 import type { ActionResult, RunContext, StepKind } from './types.js';
 

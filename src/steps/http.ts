@@ -1,7 +1,7 @@
 /** `http`: a request to an endpoint of the target role (appliance APIs), with expected status/body. */
 import { z } from 'zod';
-import { textCapture, textMatch, type TextMatch } from '../runbook/schema-parts.js';
-import { displayParts, materializeParts, type Part } from '../runbook/template.js';
+import { textCapture, textMatch, type TextMatch } from '../core/schema-parts.js';
+import { displayParts, materializeParts, type Part } from '../core/template.js';
 import { captureText, checkText, clip, describeTextMatch, renderExpectations, resolveExpectations } from './expectations.js';
 import type { StepKind } from './types.js';
 

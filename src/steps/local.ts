@@ -1,5 +1,5 @@
 /** `local`: a command on the operator's machine (through execa, in sh). */
-import { displayParts } from '../runbook/template.js';
+import { displayParts } from '../core/template.js';
 import { commandFields, composeCommand, describeDetached, planCommand, type CommandSpec } from './command-shape.js';
 import { runDetached } from './detached.js';
 import { runCommand, type RunnableCommand } from './command-run.js';

@@ -3,8 +3,8 @@
  * by the operator, then checked by a machine where a check is given.
  */
 import { z } from 'zod';
-import { RunbookError } from '../errors.js';
-import { displayParts, materializeParts, type Part } from '../runbook/template.js';
+import { RunbookError } from '../core/errors.js';
+import { displayParts, materializeParts, type Part } from '../core/template.js';
 import { checkSchema } from './check-schema.js';
 import type { PlannedAction, StepKind } from './types.js';
 

@@ -1,6 +1,6 @@
 /** `prompt`: a question to the operator whose answer later steps use ({{ steps.<id>.value }}, `when`). */
 import { z } from 'zod';
-import { displayParts, materializeParts, type Part } from '../runbook/template.js';
+import { displayParts, materializeParts, type Part } from '../core/template.js';
 import type { StepKind } from './types.js';
 
 interface PromptSpec extends Record<string, unknown> {

@@ -1,7 +1,7 @@
 /** `sql`: statements or a query on a database; values are bind parameters, never spliced. */
 import { z } from 'zod';
-import { scalar } from '../runbook/schema-parts.js';
-import { displayParts, materializeBinds, materializeParts, type RenderedSql } from '../runbook/template.js';
+import { scalar } from '../core/schema-parts.js';
+import { displayParts, materializeBinds, materializeParts, type RenderedSql } from '../core/template.js';
 import { clip, renderExpectations, resolveExpectations } from './expectations.js';
 import type { ActionResult, StepKind } from './types.js';
 

@@ -1,8 +1,8 @@
 /** `ssh`: a shell command on every host of the target role, optionally answering its prompts. */
 import { z } from 'zod';
-import { duration, promptAnswer } from '../runbook/schema-parts.js';
-import { parseDuration } from '../runbook/duration.js';
-import { displayParts } from '../runbook/template.js';
+import { duration, promptAnswer } from '../core/schema-parts.js';
+import { parseDuration } from '../core/duration.js';
+import { displayParts } from '../core/template.js';
 import { commandFields, composeCommand, describeDetached, planCommand, type CommandSpec } from './command-shape.js';
 import { runDetached } from './detached.js';
 import { runCommand, type RunnableCommand } from './command-run.js';

@@ -5,7 +5,7 @@
  * connections given in the run context, which the engine opens lazily.
  */
 import type { z } from 'zod';
-import type { BindValue, Encoding, Part, RenderedSql, RuntimeValues, Scalar } from '../runbook/template.js';
+import type { BindValue, Encoding, Part, RenderedSql, RuntimeValues, Scalar } from '../core/template.js';
 import type { CommandTarget, Connections } from '../targets/types.js';
 import type { DetachedEvent } from '../engine/events.js';
 

@@ -1,7 +1,7 @@
 /** `wait`: sleep a fixed time, or poll a check until it passes or the step times out. */
 import { z } from 'zod';
-import { duration } from '../runbook/schema-parts.js';
-import { formatDuration, parseDuration } from '../runbook/duration.js';
+import { duration } from '../core/schema-parts.js';
+import { formatDuration, parseDuration } from '../core/duration.js';
 import { checkSchema } from './check-schema.js';
 import type { PlannedAction, StepKind } from './types.js';
 

@@ -1,7 +1,7 @@
 /** Opens each inventory entry's connection once, on first use, and closes them all at the end. */
-import { RunbookError } from '../errors.js';
+import { RunbookError } from '../core/errors.js';
 import type { Inventory } from '../runbook/inventory.js';
-import { parseDuration } from '../runbook/duration.js';
+import { parseDuration } from '../core/duration.js';
 import type { SecretStore } from '../engine/secrets.js';
 import type { HttpEndpoint } from './http.js';
 import type { LocalTarget } from './local.js';

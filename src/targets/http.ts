@@ -8,8 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
-import { RunbookError } from '../errors.js';
-import { parseDuration } from '../runbook/duration.js';
+import { RunbookError } from '../core/errors.js';
+import { parseDuration } from '../core/duration.js';
 import type { EndpointEntry } from '../runbook/inventory.js';
 import type { HttpRequest, HttpResult, HttpTarget } from './types.js';
 

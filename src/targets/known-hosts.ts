@@ -6,7 +6,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { RunbookError } from '../errors.js';
+import { RunbookError } from '../core/errors.js';
 
 interface KnownHostLine {
   patterns: string[];

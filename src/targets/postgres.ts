@@ -8,7 +8,7 @@
  */
 import pg from 'pg';
 import pgPass from 'pgpass';
-import { RunbookError } from '../errors.js';
+import { RunbookError } from '../core/errors.js';
 import type { DatabaseEntry } from '../runbook/inventory.js';
 import type { SqlOptions, SqlResult, SqlStatement, SqlTarget } from './types.js';
 import { readFileSync } from 'node:fs';

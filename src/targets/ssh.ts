@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
-import { RunbookError } from '../errors.js';
+import { RunbookError } from '../core/errors.js';
 import { verifyHostKey } from './known-hosts.js';
 import { describeEndpoint, type SshEndpoint } from './ssh-config.js';
 import { PromptAnswerer } from './prompt-answerer.js';

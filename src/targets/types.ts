@@ -2,7 +2,7 @@
  * The connections steps act through. Each is opened once per inventory entry, reused by every
  * step, and closed at the end of the run. Tests of the engine may pass fakes of these.
  */
-import type { Scalar } from '../runbook/template.js';
+import type { Scalar } from '../core/template.js';
 import type { SecretHandoff } from './secret-delivery.js';
 
 export interface PromptAnswerSpec {

@@ -4,7 +4,7 @@
  * --yes confirms ordinary steps, destructive steps also need --allow-destructive, manual and
  * prompt steps need pre-set answers, and anything else aborts with a clear message.
  */
-import { RunbookError } from '../errors.js';
+import { RunbookError } from '../core/errors.js';
 import type { Confirmer } from '../engine/executor.js';
 import type { PlannedStep } from '../planner/plan-types.js';
 import type { OperatorIO } from '../steps/types.js';

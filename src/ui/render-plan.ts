@@ -1,7 +1,7 @@
 /** The dry-run: the plan as an operator reads it, every command exactly as it would run. */
 import type { ChalkInstance } from 'chalk';
-import { formatDuration } from '../runbook/duration.js';
-import { displayParts } from '../runbook/template.js';
+import { formatDuration } from '../core/duration.js';
+import { displayParts } from '../core/template.js';
 import type { Plan, PlannedStep } from '../planner/plan-types.js';
 import { notSelected, selectsAll, type Selection } from '../planner/selection.js';
 import { getStepKind } from '../steps/registry.js';

@@ -1,6 +1,6 @@
 /** The terminal view of a run: a listener of execution events. */
 import type { ChalkInstance } from 'chalk';
-import { formatDuration } from '../runbook/duration.js';
+import { formatDuration } from '../core/duration.js';
 import { jsonLine, type Listener, type RunEvent } from '../engine/events.js';
 import { collapseIdentical } from './collapse.js';
 

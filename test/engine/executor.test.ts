@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { EventBus, type RunEvent } from '../../src/engine/events.js';
 import { executePlan, type ExecuteOptions } from '../../src/engine/executor.js';
 import { SecretStore } from '../../src/engine/secrets.js';
-import { RunbookError } from '../../src/errors.js';
+import { RunbookError } from '../../src/core/errors.js';
 import type { Plan } from '../../src/planner/plan-types.js';
 import type { CommandOptions, CommandResult, Connections } from '../../src/targets/types.js';
 import { inventoryObject, planObjects, runbookObject } from '../runbook/builders.js';

@@ -24,7 +24,7 @@ import { ensureLabUser, LAB_USER } from '../harness/lab-user.js';
 import { run, waitFor } from '../harness/util.js';
 import { processStart } from '../../src/journal/lock.js';
 import { createExclusive } from '../../src/journal/state-dir.js';
-import { RunbookError } from '../../src/errors.js';
+import { RunbookError } from '../../src/core/errors.js';
 import { MARKS_RUNBOOK, runsJson, stateLab, type StateLab } from './state-lab.js';
 
 let lab: StateLab;

@@ -13,7 +13,7 @@ import type { Plan, PlannedStep } from '../../src/planner/plan-types.js';
 import { loadInventory } from '../../src/runbook/inventory.js';
 import { loadRunbookFile } from '../../src/runbook/load.js';
 import { resolveParameters } from '../../src/runbook/params.js';
-import { displayParts } from '../../src/runbook/template.js';
+import { displayParts } from '../../src/core/template.js';
 import { renderPlan } from '../../src/ui/render-plan.js';
 import { inventoryObject, localStep, planFiles, planObjects, runbookObject, sqlStep, sshStep, tempDir } from '../runbook/builders.js';
 import { stringify } from 'yaml';

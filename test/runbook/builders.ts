@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { ValidationError, type Diagnostic } from '../../src/errors.js';
+import { ValidationError, type Diagnostic } from '../../src/core/errors.js';
 import { buildPlan } from '../../src/planner/planner.js';
 import type { Plan } from '../../src/planner/plan-types.js';
 import { loadInventory, type Inventory } from '../../src/runbook/inventory.js';

@@ -6,8 +6,8 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Diagnostic } from '../../src/errors.js';
-import { formatDiagnostic } from '../../src/errors.js';
+import type { Diagnostic } from '../../src/core/errors.js';
+import { formatDiagnostic } from '../../src/core/errors.js';
 import { planFiles } from './builders.js';
 import { EXAMPLE, INVENTORIES, RUNBOOKS, VACUUM, inventoryCases, runbookCases, type Expected } from './malformed-cases.js';
 

@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, wr
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Plan } from '../../src/planner/plan-types.js';
-import { quoteShellWord } from '../../src/runbook/shell-quote.js';
+import { quoteShellWord } from '../../src/core/shell-quote.js';
 import {
   displayParts,
   findPlaceholders,
@@ -20,10 +20,10 @@ import {
   type Part,
   type Resolver,
   type RuntimeValues,
-} from '../../src/runbook/template.js';
+} from '../../src/core/template.js';
 import { composeCommand, type CommandData } from '../../src/steps/command-shape.js';
 import { fileEditStep } from '../../src/steps/file-edit.js';
-import type { RenderedSql } from '../../src/runbook/template.js';
+import type { RenderedSql } from '../../src/core/template.js';
 import type { RunContext } from '../../src/steps/types.js';
 import type { CommandTarget } from '../../src/targets/types.js';
 import { inventoryObject, localStep, planObjects, runbookObject, sqlStep, sshStep, tempDir } from './builders.js';

@@ -1,7 +1,7 @@
 /** The command text that runs: secrets as shell variables, their prelude where it must stand. */
 import { describe, expect, it } from 'vitest';
 import { composeCommand, composeRunnable, type CommandData } from '../../src/steps/command-shape.js';
-import { displayParts, type RuntimeValues } from '../../src/runbook/template.js';
+import { displayParts, type RuntimeValues } from '../../src/core/template.js';
 
 const values: RuntimeValues = {
   secret: (name) => ({ 'params.pw': "it's s3cret", 'params.opts': '--a --b' })[name] ?? '',

@@ -9,7 +9,7 @@ import { chmodSync, chownSync, mkdtempSync, rmSync, statSync, writeFileSync } fr
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ValidationError } from '../../src/errors.js';
+import { ValidationError } from '../../src/core/errors.js';
 import { parseInventory, type DatabaseEntry } from '../../src/runbook/inventory.js';
 import { resolveDatabase } from '../../src/runbook/libpq.js';
 import { PostgresTarget } from '../../src/targets/postgres.js';

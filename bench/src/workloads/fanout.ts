@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { quoteShellWord as shellQuote } from '../../../src/runbook/shell-quote.js';
+import { quoteShellWord as shellQuote } from '../../../src/core/shell-quote.js';
 import { BASE_ENV, CLI, STEPS, TMP, log } from '../context.js';
 import { journalPhases, type JournalPhases } from '../lab.js';
 import type { SshLab } from '../../../test/harness/sshd.js';

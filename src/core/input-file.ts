@@ -5,7 +5,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import type { Diagnostic } from '../errors.js';
+import type { Diagnostic } from './errors.js';
 
 /** Far above any runbook, inventory or plan (a plan of hundreds of hosts is a few MB). */
 export const MAX_INPUT_BYTES = 16 * 1024 * 1024;

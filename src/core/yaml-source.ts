@@ -4,7 +4,7 @@
  */
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type YAMLError } from 'yaml';
 import { z } from 'zod';
-import type { Diagnostic } from '../errors.js';
+import type { Diagnostic } from './errors.js';
 import { readInputFile } from './input-file.js';
 import { knownFieldsAt, type JsonSchema } from './schema-walk.js';
 import { didYouMean } from './suggest.js';
