@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { initializeSlony, SLONY_VERIFY_SQL, startHorizonLab, type HorizonKind, type HorizonLab } from '../../fixtures/lab/horizon/index.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import type { RunSummary } from '../../src/engine/executor.js';
-import { completed, runInLab, type Manual } from './run-in-lab.js';
+import { completed, runInLab, statusOf, type LabRun, type Manual } from './run-in-lab.js';
 import { sleep } from '../harness/util.js';
 
 const ID = 'horizon-daas-db-failover';
@@ -76,14 +76,19 @@ ${Object.entries(params)
   return file;
 }
 
+/** The secrets of a lab run, from the environment as an operator would give them. */
+const secretsOf = (l: HorizonLab) => ({
+  HORIZON_DB_PASSWORD: l.appliances.B.db.fdb.appPassword,
+  HORIZON_DB_ADMIN_PASSWORD: l.appliances.B.db.fdb.password,
+});
+
 async function run(
   l: HorizonLab,
   params: Record<string, string | number | boolean>,
   answers: Record<string, string>,
   manual: Manual,
 ): Promise<{ summary: RunSummary; events: RunEvent[]; done: string[] }> {
-  const env = { HORIZON_DB_PASSWORD: l.appliances.B.db.fdb.appPassword, HORIZON_DB_ADMIN_PASSWORD: l.appliances.B.db.fdb.password };
-  return completed(await runInLab(ID, { inventory: writeInventory(l, params), env, answers, manual }));
+  return completed(await runInLab(ID, { inventory: writeInventory(l, params), env: secretsOf(l), answers, manual }));
 }
 
 async function start(kind: HorizonKind, options: { propertiesFormat?: 'host-lines' | 'jdbc-url' } = {}): Promise<HorizonLab> {
@@ -178,10 +183,9 @@ describe(`${ID} in the lab`, () => {
     'fdb.properties in another format (one JDBC URL): the preconditions stop the run and show the file; nothing is changed',
     async () => {
       const l = await start('service-provider', { propertiesFormat: 'jdbc-url' });
-      const env = { HORIZON_DB_PASSWORD: l.appliances.B.db.fdb.appPassword, HORIZON_DB_ADMIN_PASSWORD: l.appliances.B.db.fdb.password };
       const r = await runInLab(ID, {
         inventory: writeInventory(l, { appliance_kind: 'service-provider', primary_reachable: true }),
-        env,
+        env: secretsOf(l),
         answers: {},
         manual: {},
       });
@@ -247,6 +251,54 @@ describe(`${ID} in the lab`, () => {
         'fdb-primary.dump',
         'fdb-primary.list',
         'fdb-secondary-before-restore.dump',
+      ]);
+    },
+    LAB_RUN_MS,
+  );
+
+  it(
+    'service provider, primary reachable, killed twice right after a Slony schema was dropped: each resume meets the dropped schema and the run completes',
+    async () => {
+      const l = await start('service-provider');
+      const inventory = writeInventory(l, { appliance_kind: 'service-provider', primary_reachable: true });
+      const manual: Manual = { 't2-reinit-slony': () => initializeSlony(l, { org: 1000, db: 'fdb', origin: 'B' }) };
+      /** The runbook dies once the drop in `stepId` has been committed, before its end is journaled. */
+      const killedAfter = (stepId: string) => (e: RunEvent) => e.type === 'instance-finished' && e.stepId === stepId;
+      const journaled = (r: LabRun, stepId: string) => r.events.some((e) => e.type === 'step-finished' && e.stepId === stepId);
+      const startedIn = (r: LabRun) => r.events.flatMap((e) => (e.type === 'step-started' ? [e.stepId] : []));
+
+      const first = await runInLab(ID, { inventory, env: secretsOf(l), manual, killAt: killedAfter('t1-drop-slony-secondary-fdb') });
+      expect(await slonySchemas(l, 'B', 'fdb')).toBe(0);
+      expect(journaled(first, 't1-drop-slony-secondary-fdb')).toBe(false);
+
+      const second = await runInLab(ID, {
+        inventory,
+        env: secretsOf(l),
+        manual,
+        resumeOf: first,
+        killAt: killedAfter('t2-drop-slony-primary-fdb'),
+      });
+      expect(second.error).toBeNull();
+      // The resume ran the interrupted drop again, on a schema that was already gone, and went on.
+      expect(startedIn(second)[0]).toBe('t1-drop-slony-secondary-fdb');
+      expect(journaled(second, 't1-drop-slony-secondary-fdb')).toBe(true);
+      expect(statusOf(second.summary, 't1-drop-slony-secondary-fdb') ?? 'journaled').not.toBe('failed');
+      expect(await slonySchemas(l, 'A', 'fdb')).toBe(0);
+      expect(journaled(second, 't2-drop-slony-primary-fdb')).toBe(false);
+
+      const both: LabRun = { ...second, events: [...first.events, ...second.events] };
+      const third = completed(await runInLab(ID, { inventory, env: secretsOf(l), manual, resumeOf: both }));
+      expect(failures(third.summary)).toEqual([]);
+      expect(third.summary.status, third.summary.message).toBe('succeeded');
+      const startedThird = third.events.flatMap((e) => (e.type === 'step-started' ? [e.stepId] : []));
+      expect(startedThird[0]).toBe('t2-drop-slony-primary-fdb');
+      expect(startedThird).not.toContain('t1-drop-slony-secondary-fdb');
+      expect(third.done).toEqual(['t2-appliances-running', 't2-reinit-slony']);
+      expect(await catalogOf(l, 'B', 'fdb')).toEqual([{ set_id: 1, local_id: '1', master_node: true }]);
+      expect(await catalogOf(l, 'A', 'fdb')).toEqual([{ set_id: 1, local_id: '2', master_node: false }]);
+      expect(await l.query('B', 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name')).toEqual([
+        { name: l.appliances.A.name, capabilities: 63 },
+        { name: l.appliances.B.name, capabilities: 255 },
       ]);
     },
     LAB_RUN_MS,

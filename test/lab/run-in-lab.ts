@@ -29,6 +29,8 @@ export interface LabRun {
   typed: Array<[string, string | null]>;
   /** Messages of the "retry or abort?" questions (answered abort). */
   retries: string[];
+  /** The run's id (a resume keeps the id of the run it resumes). */
+  runId: string;
 }
 
 export interface LabRunOptions {
@@ -50,6 +52,12 @@ export interface LabRunOptions {
   nonInteractive?: { attested?: string[] };
   /** Shorter limits for some steps (ms by step id), e.g. a 1 h drain wait in a lab test. */
   stepTimeouts?: Record<string, number>;
+  /**
+   * The runbook process dies (as kill -9) at the first event for which this returns true: the run
+   * is stopped at once and nothing after that event is recorded, so a step whose action had already
+   * taken effect but whose end was not yet journaled is run again by a resume of this run.
+   */
+  killAt?: (event: RunEvent) => boolean;
 }
 
 /** The steps an earlier run completed, as `runbook resume` hands them to the executor. */
@@ -79,14 +87,24 @@ export async function runInLab(runbookId: string, options: LabRunOptions): Promi
   const unattended = options.nonInteractive
     ? createOperatorIO({ interactive: false, yes: true, allowDestructive: true, attested: options.nonInteractive.attested ?? [] })
     : null;
-  const result: LabRun = { summary: null, error: null, events: [], done: [], manual: [], typed: [], retries: [] };
+  const runId = options.resumeOf?.runId ?? `lab-${Date.now()}`;
+  const result: LabRun = { summary: null, error: null, events: [], done: [], manual: [], typed: [], retries: [], runId };
   const bus = new EventBus((t) => secrets.redact(t));
-  bus.on((e) => result.events.push(e));
+  const stop = new AbortController();
+  const kill = new AbortController();
+  bus.on((e) => {
+    if (kill.signal.aborted) return;
+    result.events.push(e);
+    if (options.killAt?.(e)) {
+      kill.abort();
+      stop.abort();
+    }
+  });
   const connections = openConnections({ inventory: prepared.inventory!, secrets, acceptNewHostKeys: false });
   try {
     result.summary = await executePlan({
       plan: prepared.plan,
-      runId: `lab-${Date.now()}`,
+      runId,
       operator: 'lab-operator',
       connections,
       secrets,
@@ -111,8 +129,8 @@ export async function runInLab(runbookId: string, options: LabRunOptions): Promi
           return { confirmed: true, by: 'flag' as const };
         },
       },
-      stopSignal: new AbortController().signal,
-      killSignal: new AbortController().signal,
+      stopSignal: stop.signal,
+      killSignal: kill.signal,
       mode: 'exec',
       runPreconditions: !options.resumeOf,
       ...(options.resumeOf ? { completed: completedSteps(options.resumeOf) } : {}),
