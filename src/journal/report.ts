@@ -5,6 +5,7 @@
  */
 import type { RunEvent } from '../engine/events.js';
 import { collapseIdentical } from '../ui/collapse.js';
+import type { JournalRecord } from './journal.js';
 import { analyzeRun, type RunState, type StoredRun } from './read.js';
 
 const EXCERPT_CHARS = 2000;
@@ -63,140 +64,151 @@ export interface RunReport {
   notes: string[];
 }
 
+/** A journal record of one type. */
+type RecordOf<T extends JournalRecord['type']> = Extract<JournalRecord, { type: T }>;
+
+/** What the reducers fill in while the journal is read, record after record. */
+interface ReportDraft {
+  sessions: RunReport['sessions'];
+  preconditions: RunReport['preconditions'];
+  notes: string[];
+  /** The step's entry, created (from the plan when it has the step) on first mention. */
+  stepOf(id: string): ReportStep;
+}
+
+/**
+ * One reducer per journal record type. The map is typed over every type, so a new record type
+ * is a compile error here until someone decides what the report says about it.
+ */
+const reducers: { [T in JournalRecord['type']]: (draft: ReportDraft, r: RecordOf<T>) => void } = {
+  'run-started': (d, r) => {
+    d.sessions.push({
+      mode: r.mode,
+      operator: r.operator,
+      started: r.time,
+      selection: r.selection,
+      finished: null,
+      status: null,
+      message: null,
+    });
+  },
+  'run-finished': (d, r) => {
+    const s = d.sessions.at(-1);
+    if (s) Object.assign(s, { finished: r.time, status: r.status, message: r.message });
+  },
+  'check-finished': (d, r) => {
+    const result = { target: r.target, status: r.status, message: r.message };
+    if (r.phase === 'precondition') d.preconditions.push({ title: r.title, ...result });
+    else if (r.stepId) (r.phase === 'verify' ? d.stepOf(r.stepId).verification : d.stepOf(r.stepId).checks).push(result);
+  },
+  confirmation: (d, r) => {
+    const s = d.stepOf(r.stepId);
+    s.confirmation = { mode: r.mode, answer: r.answer, by: r.by };
+    if (r.answer === 'declined') Object.assign(s, { outcome: 'refused', message: 'refused by the operator: not run' });
+  },
+  'step-started': (d, r) => {
+    const s = d.stepOf(r.stepId);
+    s.attempts = Math.max(s.attempts, r.attempt);
+    s.started ??= r.time;
+    s.targets = r.targets;
+    s.commands = collapseCommands(r.commands);
+    s.outcome = 'unknown';
+    s.message = 'started, no recorded end';
+  },
+  output: (d, r) => appendOutput(d.stepOf(r.stepId), r),
+  'instance-finished': (d, r) => {
+    for (const x of r.answers ?? []) d.stepOf(r.stepId).answers.push({ target: r.target, ...x });
+  },
+  'step-skipped': (d, r) => {
+    Object.assign(d.stepOf(r.stepId), { outcome: 'skipped', message: r.reason });
+  },
+  'step-finished': (d, r) => {
+    Object.assign(d.stepOf(r.stepId), {
+      outcome: r.status,
+      message: r.message,
+      finished: r.time,
+      durationMs: r.durationMs,
+      exitCode: r.exitCode ?? null,
+      value: r.value ?? null,
+    });
+  },
+  'rollback-started': (d, r) => {
+    d.notes.push(`step ${r.stepId} failed; rollback: ${r.rollback.join(', ')}`);
+  },
+  'resume-forced': (d, r) => {
+    d.notes.push(`resumed with --force although ${r.changed.join(' and ')} changed (${r.time})`);
+  },
+  'lock-taken-over': (d, r) => {
+    d.notes.push(`took over the stale lock of run ${r.lock.runId} (pid ${r.lock.pid} on ${r.lock.host} was gone) (${r.time})`);
+  },
+  'unknown-outcome': (d, r) => {
+    const s = d.stepOf(r.stepId);
+    s.notes.push(`outcome unknown after an interruption: ${r.decision} (decided by ${r.by}: ${r.message})`);
+    if (r.decision === 'done')
+      Object.assign(s, { outcome: r.by === 'verification' ? 'succeeded' : 'marked done', message: r.message, finished: r.time });
+  },
+  'interrupt-requested': (d, r) => {
+    d.notes.push(`${r.message} (${r.time})`);
+  },
+  // Nothing in the report (yet): the detached-* records are not reported.
+  'journal-started': ignore,
+  'preconditions-started': ignore,
+  'preconditions-finished': ignore,
+  'instance-started': ignore,
+  'torn-line-dropped': ignore,
+  'detached-started': ignore,
+  'detached-progress': ignore,
+  'detached-left': ignore,
+  'detached-reattached': ignore,
+  'detached-killed': ignore,
+};
+
+function ignore(): void {}
+
+/** Hands a record to the reducer of its type. */
+function reduce<T extends JournalRecord['type']>(draft: ReportDraft, r: RecordOf<T>): void {
+  reducers[r.type](draft, r);
+}
+
+/** A step of the report before anything happened to it: its plan entry, or just its id. */
+function blankStep(run: StoredRun, id: string): ReportStep {
+  const planned = run.plan?.steps.find((p) => p.id === id) ?? run.plan?.rollback.find((p) => p.id === id);
+  return {
+    id,
+    title: planned?.title ?? id,
+    kind: planned?.kind ?? null,
+    phase: planned?.phase ?? 'main',
+    outcome: 'not run',
+    message: '',
+    started: null,
+    finished: null,
+    durationMs: null,
+    attempts: 0,
+    targets: [],
+    commands: [],
+    exitCode: null,
+    value: null,
+    output: [],
+    verification: [],
+    checks: [],
+    confirmation: null,
+    answers: [],
+    notes: [],
+  };
+}
+
 export function buildReport(run: StoredRun, state: RunState): RunReport {
-  const a = analyzeRun(run);
   const steps = new Map<string, ReportStep>();
-  const sessions: RunReport['sessions'] = [];
-  const preconditions: RunReport['preconditions'] = [];
-  const notes: string[] = [];
-  const stepOf = (id: string, seed?: Partial<ReportStep>): ReportStep => {
+  const stepOf = (id: string): ReportStep => {
     let s = steps.get(id);
-    if (!s) {
-      const planned = run.plan?.steps.find((p) => p.id === id) ?? run.plan?.rollback.find((p) => p.id === id);
-      s = {
-        id,
-        title: planned?.title ?? id,
-        kind: planned?.kind ?? null,
-        phase: planned?.phase ?? 'main',
-        outcome: 'not run',
-        message: '',
-        started: null,
-        finished: null,
-        durationMs: null,
-        attempts: 0,
-        targets: [],
-        commands: [],
-        exitCode: null,
-        value: null,
-        output: [],
-        verification: [],
-        checks: [],
-        confirmation: null,
-        answers: [],
-        notes: [],
-        ...seed,
-      };
-      steps.set(id, s);
-    }
+    if (!s) steps.set(id, (s = blankStep(run, id)));
     return s;
   };
+  const draft: ReportDraft = { sessions: [], preconditions: [], notes: [], stepOf };
   for (const step of run.plan?.steps ?? []) stepOf(step.id);
+  for (const r of run.records) reduce(draft, r);
 
-  for (const r of run.records) {
-    switch (r.type) {
-      case 'run-started':
-        sessions.push({
-          mode: r.mode,
-          operator: r.operator,
-          started: r.time,
-          selection: r.selection,
-          finished: null,
-          status: null,
-          message: null,
-        });
-        break;
-      case 'run-finished': {
-        const s = sessions.at(-1);
-        if (s) Object.assign(s, { finished: r.time, status: r.status, message: r.message });
-        break;
-      }
-      case 'check-finished':
-        if (r.phase === 'precondition') preconditions.push({ title: r.title, target: r.target, status: r.status, message: r.message });
-        else if (r.stepId)
-          (r.phase === 'verify' ? stepOf(r.stepId).verification : stepOf(r.stepId).checks).push({
-            target: r.target,
-            status: r.status,
-            message: r.message,
-          });
-        break;
-      case 'confirmation':
-        stepOf(r.stepId).confirmation = { mode: r.mode, answer: r.answer, by: r.by };
-        if (r.answer === 'declined') Object.assign(stepOf(r.stepId), { outcome: 'refused', message: 'refused by the operator: not run' });
-        break;
-      case 'step-started': {
-        const s = stepOf(r.stepId);
-        s.attempts = Math.max(s.attempts, r.attempt);
-        s.started ??= r.time;
-        s.targets = r.targets;
-        s.commands = collapseCommands(r.commands);
-        s.outcome = 'unknown';
-        s.message = 'started, no recorded end';
-        break;
-      }
-      case 'output':
-        appendOutput(stepOf(r.stepId), r);
-        break;
-      case 'instance-finished':
-        for (const x of r.answers ?? []) stepOf(r.stepId).answers.push({ target: r.target, ...x });
-        break;
-      case 'step-skipped':
-        Object.assign(stepOf(r.stepId), { outcome: 'skipped', message: r.reason });
-        break;
-      case 'step-finished':
-        Object.assign(stepOf(r.stepId), {
-          outcome: r.status,
-          message: r.message,
-          finished: r.time,
-          durationMs: r.durationMs,
-          exitCode: r.exitCode ?? null,
-          value: r.value ?? null,
-        });
-        break;
-      case 'rollback-started':
-        notes.push(`step ${r.stepId} failed; rollback: ${r.rollback.join(', ')}`);
-        break;
-      case 'resume-forced':
-        notes.push(`resumed with --force although ${r.changed.join(' and ')} changed (${r.time})`);
-        break;
-      case 'lock-taken-over':
-        notes.push(`took over the stale lock of run ${r.lock.runId} (pid ${r.lock.pid} on ${r.lock.host} was gone) (${r.time})`);
-        break;
-      case 'unknown-outcome': {
-        const s = stepOf(r.stepId);
-        s.notes.push(`outcome unknown after an interruption: ${r.decision} (decided by ${r.by}: ${r.message})`);
-        if (r.decision === 'done')
-          Object.assign(s, { outcome: r.by === 'verification' ? 'succeeded' : 'marked done', message: r.message, finished: r.time });
-        break;
-      }
-      case 'interrupt-requested':
-        notes.push(`${r.message} (${r.time})`);
-        break;
-      // Listed rather than `default`, so that a new record type is a lint error here until
-      // someone decides what the report says about it. The detached-* records are not reported yet.
-      case 'journal-started':
-      case 'preconditions-started':
-      case 'preconditions-finished':
-      case 'instance-started':
-      case 'torn-line-dropped':
-      case 'detached-started':
-      case 'detached-progress':
-      case 'detached-left':
-      case 'detached-reattached':
-      case 'detached-killed':
-        break;
-    }
-  }
-  const first = a.first;
+  const { first, finishedAt } = analyzeRun(run);
   return {
     reportVersion: 2,
     runId: run.runId,
@@ -204,16 +216,16 @@ export function buildReport(run: StoredRun, state: RunState): RunReport {
     inventory: first?.inventory ?? null,
     state,
     started: first?.time ?? null,
-    finished: a.finishedAt,
-    sessions,
+    finished: finishedAt,
+    sessions: draft.sessions,
     parameters: first?.parameters ?? [],
     targets: Object.fromEntries(
       Object.entries(run.plan?.targets ?? {}).map(([role, t]) => [role, t.entries.map((e) => `${e.name} (${e.where})`)]),
     ),
     limit: run.plan?.limit ?? null,
-    preconditions,
+    preconditions: draft.preconditions,
     steps: [...steps.values()],
-    notes,
+    notes: draft.notes,
   };
 }
 
