@@ -77,11 +77,12 @@ export class SshTarget implements CommandTarget {
       const client = new Client();
       this.clients.add(client);
       let hostKeyError: Error | undefined;
-      client.once('ready', () => {
-        // Without this, Nagle's algorithm holds each short request back ~40 ms per round trip.
-        client.setNoDelay(true);
-        resolve(client);
-      });
+      // From the TCP connect on, not only once ready: the handshake is a dozen small writes, each
+      // waiting on the server's reply, and Nagle's algorithm holds one back behind an unacknowledged
+      // one until the server's delayed ACK (~40 ms per connection on loopback, more over a WAN).
+      // Each write is in its own turn of the event loop, so corking would batch nothing.
+      client.once('connect', () => client.setNoDelay(true));
+      client.once('ready', () => resolve(client));
       // Permanent, not `once`: ssh2 may emit a second error after the first (a handshake that
       // timed out, then "Connection lost before handshake"), and an error without a listener
       // kills the process. The promise settles on the first; later ones have nothing to add.
