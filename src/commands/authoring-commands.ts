@@ -5,7 +5,7 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { RunbookError } from '../core/errors.js';
-import { inventoryJsonSchema } from '../runbook/inventory.js';
+import { inventoryJsonSchema } from '../inventory/inventory.js';
 import { runbookJsonSchema } from '../runbook/schema.js';
 import { members, resolveRef, type JsonSchema } from '../core/schema-walk.js';
 import { closest } from '../core/suggest.js';

@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { RunbookError, ValidationError, formatDiagnostic, type Diagnostic } from '../core/errors.js';
 import { buildPlan } from '../planner/planner.js';
 import { loadCatalog, yamlFilesIn } from '../runbook/catalog.js';
-import { inventoryJsonSchema, loadInventory } from '../runbook/inventory.js';
+import { inventoryJsonSchema, loadInventory } from '../inventory/inventory.js';
 import { loadRunbookForValidation } from '../runbook/load.js';
 import { parseYamlText, readText } from '../core/yaml-source.js';
 import { exampleParameters } from '../runbook/params.js';

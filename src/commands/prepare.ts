@@ -5,7 +5,7 @@ import { readInputFile } from '../core/input-file.js';
 import { buildPlan } from '../planner/planner.js';
 import { PLAN_FORMAT_VERSION, type Plan } from '../planner/plan-types.js';
 import { findRunbook } from '../runbook/catalog.js';
-import { loadInventory, type Inventory } from '../runbook/inventory.js';
+import { loadInventory, type Inventory } from '../inventory/inventory.js';
 import { loadRunbookFile, type LoadedRunbook } from '../runbook/load.js';
 import { exampleParameters, resolveParameters } from '../runbook/params.js';
 import type { CommandContext } from './context.js';

@@ -14,7 +14,7 @@ import { lockedError } from '../journal/lock.js';
 import { analyzeRun, findStep, type RunAnalysis } from '../journal/read.js';
 import { openStateStore, type StateStore } from '../journal/store.js';
 import type { PlannedStep } from '../planner/plan-types.js';
-import { loadInventory } from '../runbook/inventory.js';
+import { loadInventory } from '../inventory/inventory.js';
 import { readInputFile } from '../core/input-file.js';
 import type { CommandContext } from './context.js';
 import { runPrepared, type ExecOptions, type ResumeHooks, type RunSession } from './exec-commands.js';

@@ -12,7 +12,7 @@ import { jsonLine } from '../engine/events.js';
 import type { RunSummary } from '../engine/executor.js';
 import type { Plan, PlannedStep } from '../planner/plan-types.js';
 import { findRunbook } from '../runbook/catalog.js';
-import { loadInventory, parseInventory } from '../runbook/inventory.js';
+import { loadInventory, parseInventory } from '../inventory/inventory.js';
 import type { CommandContext } from './context.js';
 import { runPrepared, type ExecOptions } from './exec-commands.js';
 import { printWarnings } from './plan-commands.js';

@@ -4,7 +4,7 @@
  * every problem as a diagnostic with its file position. It opens no connection.
  */
 import type { Diagnostic } from '../core/errors.js';
-import type { Inventory, InventorySpec, SecretRef } from '../runbook/inventory.js';
+import type { Inventory, InventorySpec, SecretRef } from '../inventory/inventory.js';
 import type { LoadedRunbook } from '../runbook/load.js';
 import { parseDuration } from '../core/duration.js';
 import type { RunbookSpec, StepSpec } from '../runbook/schema.js';

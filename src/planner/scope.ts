@@ -1,5 +1,5 @@
 /** What `{{ ... }}` references resolve to while planning one instance of an action. */
-import type { Inventory, InventorySpec } from '../runbook/inventory.js';
+import type { Inventory, InventorySpec } from '../inventory/inventory.js';
 import type { Resolved, Resolver, Scalar } from '../core/template.js';
 
 export type ParameterValue = { value: Scalar } | { secret: true };

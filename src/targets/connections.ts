@@ -1,8 +1,7 @@
 /** Opens each inventory entry's connection once, on first use, and closes them all at the end. */
 import { RunbookError } from '../core/errors.js';
-import type { Inventory } from '../runbook/inventory.js';
+import type { Inventory } from '../inventory/inventory.js';
 import { parseDuration } from '../core/duration.js';
-import type { SecretStore } from '../engine/secrets.js';
 import type { HttpEndpoint } from './http.js';
 import type { LocalTarget } from './local.js';
 import type { PostgresTarget } from './postgres.js';
@@ -10,9 +9,14 @@ import type { SshTarget } from './ssh.js';
 import type { SshConfigResolver } from './ssh-config.js';
 import type { CommandTarget, Connections, HttpTarget, SqlTarget } from './types.js';
 
+/** The inventory's secrets by name (`inventory.<entry>.<field>`): the engine's SecretStore is one. */
+export interface InventorySecrets {
+  get(name: string): string | undefined;
+}
+
 export interface ConnectionOptions {
   inventory: Inventory;
-  secrets: SecretStore;
+  secrets: InventorySecrets;
   knownHostsFile?: string | undefined;
   acceptNewHostKeys: boolean;
 }

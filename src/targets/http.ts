@@ -10,7 +10,7 @@ import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { RunbookError } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
-import type { EndpointEntry } from '../runbook/inventory.js';
+import type { EndpointEntry } from '../inventory/inventory.js';
 import type { HttpRequest, HttpResult, HttpTarget } from './types.js';
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;

@@ -1,7 +1,7 @@
 /**
  * PostgreSQL with pg: one client per database entry, reused by every step. Values always travel
  * as bind parameters. A step's statements run in one transaction when asked; a statement
- * timeout bounds each step. The entry comes resolved (url, service, PG* defaults: runbook/libpq.ts);
+ * timeout bounds each step. The entry comes resolved (url, service, PG* defaults: inventory/libpq.ts);
  * here sslmode is applied as libpq does (prefer: TLS first, plain if the server has none) and the
  * password is looked up as libpq does (inventory secret, PGPASSWORD, PGPASSFILE or ~/.pgpass),
  * only when the server asks for one.
@@ -9,7 +9,7 @@
 import pg from 'pg';
 import pgPass from 'pgpass';
 import { RunbookError } from '../core/errors.js';
-import type { DatabaseEntry } from '../runbook/inventory.js';
+import type { DatabaseEntry } from '../inventory/inventory.js';
 import type { SqlOptions, SqlResult, SqlStatement, SqlTarget } from './types.js';
 import { readFileSync } from 'node:fs';
 

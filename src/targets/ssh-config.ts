@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import SSHConfig from 'ssh-config';
-import type { HostEntry } from '../runbook/inventory.js';
+import type { HostEntry } from '../inventory/inventory.js';
 
 export interface SshEndpoint {
   /** The inventory entry (or the alias of a jump host that is not in the inventory). */

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { evaluateAtRunTime } from '../../src/planner/conditions.js';
 import { buildPlan } from '../../src/planner/planner.js';
 import type { Plan, PlannedStep } from '../../src/planner/plan-types.js';
-import { loadInventory } from '../../src/runbook/inventory.js';
+import { loadInventory } from '../../src/inventory/inventory.js';
 import { loadRunbookFile } from '../../src/runbook/load.js';
 import { resolveParameters } from '../../src/runbook/params.js';
 import { displayParts } from '../../src/core/template.js';

@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import { ValidationError, type Diagnostic } from '../../src/core/errors.js';
 import { buildPlan } from '../../src/planner/planner.js';
 import type { Plan } from '../../src/planner/plan-types.js';
-import { loadInventory, type Inventory } from '../../src/runbook/inventory.js';
+import { loadInventory, type Inventory } from '../../src/inventory/inventory.js';
 import { loadRunbookFile, type LoadedRunbook } from '../../src/runbook/load.js';
 import { exampleParameters, resolveParameters } from '../../src/runbook/params.js';
 

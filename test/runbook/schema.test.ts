@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 import { RunbookError } from '../../src/core/errors.js';
 import { findRunbook, loadCatalog } from '../../src/runbook/catalog.js';
 import { formatDuration, parseDuration } from '../../src/core/duration.js';
-import { loadInventory } from '../../src/runbook/inventory.js';
+import { loadInventory } from '../../src/inventory/inventory.js';
 import { loadRunbookFile } from '../../src/runbook/load.js';
 import { runbookJsonSchema } from '../../src/runbook/schema.js';
 import { stepKinds } from '../../src/steps/registry.js';

@@ -10,8 +10,8 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/core/errors.js';
-import { parseInventory, type DatabaseEntry } from '../../src/runbook/inventory.js';
-import { resolveDatabase } from '../../src/runbook/libpq.js';
+import { parseInventory, type DatabaseEntry } from '../../src/inventory/inventory.js';
+import { resolveDatabase } from '../../src/inventory/libpq.js';
 import { PostgresTarget } from '../../src/targets/postgres.js';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
 

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseInventory } from '../../src/runbook/inventory.js';
+import { parseInventory } from '../../src/inventory/inventory.js';
 import { SecretStore } from '../../src/engine/secrets.js';
 import { openConnections } from '../../src/targets/connections.js';
 import { describeEndpoint, parseProxyJump, SshConfigResolver } from '../../src/targets/ssh-config.js';
