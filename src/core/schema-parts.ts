@@ -22,8 +22,11 @@ export const textMatch = z
     equals: z.string().optional().describe('The whole text, trimmed, equals this.'),
     contains: z.string().optional().describe('The text contains this.'),
     notContains: z.string().optional().describe('The text does not contain this.'),
-    matches: z.string().optional().describe('The text matches this regular expression (multiline).'),
-    notMatches: z.string().optional().describe('The text does not match this regular expression.'),
+    matches: z
+      .string()
+      .optional()
+      .describe('The text matches this regular expression (multiline). A {{ }} value in it matches literally (escaped).'),
+    notMatches: z.string().optional().describe('The text does not match this regular expression (a {{ }} value: literally).'),
   })
   .strict();
 export type TextMatch = z.infer<typeof textMatch>;

@@ -1,6 +1,7 @@
 /** Checks shared by the step kinds: expected exit codes, text matches, captured values. */
 import type { TextMatch } from '../core/schema-parts.js';
 import { displayParts, isPlainText, type Part, type Scalar } from '../core/template.js';
+import type { Renderer } from './types.js';
 
 /** Returns why `text` fails `match`, or undefined when it passes. */
 export function checkText(label: string, match: TextMatch | undefined, text: string): string | undefined {
@@ -48,18 +49,25 @@ export function describeTextMatch(label: string, match: TextMatch | undefined): 
   return Object.entries(match).map(([how, value]) => `expect ${label} ${how} ${JSON.stringify(value)}`);
 }
 
+/** Keys whose value is a regular expression: a {{ }} value in them matches itself only. */
+const patternKeys = new Set(['matches', 'notMatches']);
+
 /**
  * Expected values may use {{ }} references (e.g. the release being installed). They are
  * rendered when planning into parts, shown as text in the dry-run and resolved when checked.
+ * In a pattern (`matches`, `notMatches`) a value is regex-escaped: an IP 10.0.0.1 does not
+ * match 10x0y0z1, and a value with "(" or "[" cannot break the pattern.
  */
-export function renderExpectations<T>(value: T, render: (template: string) => Part[]): T {
+export function renderExpectations<T>(value: T, render: Renderer, encoding: 'text' | 'regex' = 'text'): T {
   if (typeof value === 'string') {
-    const parts = render(value);
+    const parts = render.parts(value, encoding);
     return (isPlainText(parts) ? displayParts(parts) : { parts }) as T;
   }
-  if (Array.isArray(value)) return value.map((v: unknown) => renderExpectations(v, render)) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => renderExpectations(v, render, encoding)) as T;
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderExpectations(v, render)])) as T;
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, renderExpectations(v, render, patternKeys.has(k) ? 'regex' : 'text')]),
+    ) as T;
   }
   return value;
 }

@@ -57,7 +57,7 @@ export const httpStep: StepKind<HttpSpec> = {
       body: spec.body === undefined ? null : render.parts(spec.body, 'text'),
       expect: {
         status: [spec.expect?.status ?? 200].flat(),
-        body: renderExpectations(spec.expect?.body ?? null, (t) => render.parts(t, 'text')),
+        body: renderExpectations(spec.expect?.body ?? null, render),
       },
       capture: spec.capture ?? null,
     };

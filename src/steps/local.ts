@@ -21,7 +21,7 @@ export const localStep: StepKind<LocalSpec> = {
   plan(spec, render) {
     const data: RunnableCommand = {
       ...planCommand(spec, render),
-      expect: renderExpectations(spec.expect, (t) => render.parts(t, 'text')),
+      expect: renderExpectations(spec.expect, render),
       capture: spec.capture,
       ...(spec.detached ? { detached: true } : {}),
     };

@@ -54,7 +54,7 @@ export const sqlStep: StepKind<SqlSpec> = {
     const data: SqlData = {
       statements: sources.map((s) => render.sql(s.trim())),
       transaction: spec.transaction ?? true,
-      expect: renderExpectations(spec.expect ?? null, (t) => render.parts(t, 'text')),
+      expect: renderExpectations(spec.expect ?? null, render),
       capture: spec.capture ?? null,
     };
     return data as unknown as Record<string, unknown>;

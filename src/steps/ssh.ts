@@ -40,7 +40,7 @@ export const sshStep: StepKind<SshSpec> = {
   plan(spec, render) {
     const data: RunnableCommand = {
       ...planCommand(spec, render),
-      expect: renderExpectations(spec.expect, (t) => render.parts(t, 'text')),
+      expect: renderExpectations(spec.expect, render),
       capture: spec.capture,
       ...(spec.detached ? { detached: true } : {}),
       pty: spec.pty

@@ -23,6 +23,7 @@ import {
 } from '../../src/core/template.js';
 import { composeCommand, type CommandData } from '../../src/steps/command-shape.js';
 import { fileEditStep } from '../../src/steps/file-edit.js';
+import { sshStep as sshStepKind } from '../../src/steps/ssh.js';
 import type { RenderedSql } from '../../src/core/template.js';
 import type { RunContext } from '../../src/steps/types.js';
 import type { CommandTarget } from '../../src/targets/types.js';
@@ -327,31 +328,31 @@ describe('SQL rendering', () => {
   });
 });
 
-describe('file-edit values are data', () => {
-  /** Runs commands with a real sh on this machine, as the ssh target would on a host. */
-  const localTarget: CommandTarget = {
-    name: 'local',
-    exec: async (command, options) => {
-      const r = spawnSync('sh', ['-c', command], { cwd: CWD, input: options.stdin ?? '', encoding: 'utf8' });
-      return { exitCode: r.status, stdout: r.stdout, stderr: r.stderr, timedOut: false, cancelled: false };
-    },
+/** Runs commands with a real sh on this machine, as the ssh target would on a host. */
+const localTarget: CommandTarget = {
+  name: 'local',
+  exec: async (command, options) => {
+    const r = spawnSync('sh', ['-c', command], { cwd: CWD, input: options.stdin ?? '', encoding: 'utf8' });
+    return { exitCode: r.status, stdout: r.stdout, stderr: r.stderr, timedOut: false, cancelled: false };
+  },
+};
+function context(values: RuntimeValues): RunContext {
+  return {
+    stepId: 'configure',
+    target: 'app1',
+    connections: { command: async () => localTarget } as unknown as RunContext['connections'],
+    values,
+    timeoutMs: 10_000,
+    signal: new AbortController().signal,
+    onOutput: () => undefined,
+    operator: {} as RunContext['operator'],
+    presetAnswer: undefined,
+    runCheck: async () => ({ status: 'succeeded', message: '', durationMs: 0 }),
+    sleep: async () => undefined,
   };
-  function context(values: RuntimeValues): RunContext {
-    return {
-      stepId: 'configure',
-      target: 'app1',
-      connections: { command: async () => localTarget } as unknown as RunContext['connections'],
-      values,
-      timeoutMs: 10_000,
-      signal: new AbortController().signal,
-      onOutput: () => undefined,
-      operator: {} as RunContext['operator'],
-      presetAnswer: undefined,
-      runCheck: async () => ({ status: 'succeeded', message: '', durationMs: 0 }),
-      sleep: async () => undefined,
-    };
-  }
+}
 
+describe('file-edit values are data', () => {
   it.each(
     hostile.filter(
       ([label]) => !['newline', 'very long string', 'binary-ish (every byte but NUL)', 'carriage return and tab'].includes(label),
@@ -477,3 +478,52 @@ describe('file-edit values are data', () => {
 
 /** Keeps the Part type import used in a type position for readers of the plan data. */
 export type { Part };
+
+describe('values in expected patterns (matches, notMatches) match themselves only', () => {
+  /** A step's output is checked against `^<label>={{ value }}$`, the value given by a parameter and by an earlier step. */
+  async function judge(value: string, output: string, how: 'matches' | 'notMatches'): Promise<string[]> {
+    const pattern = (ref: string) => ({ stdout: { [how]: `^v=${ref}$` } });
+    const { plan, errors } = await planObjects(
+      runbookObject({
+        parameters: { v: { type: 'string' } },
+        steps: [
+          localStep({ id: 'read', command: 'echo value', capture: { regex: '(.*)' } }),
+          sshStep({ id: 'by-param', command: `printf 'v=%s\\n' ${quoteShellWord(output)}`, expect: pattern('{{ params.v }}') }),
+          sshStep({ id: 'by-step', command: `printf 'v=%s\\n' ${quoteShellWord(output)}`, expect: pattern('{{ steps.read.value }}') }),
+        ],
+      }),
+      { inventory: inventoryObject(), params: { v: value } },
+    );
+    expect(errors).toEqual([]);
+    const values: RuntimeValues = { ...noRuntimeValues, ref: () => value };
+    const statuses: string[] = [];
+    for (const step of plan?.steps.slice(1) ?? []) {
+      const data = step.action.instances[0]?.data as Record<string, unknown>;
+      statuses.push((await sshStepKind.run(data, context(values))).status);
+    }
+    return statuses;
+  }
+
+  it.each([
+    ['an IP address', '10.0.0.1', '10x0y0z1'],
+    ['regex syntax', '1.0(beta)[x]|*', '1.0betax'],
+    ['a list-looking value', 'a|b', 'a'],
+  ])('%s matches itself and not a text its unescaped pattern would match', async (_label, value, lookalike) => {
+    expect(await judge(value, value, 'matches')).toEqual(['succeeded', 'succeeded']);
+    expect(await judge(value, lookalike, 'matches')).toEqual(['failed', 'failed']);
+    expect(await judge(value, lookalike, 'notMatches')).toEqual(['succeeded', 'succeeded']);
+    expect(await judge(value, value, 'notMatches')).toEqual(['failed', 'failed']);
+  });
+
+  it('the dry-run shows the escaped pattern that is checked; literal regex text stays as written', async () => {
+    const { plan } = await planObjects(
+      runbookObject({
+        parameters: { v: { type: 'string' } },
+        steps: [sshStep({ expect: { stdout: { matches: '^\\s*v={{ params.v }}(?![0-9])', contains: '{{ params.v }}' } } })],
+      }),
+      { inventory: inventoryObject(), params: { v: '10.0.0.1' } },
+    );
+    const data = plan?.steps[0]?.action.instances[0]?.data as { expect: { stdout: Record<string, string> } };
+    expect(data.expect.stdout).toEqual({ matches: '^\\s*v=10\\.0\\.0\\.1(?![0-9])', contains: '10.0.0.1' });
+  });
+});

@@ -132,8 +132,8 @@ describe(`${ID} dry-run`, () => {
       expect(block(id)).toContain('Install This Update');
       expect(block(id)).toContain('GET /check_health');
     }
-    // Versions match by prefix: a build number may follow the release in <version>.
-    expect(block('sync-check-a-updated')).toContain('<version>\\\\s*23.2.1(?![0-9])[^<]*</version>');
+    // Versions match by prefix (a build number may follow the release in <version>), dots literally.
+    expect(block('sync-check-a-updated')).toContain('<version>\\\\s*23\\\\.2\\\\.1(?![0-9])[^<]*</version>');
     // A forced role change is destructive, typed, and only after the plain call failed.
     expect(block('async-a-backup-api')).not.toContain('force=1');
     expect(block('async-a-backup-api-forced')).toContain('force=1');
