@@ -4,9 +4,9 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { createRequire } from 'node:module';
-import { jsonLine } from './engine/events.js';
-import { EXIT, RunbookError, ValidationError } from './core/errors.js';
+import { EXIT, RunbookError } from './core/errors.js';
 import type { CommandContext, GlobalOptions } from './commands/context.js';
+import { errorLine, reportError, usageErrorLine } from './commands/error-output.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -63,7 +63,10 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
     .option('--runbooks <dir>', 'add a directory of runbooks (repeatable)', collect)
     .addHelpText('after', examples)
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    // Under --json, commander's own error text and help stay off standard error: main() prints
+    // the refusal as a JSON `error` line. Set before the commands are added: they inherit it.
+    .configureOutput({ writeErr: (text) => void (program.opts<GlobalOptions>().json ? undefined : process.stderr.write(text)) });
 
   program
     .command('list')
@@ -220,39 +223,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    throw error;
+    if (!(error instanceof CommanderError)) throw error;
+    if (error.exitCode === 0) return EXIT.ok;
+    if (program.opts<GlobalOptions>().json) process.stderr.write(usageErrorLine(error.message) + '\n');
+    return EXIT.usage;
   }
   return exitCode;
-}
-
-function reportError(error: unknown, ctx: CommandContext): number {
-  const c = ctx.errStyle;
-  if (error instanceof RunbookError) {
-    if (ctx.json)
-      ctx.printError(
-        jsonLine({
-          type: 'error',
-          error: error.code,
-          exitCode: error.exitCode,
-          message: error.message,
-          hint: error.hint ?? null,
-          ...('diagnostics' in error ? { diagnostics: error.diagnostics } : {}),
-        }).trimEnd(),
-      );
-    else {
-      // A diagnostic already reads "file:line:column: error: ...".
-      const located = error instanceof ValidationError && !error.message.includes('\n');
-      ctx.printError(c.red(located ? error.message : `error: ${error.message}`));
-      if (error.hint) ctx.printError(c.dim(`hint: ${error.hint}`));
-    }
-    return error.exitCode;
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  ctx.printError(c.red(`internal error: ${message}`));
-  ctx.printError(c.dim('This is a bug in runbook. Run with RUNBOOK_DEBUG=1 for details and report it.'));
-  if (process.env.RUNBOOK_DEBUG) ctx.printError(String(error instanceof Error ? error.stack : error));
-  return EXIT.failed;
 }
 
 // `runbook exec ... | head -1`, a closed terminal: a reader that goes away must not end a run
@@ -272,7 +248,14 @@ main(process.argv).then(
     setTimeout(() => process.exit(code), 1000).unref();
   },
   (error: unknown) => {
-    process.stderr.write(`internal error: ${String(error)}\n`);
+    // Outside any command's context: --json is read from the command line itself.
+    const args = process.argv.slice(2);
+    const json = (args.includes('--') ? args.slice(0, args.indexOf('--')) : args).includes('--json');
+    process.stderr.write(
+      (json
+        ? errorLine({ error: 'internal', exitCode: EXIT.failed, message: String(error), hint: null })
+        : `internal error: ${String(error)}`) + '\n',
+    );
     process.exitCode = EXIT.failed;
   },
 );
