@@ -16,6 +16,7 @@ import { openStateStore, type StateStore } from '../journal/store.js';
 import type { PlannedStep } from '../planner/plan-types.js';
 import { loadInventory } from '../inventory/inventory.js';
 import { readInputFile } from '../core/input-file.js';
+import { askUnknownOutcome, type UnknownOutcomeChoice as Choice } from '../ui/prompts.js';
 import type { CommandContext } from './context.js';
 import { runPrepared, type ExecOptions, type ResumeHooks, type RunSession } from './exec-commands.js';
 
@@ -33,7 +34,6 @@ export interface ResumeOptions {
   attach?: { confirmKill: ((step: PlannedStep, targets: string[]) => Promise<void>) | null };
 }
 
-type Choice = 'rerun' | 'done' | 'abort';
 const CHOICES: Choice[] = ['rerun', 'done', 'abort'];
 
 function refuse(message: string, hint: string): RunbookError {
@@ -174,7 +174,53 @@ function describeTargets(a: RunAnalysis): string {
   return `${u.step.targets.join(', ') || 'the operator machine'}${finished}`;
 }
 
-async function settle(session: RunSession, a: RunAnalysis, step: PlannedStep | undefined, options: ResumeOptions, ctx: CommandContext) {
+type Say = (text: string) => void;
+type Settled = Awaited<ReturnType<ResumeHooks['settle']>>;
+
+/** How the unknown outcome of the interrupted step was decided, before anything is applied. */
+interface UnknownDecision {
+  decision: Choice;
+  by: 'verification' | 'operator' | 'flag';
+  message: string;
+  /** The targets known to have taken the step: a rerun leaves them alone. */
+  doneOn: string[];
+}
+
+/**
+ * What the journal says is done, and the step of unknown outcome decided (by its verification,
+ * --unknown or the operator) and applied; or 'abort'.
+ */
+async function settle(
+  session: RunSession,
+  a: RunAnalysis,
+  step: PlannedStep | undefined,
+  options: ResumeOptions,
+  ctx: CommandContext,
+): Promise<Settled> {
+  const completed = completedSteps(a);
+  // Preconditions describe the state before the first change; once a step ran they no longer hold.
+  const runPreconditions = a.lastStep === null;
+  const say: Say = (text) => {
+    if (!ctx.json) ctx.print(text);
+  };
+  if (!step || !a.unknown) {
+    const doneTargets = await doneWhereStopped(session, a, say);
+    return { completed, runPreconditions, ...(doneTargets ? { doneTargets } : {}) };
+  }
+  session.pause();
+  say(
+    `Step ${step.id} (${step.title}) started at ${a.unknown.step.time} and has no recorded end: its outcome is unknown (${describeTargets(a)}).`,
+  );
+  const decided = await decideUnknown(session, step, a.unknown, options, say);
+  const applied = applyDecision(session, step, a.unknown.step.targets, decided, say);
+  if (applied === 'abort') return 'abort';
+  if (decided.decision === 'done') completed.set(step.id, { status: 'succeeded' });
+  const doneTargets = applied.length ? new Map([[step.id, new Set(applied)]]) : undefined;
+  return { completed, runPreconditions, ...(doneTargets ? { doneTargets } : {}) };
+}
+
+/** The steps the journal records as completed, as the executor takes them. */
+function completedSteps(a: RunAnalysis): NonNullable<RunSession['execute']['completed']> {
   const completed: NonNullable<RunSession['execute']['completed']> = new Map();
   for (const [id, c] of a.completed) {
     completed.set(id, {
@@ -184,81 +230,66 @@ async function settle(session: RunSession, a: RunAnalysis, step: PlannedStep | u
       ...(c.exitCode !== undefined ? { exitCode: c.exitCode } : {}),
     });
   }
-  // Preconditions describe the state before the first change; once a step ran they no longer hold.
-  const runPreconditions = a.lastStep === null;
-  const say = (text: string) => {
-    if (!ctx.json) ctx.print(text);
-  };
-  if (!step || !a.unknown) {
-    const doneTargets = await doneWhereStopped(session, a, say);
-    return { completed, runPreconditions, ...(doneTargets ? { doneTargets } : {}) };
-  }
+  return completed;
+}
 
-  session.pause();
-  say(
-    `Step ${step.id} (${step.title}) started at ${a.unknown.step.time} and has no recorded end: its outcome is unknown (${describeTargets(a)}).`,
-  );
-  let decision: Choice;
-  let by: 'verification' | 'operator' | 'flag';
-  let message: string;
-  // The targets known to have taken the step: a rerun leaves them alone.
-  let doneOn: string[] = [];
-  const stepTargets = a.unknown.step.targets;
-  if (step.verify) {
-    say(`Running its verification to decide: ${step.verify.title}`);
-    const outcome = await verifyStep(session.execute, step.id);
-    const result = outcome?.result;
-    decision = result?.status === 'succeeded' ? 'done' : 'rerun';
-    // A verification that checks the step's hosts one by one decides for each of them.
-    doneOn = (outcome?.passedOn ?? []).filter((t) => stepTargets.includes(t));
-    by = 'verification';
-    message =
-      result?.status === 'succeeded' ? `verification passed: ${result.message}` : `verification failed: ${result?.message ?? 'no result'}`;
-    say(
-      decision === 'done'
-        ? `The verification passed: step ${step.id} counts as done.`
-        : `The verification failed (${result?.message}): step ${step.id} runs again.`,
-    );
-  } else if (options.unknown) {
-    decision = options.unknown as Choice;
-    doneOn = a.unknown.succeededTargets;
-    by = 'flag';
-    message = `--unknown ${decision}`;
-  } else {
-    const prompts = await import('@inquirer/prompts');
-    try {
-      decision = await prompts.select<Choice>({
-        message: `Step ${step.id} has no verification. What happened to it?`,
-        choices: [
-          {
-            value: 'rerun',
-            name: a.unknown.succeededTargets.length
-              ? `it did not take effect: run it again on the targets without a recorded success`
-              : 'it did not take effect: run it again',
-          },
-          { value: 'done', name: 'I checked: it is done, go on with the next step' },
-          { value: 'abort', name: 'abort the run here' },
-        ],
-      });
-    } catch {
-      decision = 'abort';
-    }
-    doneOn = a.unknown.succeededTargets;
-    by = 'operator';
-    message = `chosen on the terminal: ${decision}`;
+/** Decides the step of unknown outcome: its verification first, else --unknown, else the operator. */
+async function decideUnknown(
+  session: RunSession,
+  step: PlannedStep,
+  unknown: NonNullable<RunAnalysis['unknown']>,
+  options: ResumeOptions,
+  say: Say,
+): Promise<UnknownDecision> {
+  if (step.verify) return decideByVerification(session, step, unknown.step.targets, say);
+  if (options.unknown) {
+    const decision = options.unknown as Choice;
+    return { decision, by: 'flag', message: `--unknown ${decision}`, doneOn: unknown.succeededTargets };
   }
+  const decision = await askUnknownOutcome(step.id, unknown.succeededTargets.length > 0);
+  return { decision, by: 'operator', message: `chosen on the terminal: ${decision}`, doneOn: unknown.succeededTargets };
+}
+
+async function decideByVerification(session: RunSession, step: PlannedStep, stepTargets: string[], say: Say): Promise<UnknownDecision> {
+  say(`Running its verification to decide: ${step.verify!.title}`);
+  const outcome = await verifyStep(session.execute, step.id);
+  const result = outcome?.result;
+  const passed = result?.status === 'succeeded';
+  say(
+    passed
+      ? `The verification passed: step ${step.id} counts as done.`
+      : `The verification failed (${result?.message}): step ${step.id} runs again.`,
+  );
+  return {
+    decision: passed ? 'done' : 'rerun',
+    by: 'verification',
+    message: passed ? `verification passed: ${result.message}` : `verification failed: ${result?.message ?? 'no result'}`,
+    // A verification that checks the step's hosts one by one decides for each of them.
+    doneOn: (outcome?.passedOn ?? []).filter((t) => stepTargets.includes(t)),
+  };
+}
+
+/**
+ * Records the decision in the journal and tells the operator; returns the targets a rerun leaves
+ * alone, or 'abort'.
+ */
+function applyDecision(
+  session: RunSession,
+  step: PlannedStep,
+  stepTargets: string[],
+  { decision, by, message, doneOn }: UnknownDecision,
+  say: Say,
+): string[] | 'abort' {
   const succeeded = decision === 'rerun' ? doneOn : [];
   const others = stepTargets.filter((t) => !succeeded.includes(t));
   const how = by === 'verification' ? 'verified' : 'succeeded';
   if (succeeded.length) message += `; runs again on ${others.join(', ') || 'no target'} only (${how} on ${succeeded.join(', ')})`;
   session.journal.note({ type: 'unknown-outcome', stepId: step.id, title: step.title, decision, by, message });
-  if (decision === 'abort') return 'abort' as const;
-  if (decision === 'done') completed.set(step.id, { status: 'succeeded' });
+  if (decision === 'abort') return 'abort';
   if (by !== 'verification')
     say(decision === 'done' ? `Step ${step.id} counts as done (${message}).` : `Step ${step.id} runs again (${message}).`);
   else if (succeeded.length) say(`It runs again on ${others.join(', ')} only: its verification passed on ${succeeded.join(', ')}.`);
-  const doneTargets = succeeded.length ? new Map([[step.id, new Set(succeeded)]]) : undefined;
-  return { completed, runPreconditions, ...(doneTargets ? { doneTargets } : {}) };
+  return succeeded;
 }
 
 /**

@@ -12,3 +12,30 @@ export async function askParameter(name: string, spec: ParameterSpec): Promise<s
   if (spec.type === 'secret') return prompts.password({ message, mask: '*' });
   return prompts.input({ message, required: true });
 }
+
+export type UnknownOutcomeChoice = 'rerun' | 'done' | 'abort';
+
+/**
+ * Resume met a step without a recorded end and without a verification: the operator says what
+ * happened to it. A closed prompt (Ctrl-C, end of input) aborts.
+ */
+export async function askUnknownOutcome(stepId: string, succeededSomewhere: boolean): Promise<UnknownOutcomeChoice> {
+  const prompts = await import('@inquirer/prompts');
+  try {
+    return await prompts.select<UnknownOutcomeChoice>({
+      message: `Step ${stepId} has no verification. What happened to it?`,
+      choices: [
+        {
+          value: 'rerun',
+          name: succeededSomewhere
+            ? `it did not take effect: run it again on the targets without a recorded success`
+            : 'it did not take effect: run it again',
+        },
+        { value: 'done', name: 'I checked: it is done, go on with the next step' },
+        { value: 'abort', name: 'abort the run here' },
+      ],
+    });
+  } catch {
+    return 'abort';
+  }
+}
