@@ -26,6 +26,8 @@ it('the package ships the Apache-2.0 LICENSE, the example inventories, the smoke
   expect(files).toContain('fixtures/smoke/horizon-daas-db-failover.sql');
   expect(files).toContain('fixtures/ci/github-actions-smoke.yml');
   expect(files).toContain('docs/json-events.md');
+  // The build's fingerprint keys the cache of validated runbooks (scripts/build-fingerprint.mjs).
+  expect(files).toContain('dist/build-fingerprint.json');
   // Lab fakes and tests stay out.
   expect(files.filter((f) => f.startsWith('fixtures/fakes/') || f.startsWith('test/'))).toEqual([]);
 });
