@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { RunbookError } from '../core/errors.js';
 import { verifyStep, type RunSummary } from '../engine/executor.js';
 import { journalAlteredError } from '../journal/journal.js';
-import { detachedPrograms } from '../engine/detached-records.js';
+import { detachedPrograms } from '../journal/detached-records.js';
 import type { DetachedRecord } from '../steps/types.js';
 import { lockedError } from '../journal/lock.js';
 import { analyzeRun, findStep, type RunAnalysis } from '../journal/read.js';

@@ -3,6 +3,7 @@
  * listeners. Every event passes through the secret redactor before any listener sees it.
  */
 import type { Scalar } from '../core/template.js';
+import type { DetachedEvent } from '../steps/detached-events.js';
 
 /**
  * Version of the `--json` event stream (docs/json-events.md), in every line as `schemaVersion`.
@@ -99,26 +100,6 @@ export type RunEvent = Base &
     | { type: 'interrupt-requested'; message: string }
     | { type: 'run-finished'; status: 'succeeded' | 'failed' | 'aborted' | 'interrupted'; message: string; exitCode: number }
   );
-
-/**
- * A detached step's program on a target (see src/steps/detached.ts): started apart from the
- * session, left running (Ctrl-C, timeout, lost connection, prompt), re-attached, killed by the
- * operator. The journal keeps them; resume and attach find the program again through them.
- */
-export type DetachedEvent =
-  | { type: 'detached-started'; stepId: string; target: string | null; pid: number; dir: string }
-  | { type: 'detached-progress'; stepId: string; target: string | null; offset: number }
-  | {
-      type: 'detached-left';
-      stepId: string;
-      target: string | null;
-      reason: 'interrupted' | 'timeout' | 'connection' | 'prompt';
-      offset: number;
-      prompt?: string;
-      message: string;
-    }
-  | { type: 'detached-reattached'; stepId: string; target: string | null; offset: number }
-  | { type: 'detached-killed'; stepId: string; target: string | null; pid: number; dir: string; message: string };
 
 export type RunEventType = RunEvent['type'];
 

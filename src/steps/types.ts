@@ -7,7 +7,7 @@
 import type { z } from 'zod';
 import type { BindValue, Encoding, Part, RenderedSql, RuntimeValues, Scalar } from '../core/template.js';
 import type { CommandTarget, Connections } from '../targets/types.js';
-import type { DetachedEvent } from '../engine/events.js';
+import type { DetachedEvent } from './detached-events.js';
 
 /** What a kind's target role must be bound to in the inventory. */
 export type TargetType = 'hosts' | 'database' | 'http' | 'none';

@@ -3,7 +3,7 @@
  * has not been judged yet, its pid and directory, and how far its log was read. Resume and attach
  * re-attach to these instead of calling the step's outcome unknown.
  */
-import type { JournalRecord } from '../journal/journal.js';
+import type { JournalRecord } from './journal.js';
 import type { DetachedRecord } from '../steps/types.js';
 
 export function detachedPrograms(records: JournalRecord[], stepId: string): Map<string | null, DetachedRecord> {
