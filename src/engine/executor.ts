@@ -367,10 +367,8 @@ class Execution {
     }
     const leftOut = notSelected(this.o.plan, step.id, { from: this.o.from ?? null, only: this.o.only ?? null });
     if (leftOut) return this.skip(step, 'not-selected', leftOut);
-    if (step.condition.decided === 'skip') return this.skip(step, 'condition', `condition false: ${step.condition.text}`);
-    if (step.condition.runtime && !evaluateAtRunTime(step.condition.runtime, (id) => this.outcomes.get(id))) {
-      return this.skip(step, 'condition', `condition false: ${step.condition.text}`);
-    }
+    const conditionFalse = this.conditionFalse(step);
+    if (conditionFalse) return this.skip(step, 'condition', conditionFalse);
     const outcome = await this.execute(step);
     if (outcome === 'succeeded') return null;
     if (outcome === 'declined') return { status: 'aborted', exitCode: EXIT.aborted, message: `the operator declined step ${step.id}` };
@@ -404,7 +402,17 @@ class Execution {
     return end;
   }
 
-  /** Runs the step's rollback steps in order until one does not succeed; recorded only if one runs. */
+  /** Why the step's `when` keeps it from running (decided when planning or now), or null when it holds. */
+  private conditionFalse(step: PlannedStep): string | null {
+    const { decided, runtime, text } = step.condition;
+    const holds = decided !== 'skip' && (!runtime || evaluateAtRunTime(runtime, (id) => this.outcomes.get(id)));
+    return holds ? null : `condition false: ${text}`;
+  }
+
+  /**
+   * Runs the step's rollback steps in order until one does not succeed; recorded only if one
+   * starts. A rollback step whose `when` is false is skipped (recorded) and the next one runs.
+   */
   private async rollBack(step: PlannedStep): Promise<void> {
     const steps = step.onFailure.rollback.flatMap((id) => this.o.plan.rollback.filter((r) => r.id === id));
     let started = false;
@@ -412,7 +420,9 @@ class Execution {
       if (this.o.stopSignal.aborted) break;
       if (!started) this.o.bus.emit({ type: 'rollback-started', stepId: step.id, rollback: step.onFailure.rollback });
       started = true;
-      if ((await this.execute(rollbackStep)) !== 'succeeded') break;
+      const conditionFalse = this.conditionFalse(rollbackStep);
+      if (conditionFalse) this.skip(rollbackStep, 'condition', conditionFalse);
+      else if ((await this.execute(rollbackStep)) !== 'succeeded') break;
     }
   }
 

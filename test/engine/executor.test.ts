@@ -266,6 +266,25 @@ describe('rollback', () => {
     const r = await run(p, (_h, command) => (command === 'undo-2' ? ok : { exitCode: 1 }));
     expect(r.ran.some((x) => x.includes('undo-2'))).toBe(false);
   });
+
+  it("skips a rollback step whose when: is false (by a parameter or an earlier step's outcome), recorded with its cause, and goes on", async () => {
+    const p = await plan([ssh('prep', 'p'), ssh('s', 'x', { onFailure: { rollback: ['undo-by-param', 'undo-by-step', 'undo-always'] } })], {
+      parameters: { mode: { type: 'string', default: 'a' } },
+      rollback: [
+        ssh('undo-by-param', 'undo-1', { when: { param: 'mode', equals: 'b' } }),
+        ssh('undo-by-step', 'undo-2', { when: { step: 'prep', status: 'failed' } }),
+        ssh('undo-always', 'undo-3', { when: { step: 's', status: 'failed' } }),
+      ],
+    });
+    const r = await run(p, (_h, command) => (command === 'x' ? { exitCode: 1 } : ok));
+    expect(r.ran.filter((x) => x.includes('undo-1') || x.includes('undo-2'))).toEqual([]);
+    expect(r.ran.filter((x) => x.includes('undo-3')).length).toBe(3);
+    expect(r.of('step-skipped').map((e) => [e.stepId, e.cause])).toEqual([
+      ['undo-by-param', 'condition'],
+      ['undo-by-step', 'condition'],
+    ]);
+    expect(r.summary).toMatchObject({ status: 'failed', exitCode: 1 });
+  });
 });
 
 describe('onFailure: continue', () => {
