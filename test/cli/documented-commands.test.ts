@@ -9,13 +9,13 @@
  * on every machine. The smoke example runs against the harness's PostgreSQL; its run is the
  * `<run-id>` of the journal commands.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
-import { CLI } from './run-cli.js';
+import { runCli, type CliResult } from './run-cli.js';
 
 interface Expected {
   code: number | number[];
@@ -87,12 +87,12 @@ function readmeCommands(): string[] {
     });
 }
 
-function helpCommands(): string[] {
-  const help = execFileSync(process.execPath, [CLI, '--help'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+async function helpCommands(): Promise<string[]> {
+  const help = (await runCli(['--help'])).stdout;
   return [...help.matchAll(/^ {2}\$ runbook (.+)$/gm)].map((m) => m[1]!.trim());
 }
 
-const documented = [...new Set([...readmeCommands(), ...helpCommands()])];
+const documented = [...new Set([...readmeCommands(), ...(await helpCommands())])];
 
 let pg: PgServer;
 let cwd: string;
@@ -108,32 +108,18 @@ afterAll(async () => {
   if (cwd) rmSync(cwd, { recursive: true, force: true });
 });
 
-function run(args: string[], network: boolean): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NO_COLOR: '1',
-    CI: 'true',
-    RUNBOOK_STATE_DIR: join(cwd, 'state'),
-    HOME: cwd,
-    RUNBOOK_NO_CACHE: '1',
-  };
-  for (const name of [
-    'RUNBOOK_PATH',
-    'VCD_SYSADMIN_PASSWORD',
-    'VCD_DB_PASSWORD',
-    'HORIZON_DB_PASSWORD',
-    'HORIZON_DB_ADMIN_PASSWORD',
-    'BOMGAR_CLIENT_SECRET',
-  ])
-    delete env[name];
-  const [cmd, argv] = network ? [process.execPath, [CLI, ...args]] : ['/usr/bin/unshare', ['-n', process.execPath, CLI, ...args]];
-  return new Promise((resolve) => {
-    const child = spawn(cmd, argv, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += String(d)));
-    child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+/** Runs a documented command line in a scratch directory, without the network unless it needs one. */
+function run(args: string[], network: boolean): Promise<CliResult> {
+  const unset = ['VCD_SYSADMIN_PASSWORD', 'VCD_DB_PASSWORD', 'HORIZON_DB_PASSWORD', 'HORIZON_DB_ADMIN_PASSWORD', 'BOMGAR_CLIENT_SECRET'];
+  return runCli(args, {
+    cwd,
+    env: {
+      RUNBOOK_STATE_DIR: join(cwd, 'state'),
+      HOME: cwd,
+      RUNBOOK_NO_CACHE: '1',
+      ...Object.fromEntries(unset.map((name) => [name, undefined])),
+    },
+    ...(network ? {} : { via: ['/usr/bin/unshare', '-n'] }),
   });
 }
 

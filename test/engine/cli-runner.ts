@@ -1,26 +1,9 @@
-/** Runs the built CLI as a child process, the way an operator or CI would. */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
+/**
+ * Transitional: the old signature of test/cli/run-cli.ts's `runCli`, kept only until the files
+ * another engineer is editing this session are moved to it. Use test/cli/run-cli.ts.
+ */
+import { runCli as run, type CliResult } from '../cli/run-cli.js';
 
-export const CLI = join(process.cwd(), 'bin', 'runbook.js');
-
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 90_000): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      'node',
-      [CLI, ...args],
-      { env: { ...process.env, NO_COLOR: '1', CI: 'true', ...env }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : null) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
-    child.stdin?.end();
-  });
+export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs?: number): Promise<CliResult> {
+  return run(args, { env, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
 }

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startExampleLab, type ExampleLab } from './example-lab.js';
 import { TerminalSession } from './tmux.js';
-import { readJournal, runCli, type CliRun, type KillPoint } from '../journal/journal-lab.js';
+import { runCli, type CliResult } from '../cli/run-cli.js';
+import { killAt, readJournal } from '../journal/journal-lab.js';
 
 const TOOL = join(process.cwd(), 'fixtures', 'detached', 'slow-tool.sh');
 
@@ -69,15 +70,13 @@ beforeAll(() => {
 });
 
 const exec = (rb: string, runId: string, extra: string[] = [], kill?: { delayMs: number }) =>
-  runCli(
-    ['exec', rb, '-i', oneHost, '--yes', '--state-dir', stateDir(), '--run-id', runId, ...extra],
-    env(),
-    kill
-      ? { killAt: { event: 'detached-started' as KillPoint['event'], stepId: 'tool', delayMs: kill.delayMs }, journal: journalFile(runId) }
-      : {},
-  );
-const resume = (runId: string, extra: string[] = []) => runCli(['resume', runId, '--yes', '--state-dir', stateDir(), ...extra], env());
-const attach = (runId: string, extra: string[] = []) => runCli(['attach', runId, '--state-dir', stateDir(), ...extra], env());
+  runCli(['exec', rb, '-i', oneHost, '--yes', '--state-dir', stateDir(), '--run-id', runId, ...extra], {
+    env: env(),
+    ...(kill ? { kill: killAt(journalFile(runId), { event: 'detached-started', stepId: 'tool', delayMs: kill.delayMs }) } : {}),
+  });
+const resume = (runId: string, extra: string[] = []) =>
+  runCli(['resume', runId, '--yes', '--state-dir', stateDir(), ...extra], { env: env() });
+const attach = (runId: string, extra: string[] = []) => runCli(['attach', runId, '--state-dir', stateDir(), ...extra], { env: env() });
 const journalFile = (runId: string) => join(stateDir(), 'runs', runId, 'events.jsonl');
 
 async function until(what: string, ok: () => boolean, timeoutMs = 60_000): Promise<void> {
@@ -92,7 +91,7 @@ async function until(what: string, ok: () => boolean, timeoutMs = 60_000): Promi
 const detachedStarted = (runId: string) =>
   existsSync(journalFile(runId)) && readFileSync(journalFile(runId), 'utf8').includes('"type":"detached-started"');
 
-function expectResumedToTheEnd(r: CliRun, runId: string, tag: string): void {
+function expectResumedToTheEnd(r: CliResult, runId: string, tag: string): void {
   expect(r.code, r.stdout + r.stderr).toBe(0);
   expect(r.stdout).toContain('re-attached to the detached program');
   expect(r.stdout).toContain('slow-tool: finished with code 0');
@@ -111,9 +110,9 @@ describe('a detached step outlives the session', () => {
     const runId = tag;
     const rb = runbook(tag, toolStep(tag, 6, 0));
     // SIGKILL as soon as the journal says the tool runs detached.
-    const killed = await runCli(['exec', rb, '-i', oneHost, '--yes', '--state-dir', stateDir(), '--run-id', runId], env(), {
-      killAt: { event: 'detached-started' as KillPoint['event'], stepId: 'tool', delayMs: 500 },
-      journal: journalFile(runId),
+    const killed = await runCli(['exec', rb, '-i', oneHost, '--yes', '--state-dir', stateDir(), '--run-id', runId], {
+      env: env(),
+      kill: killAt(journalFile(runId), { event: 'detached-started', stepId: 'tool', delayMs: 500 }),
     });
     expect(killed.signal).toBe('SIGKILL');
     const started = readJournal(stateDir(), runId).find((x) => x.type === 'detached-started')!;
@@ -280,8 +279,7 @@ steps:
 ${pty ? "    pty: { answers: [{ prompt: 'never asked', answer: 'y' }] }\n" : ''}`,
     );
     const r = await runCli(['exec', path, '-i', oneHost, '--yes', '--state-dir', stateDir(), '--run-id', tag], {
-      ...env(),
-      DETACHED_TOKEN: secret,
+      env: { ...env(), DETACHED_TOKEN: secret },
     });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(readFileSync(join(lab.ssh.host('app1').stateDir, `token-${tag}`), 'utf8')).toBe(secret);
@@ -343,17 +341,13 @@ describe('a detached local step', () => {
       tag,
       `  - { id: tool, title: local tool, kind: local, detached: true, command: '${TOOL} 3 0 ${join(lab.dir, `local-${tag}.log`)}' }`,
     );
-    const killed = await runCli(
-      ['exec', rb, '-i', oneHost, '--yes', '--state-dir', stateDir(), '--run-id', tag],
-      { ...env(), HOME: home },
-      {
-        killAt: { event: 'detached-started' as KillPoint['event'], stepId: 'tool', delayMs: 300 },
-        journal: journalFile(tag),
-      },
-    );
+    const killed = await runCli(['exec', rb, '-i', oneHost, '--yes', '--state-dir', stateDir(), '--run-id', tag], {
+      env: { ...env(), HOME: home },
+      kill: killAt(journalFile(tag), { event: 'detached-started', stepId: 'tool', delayMs: 300 }),
+    });
     expect(killed.signal).toBe('SIGKILL');
     await until('the local tool finished', () => existsSync(join(lab.dir, `local-${tag}.log`)));
-    const resumed = await runCli(['resume', tag, '--yes', '--state-dir', stateDir()], { ...env(), HOME: home });
+    const resumed = await runCli(['resume', tag, '--yes', '--state-dir', stateDir()], { env: { ...env(), HOME: home } });
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
     expect(resumed.stdout).toContain('slow-tool: finished with code 0');
     expect(readJournal(stateDir(), tag).find((x) => x.type === 'detached-started')).toMatchObject({
@@ -376,9 +370,7 @@ describe('what the target needs', () => {
       `  - { id: tool, title: local tool, kind: local, detached: true, command: 'echo ran > ${join(lab.dir, `ran-${tag}`)}' }`,
     );
     const r = await runCli(['exec', rb, '-i', oneHost, '--yes', '--state-dir', stateDir(), '--run-id', tag], {
-      ...env(),
-      PATH: bin,
-      HOME: join(lab.dir, `home-${tag}`),
+      env: { ...env(), PATH: bin, HOME: join(lab.dir, `home-${tag}`) },
     });
     expect(r.code, r.stdout + r.stderr).toBe(1);
     expect(r.stdout).toContain('this machine has no `setsid`, which a detached step needs');

@@ -6,8 +6,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExampleLab, type ExampleLab } from './example-lab.js';
-import { spawn } from 'node:child_process';
-import { CLI, runCli } from './cli-runner.js';
+import { runCli, startCli } from '../cli/run-cli.js';
 import { waitFor } from '../harness/util.js';
 
 let lab: ExampleLab;
@@ -45,7 +44,7 @@ ${steps}`,
 
 const env = () => ({ EXAMPLE_DB_PASSWORD: lab.dbPassword });
 const exec = (rb: string, args: string[] = [], inventory = lab.inventoryPath) =>
-  runCli(['exec', rb, '-i', inventory, '--yes', '--state-dir', join(lab.dir, 'state'), ...args], env());
+  runCli(['exec', rb, '-i', inventory, '--yes', '--state-dir', join(lab.dir, 'state'), ...args], { env: env() });
 const workdir = (host: string) => lab.ssh.host(host).stateDir;
 
 /** Drops a host's SSH connections under the client: kills its per-connection sshd processes, not the listener. */
@@ -98,7 +97,7 @@ describe('commands over SSH', () => {
     expect(r.stdout).toMatch(/long\s+unknown/);
     expect(r.stderr).toContain('the connection to app1 was lost during step long');
     writeFileSync(join(workdir('app1'), 'go'), '');
-    const resumed = await runCli(['resume', runId, '--yes', '--unknown', 'rerun', '--state-dir', join(lab.dir, 'state')], env());
+    const resumed = await runCli(['resume', runId, '--yes', '--unknown', 'rerun', '--state-dir', join(lab.dir, 'state')], { env: env() });
     expect(resumed.code).toBe(0);
     expect(resumed.stdout).toContain('not run again on app2');
     expect(readFileSync(log('app1'), 'utf8')).toBe('ran\nran\nafter\n');
@@ -113,7 +112,7 @@ describe('commands over SSH', () => {
     const runId = `engine-failed-${n}`;
     expect((await exec(rb, ['--run-id', runId])).code).toBe(1);
     writeFileSync(join(workdir('app1'), 'fixed'), '');
-    const resumed = await runCli(['resume', runId, '--yes', '--state-dir', join(lab.dir, 'state')], env());
+    const resumed = await runCli(['resume', runId, '--yes', '--state-dir', join(lab.dir, 'state')], { env: env() });
     expect(resumed.code).toBe(0);
     expect(readFileSync(join(workdir('app1'), 'failed.log'), 'utf8')).toBe('ran\nran\n');
     expect(readFileSync(join(workdir('app2'), 'failed.log'), 'utf8')).toBe('ran\n');
@@ -271,7 +270,7 @@ describe('preconditions and checks', () => {
     expect(r.stdout).toMatch(/✘ second fails \[appdb\] — 0 row\(s\) returned, expected 1/);
     expect(r.stderr).toContain('2 of 3 precondition(s) failed');
     expect(() => readFileSync(join(workdir('app1'), 'changed'))).toThrow();
-    const check = await runCli(['check', rb, '-i', lab.inventoryPath], env());
+    const check = await runCli(['check', rb, '-i', lab.inventoryPath], { env: env() });
     expect(check.code).toBe(4);
   });
 });
@@ -327,16 +326,11 @@ describe('Ctrl-C during a serial fan-out', () => {
     const log = (host: string) => join(workdir(host), 'ctrlc.log');
     const runId = `engine-ctrlc-${n}`;
     const state = join(lab.dir, 'state');
-    const child = spawn(process.execPath, [CLI, 'exec', rb, '-i', lab.inventoryPath, '--yes', '--state-dir', state, '--run-id', runId], {
-      env: { ...process.env, NO_COLOR: '1', CI: 'true', ...env() },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const running = startCli(['exec', rb, '-i', lab.inventoryPath, '--yes', '--state-dir', state, '--run-id', runId], { env: env() });
     await waitFor('app1 to start', () => existsSync(log('app1')), { timeoutMs: 60_000 });
-    child.kill('SIGINT');
-    expect(await exited).toBe(130);
+    running.child.kill('SIGINT');
+    const { code, stdout } = await running.result;
+    expect(code).toBe(130);
     expect(stdout).toMatch(/s\s+interrupted/);
     expect(stdout).not.toContain('rolling back');
     expect(readFileSync(log('app1'), 'utf8')).toBe('start\nend\n');
@@ -344,7 +338,7 @@ describe('Ctrl-C during a serial fan-out', () => {
     const events = readFileSync(join(state, 'runs', runId, 'events.jsonl'), 'utf8');
     expect(events).not.toContain('rollback-started');
     expect(events).toContain('"status":"interrupted"');
-    const resumed = await runCli(['resume', runId, '--yes', '--state-dir', state], env());
+    const resumed = await runCli(['resume', runId, '--yes', '--state-dir', state], { env: env() });
     expect(resumed.code).toBe(0);
     expect(readFileSync(log('app1'), 'utf8')).toBe('start\nend\n');
     expect(readFileSync(log('app2'), 'utf8')).toBe('start\nend\n');
@@ -356,7 +350,7 @@ describe('output', () => {
     const rb = runbook(
       `  - { id: echo, title: echo secret, kind: ssh, target: app, readOnly: true, env: { P: '{{ params.db_admin_password }}' }, command: 'echo "pw=$P"' }`,
     );
-    const r = await runCli(['--json', 'exec', rb, '-i', lab.inventoryPath, '--yes', '--state-dir', join(lab.dir, 'state')], env());
+    const r = await runCli(['--json', 'exec', rb, '-i', lab.inventoryPath, '--yes', '--state-dir', join(lab.dir, 'state')], { env: env() });
     expect(r.code).toBe(0);
     const events = r.stdout
       .trim()
@@ -449,13 +443,15 @@ describe('reviewed plans', () => {
     );
     const inventory = lab.writeInventory();
     const planFile = join(lab.dir, 'reviewed-plan.json');
-    const planned = await runCli(['plan', rb, '-i', inventory, '-p', 'value=as-reviewed', '-o', planFile], env());
+    const planned = await runCli(['plan', rb, '-i', inventory, '-p', 'value=as-reviewed', '-o', planFile], { env: env() });
     expect(planned.code).toBe(0);
-    const r = await runCli(['exec', rb, '--plan', planFile, '-i', inventory, '--yes', '--state-dir', join(lab.dir, 'state')], env());
+    const r = await runCli(['exec', rb, '--plan', planFile, '-i', inventory, '--yes', '--state-dir', join(lab.dir, 'state')], {
+      env: env(),
+    });
     expect(r.code).toBe(0);
     expect(readFileSync(join(workdir('app1'), 'reviewed'), 'utf8')).toBe('as-reviewed\n');
     writeFileSync(inventory, readFileSync(inventory, 'utf8') + '# edited after review\n');
-    const refused = await runCli(['exec', rb, '--plan', planFile, '-i', inventory, '--yes'], env());
+    const refused = await runCli(['exec', rb, '--plan', planFile, '-i', inventory, '--yes'], { env: env() });
     expect(refused.code).toBe(3);
     expect(refused.stderr).toContain('changed since the plan');
   });

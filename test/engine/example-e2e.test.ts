@@ -1,13 +1,10 @@
 /** The example runbook, every step kind, end to end against real sshd, PostgreSQL and HTTP. */
-import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../cli/run-cli.js';
 import { startExampleLab, type ExampleLab } from './example-lab.js';
 
-const run = promisify(execFile);
-const CLI = join(process.cwd(), 'bin', 'runbook.js');
 const RUNBOOK = join(process.cwd(), 'fixtures', 'example', 'example-maintenance.yaml');
 
 let lab: ExampleLab;
@@ -18,18 +15,7 @@ afterAll(async () => {
   await lab?.stop();
 });
 
-async function cli(args: string[], env: Record<string, string> = {}) {
-  try {
-    const r = await run('node', [CLI, ...args], {
-      env: { ...process.env, NO_COLOR: '1', CI: 'true', EXAMPLE_DB_PASSWORD: lab.dbPassword, ...env },
-      timeout: 30_000,
-    });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[]) => runCli(args, { env: { EXAMPLE_DB_PASSWORD: lab.dbPassword }, timeoutMs: 30_000 });
 
 describe('example runbook end to end', () => {
   it('runs every step kind against the lab with scripted answers', async () => {

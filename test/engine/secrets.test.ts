@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stageCommand, unstageCommand } from '../../src/targets/secret-delivery.js';
 import { startSshLab, type SshLab } from '../harness/sshd.js';
-import { runCli } from './cli-runner.js';
+import { runCli } from '../cli/run-cli.js';
 
 const SECRET = 'Hunter2-s3cret value';
 const OTHER = 'Other-p4ss';
@@ -63,8 +63,7 @@ ${steps}`,
 
 const exec = (rb: string, dbPassword = SECRET) =>
   runCli(['exec', rb, '-i', inventory, '--yes', '--state-dir', join(dir, 'state')], {
-    TEST_DB_PASSWORD: dbPassword,
-    TEST_API_PASSWORD: OTHER,
+    env: { TEST_DB_PASSWORD: dbPassword, TEST_API_PASSWORD: OTHER },
   });
 
 /** Waits until a file exists (the step says it is running), polling. */

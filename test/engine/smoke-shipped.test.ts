@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
-import { runCli } from './cli-runner.js';
+import { runCli } from '../cli/run-cli.js';
 
 const shipped = readdirSync(join(process.cwd(), 'src', 'runbooks'))
   .filter((f) => f.endsWith('.yaml'))
@@ -47,7 +47,7 @@ const withoutSeed = (args: string[]) => args.filter((w, i) => w !== '--seed' && 
 
 async function smoke(id: string, db: string) {
   await pg.createDatabase(db);
-  return runCli([...workflowSmokeArgs(id), '--state-dir', join(pg.baseDir, 'state')], { RUNBOOK_SMOKE_DATABASE_URL: url(db) });
+  return runCli([...workflowSmokeArgs(id), '--state-dir', join(pg.baseDir, 'state')], { env: { RUNBOOK_SMOKE_DATABASE_URL: url(db) } });
 }
 
 describe.each(withSql)('smoke %s', (id) => {
@@ -64,7 +64,7 @@ describe.each(withSql)('smoke %s', (id) => {
 it('vcd-db-upgrade: the smoke run really checks for running tasks', async () => {
   await pg.query('vcd_db_upgrade', "insert into runbook_fixture_vcd_running_tasks values (99, 'vappDeploy', 'running')");
   const r = await runCli([...withoutSeed(workflowSmokeArgs('vcd-db-upgrade')), '--state-dir', join(pg.baseDir, 'state')], {
-    RUNBOOK_SMOKE_DATABASE_URL: url('vcd_db_upgrade'),
+    env: { RUNBOOK_SMOKE_DATABASE_URL: url('vcd_db_upgrade') },
   });
   expect(r.stdout).toMatch(/check-no-running-tasks failed/);
   expect(r.code).toBe(1);
@@ -86,9 +86,7 @@ it('a stand-in for a step the runbook does not have is an error with file and li
       '--state-dir',
       join(pg.baseDir, 'state'),
     ],
-    {
-      RUNBOOK_SMOKE_DATABASE_URL: url('standin_error'),
-    },
+    { env: { RUNBOOK_SMOKE_DATABASE_URL: url('standin_error') } },
   );
   expect(r.code).toBe(3);
   expect(r.stderr).toContain(`${seed}:2`);
@@ -115,12 +113,12 @@ describe.each(shipped.filter((id) => !withSql.includes(id)))('smoke %s (no SQL)'
     expect(r.stderr).toContain(`cannot read the smoke seed ${process.cwd()}/${seedOf(id)}: file not found`);
     expect(r.code).toBe(3);
     const noSeed = withoutSeed(workflowSmokeArgs(id));
-    const unseeded = await runCli([...noSeed, '--state-dir', join(pg.baseDir, 'state')], { RUNBOOK_SMOKE_DATABASE_URL: url(db) });
+    const unseeded = await runCli([...noSeed, '--state-dir', join(pg.baseDir, 'state')], { env: { RUNBOOK_SMOKE_DATABASE_URL: url(db) } });
     expect(unseeded.code).toBe(1);
     expect(unseeded.stderr).toMatch(/nothing to smoke-test/);
     expect(unseeded.stdout).not.toContain('all steps completed');
     const allowed = await runCli([...noSeed, '--allow-no-sql', '--state-dir', join(pg.baseDir, 'state')], {
-      RUNBOOK_SMOKE_DATABASE_URL: url(db),
+      env: { RUNBOOK_SMOKE_DATABASE_URL: url(db) },
     });
     expect(allowed.code).toBe(0);
     expect(allowed.stdout).toMatch(/nothing to smoke-test/);

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
-import { runCli } from './cli-runner.js';
+import { runCli } from '../cli/run-cli.js';
 
 let pg: PgServer;
 beforeAll(async () => {
@@ -30,7 +30,7 @@ it('runs the SQL preconditions, steps and verifications and skips everything els
       '--state-dir',
       join(pg.baseDir, 'state'),
     ],
-    { EXAMPLE_DB_PASSWORD: 'unused-in-smoke' },
+    { env: { EXAMPLE_DB_PASSWORD: 'unused-in-smoke' } },
   );
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
@@ -43,7 +43,9 @@ it('runs the SQL preconditions, steps and verifications and skips everything els
 it('fails when the database does not have the schema the runbook expects', async () => {
   await pg.createDatabase('empty');
   const url = `postgres://${pg.user}:${encodeURIComponent(pg.password)}@${pg.host}:${pg.port}/empty`;
-  const r = await runCli(['smoke', runbook, '--database-url', url, '--state-dir', join(pg.baseDir, 'state')], { EXAMPLE_DB_PASSWORD: 'x' });
+  const r = await runCli(['smoke', runbook, '--database-url', url, '--state-dir', join(pg.baseDir, 'state')], {
+    env: { EXAMPLE_DB_PASSWORD: 'x' },
+  });
   expect(r.code).toBe(4);
   expect(r.stdout).toContain('relation "settings" does not exist');
 });

@@ -3,7 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startExampleLab, type ExampleLab } from './example-lab.js';
-import { runCli } from './cli-runner.js';
+import { runCli } from '../cli/run-cli.js';
 import { TerminalSession } from './tmux.js';
 
 let lab: ExampleLab;

@@ -1,6 +1,6 @@
 /** Drives the CLI in a real terminal (tmux), the way an operator types at it. */
 import { execFileSync } from 'node:child_process';
-import { CLI } from './cli-runner.js';
+import { CLI } from '../cli/run-cli.js';
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 

@@ -3,13 +3,11 @@
  * starts only after the journal, up to the record announcing it, was synced to disk; the records
  * between two actions share one sync instead of one each.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI } from '../cli/run-cli.js';
+import { runCli } from '../cli/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'runbook-group-commit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -38,13 +36,8 @@ async function traceRun(): Promise<Call[]> {
   writeFileSync(join(dir, 'inventory.yaml'), 'hosts: {}\n');
   const trace = join(dir, 'trace');
   const args = ['exec', runbook, '-i', join(dir, 'inventory.yaml'), '--yes', '--state-dir', join(dir, 'state')];
-  await promisify(execFile)(
-    'strace',
-    ['-f', '-qq', '-s', '200', '-e', 'trace=write,fsync,fdatasync,execve', '-o', trace, process.execPath, CLI, ...args],
-    {
-      env: { ...process.env, NO_COLOR: '1' },
-    },
-  );
+  const r = await runCli(args, { via: ['strace', '-f', '-qq', '-s', '200', '-e', 'trace=write,fsync,fdatasync,execve', '-o', trace] });
+  expect(r.code, r.stderr).toBe(0);
   return readFileSync(trace, 'utf8')
     .split('\n')
     .filter(Boolean)

@@ -3,14 +3,14 @@
  * and helpers to run the built CLI as a child process, kill it at a chosen point of its journal,
  * and read back the marks each step leaves.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RunEventType } from '../../src/engine/events.js';
+import { runCli as run, type CliResult, type KillWhen } from '../cli/run-cli.js';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
 import { startSshLab, type SshLab } from '../harness/sshd.js';
 
-export const CLI = join(process.cwd(), 'bin', 'runbook.js');
 export const RUNBOOK = join(process.cwd(), 'fixtures', 'journal', 'journal-lab.yaml');
 export const DB_PASSWORD = 'Db-pw-7f3!journal';
 export const TOKEN = 'tok-SECRET-93ac51e7d2';
@@ -89,51 +89,34 @@ roles:
   };
 }
 
-export interface CliRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
+/** @deprecated transitional name: a run's result is test/cli/run-cli.ts's CliResult. */
+export type CliRun = CliResult;
+
+/** A point of a run, named by its journal: a step's record of this type appears. */
+export type KillPoint = { event: RunEventType; stepId: string; delayMs?: number };
+
+/** SIGKILL for the CLI as soon as `journal` holds the record of `point` (plus `delayMs`). */
+export function killAt(journal: string, point: KillPoint): KillWhen {
+  return {
+    file: journal,
+    contains: `"type":"${point.event}","stepId":"${point.stepId}"`,
+    ...(point.delayMs ? { delayMs: point.delayMs } : {}),
+  };
 }
 
-export type KillPoint = { event: 'step-started' | 'step-finished' | 'instance-finished'; stepId: string; delayMs?: number };
-
 /**
- * Runs the CLI; with `killAt`, watches the run's events.jsonl and sends SIGKILL as soon as the
- * record appears (plus `delayMs`).
+ * Transitional: the old signature, kept only until the files another engineer is editing this
+ * session are moved to test/cli/run-cli.ts's `runCli` with `kill: killAt(...)`.
  */
 export function runCli(
   args: string[],
   env: Record<string, string>,
   options: { killAt?: KillPoint; journal?: string; timeoutMs?: number } = {},
-): Promise<CliRun> {
-  return new Promise((resolve) => {
-    const child = spawn('node', [CLI, ...args], {
-      env: { ...process.env, NO_COLOR: '1', CI: 'true', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
-    let watch: NodeJS.Timeout | undefined;
-    if (options.killAt && options.journal) {
-      const { event, stepId, delayMs } = options.killAt;
-      const needle = `"type":"${event}","stepId":"${stepId}"`;
-      watch = setInterval(() => {
-        if (!existsSync(options.journal!)) return;
-        if (!readFileSync(options.journal!, 'utf8').includes(needle)) return;
-        clearInterval(watch);
-        if (delayMs) setTimeout(() => child.kill('SIGKILL'), delayMs);
-        else child.kill('SIGKILL');
-      }, 2);
-    }
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (watch) clearInterval(watch);
-      resolve({ code, signal, stdout, stderr });
-    });
+): Promise<CliResult> {
+  return run(args, {
+    env,
+    ...(options.killAt && options.journal ? { kill: killAt(options.journal, options.killAt) } : {}),
+    timeoutMs: options.timeoutMs ?? 60_000,
   });
 }
 

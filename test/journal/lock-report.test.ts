@@ -15,13 +15,13 @@ import {
   openStep,
   readJournal,
   RUNBOOK,
-  runCli,
   startJournalLab,
   STEPS,
   TOKEN,
-  type CliRun,
+  killAt,
   type JournalLab,
 } from './journal-lab.js';
+import { runCli, type CliResult } from '../cli/run-cli.js';
 
 let lab: JournalLab;
 beforeAll(async () => {
@@ -33,7 +33,7 @@ afterAll(async () => {
 
 const journalOf = (runId: string) => join(lab.stateDir, 'runs', runId, 'events.jsonl');
 const runsJson = async () => {
-  const r = await runCli(['runs', '--json', '--state-dir', lab.stateDir], lab.env);
+  const r = await runCli(['runs', '--json', '--state-dir', lab.stateDir], { env: lab.env });
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as {
     runs: Array<{ id: string; state: string; lastStep: string | null; operator: string; runbook: string }>;
@@ -51,7 +51,7 @@ function filesUnder(dir: string): string[] {
 
 describe('run lock', () => {
   it('refuses a second run on the same runbook and targets with exit 8, touching nothing', async () => {
-    const first = runCli(execArgs(lab, 'c1', 'lock-a'), lab.env);
+    const first = runCli(execArgs(lab, 'c1', 'lock-a'), { env: lab.env });
     // Wait until the first run is in its long step.
     for (
       let i = 0;
@@ -60,7 +60,7 @@ describe('run lock', () => {
     )
       await new Promise((r) => setTimeout(r, 50));
     expect(await stateOf('lock-a')).toBe('running');
-    const second = await runCli(execArgs(lab, 'c2', 'lock-b'), lab.env);
+    const second = await runCli(execArgs(lab, 'c2', 'lock-b'), { env: lab.env });
     expect(second.code).toBe(8);
     expect(second.stderr).toContain('is being run by run lock-a');
     expect(existsSync(join(lab.stateDir, 'runs', 'lock-b'))).toBe(false);
@@ -73,36 +73,36 @@ describe('run lock', () => {
   });
 
   it("keeps a killed run's lock as stale: a new run is refused until the lock is broken", async () => {
-    const killed = await runCli(execArgs(lab, 'st1', 'stale-a'), lab.env, {
-      killAt: { event: 'step-finished', stepId: 'prepare' },
-      journal: journalOf('stale-a'),
+    const killed = await runCli(execArgs(lab, 'st1', 'stale-a'), {
+      env: lab.env,
+      kill: killAt(journalOf('stale-a'), { event: 'step-finished', stepId: 'prepare' }),
     });
     expect(killed.signal).toBe('SIGKILL');
     expect(await stateOf('stale-a')).toBe('unknown');
-    const table = await runCli(['runs', '--state-dir', lab.stateDir], lab.env);
+    const table = await runCli(['runs', '--state-dir', lab.stateDir], { env: lab.env });
     expect(table.stdout).toMatch(/stale-a\s+journal-lab\s+\S+\s+\S+@\S+\s+unknown \(crashed\)\s+(prepare|record)/);
     expect(table.stdout).toContain('Stale lock journal-lab-');
-    const refused = await runCli(execArgs(lab, 'st2', 'stale-b'), lab.env);
+    const refused = await runCli(execArgs(lab, 'st2', 'stale-b'), { env: lab.env });
     expect(refused.code).toBe(8);
     expect(refused.stderr).toContain('whose process is gone');
     expect(refused.stderr).toContain('runbook runs --break-lock journal-lab-');
     const lockId = /--break-lock (\S+)/.exec(refused.stderr)![1]!;
-    const broken = await runCli(['runs', '--break-lock', lockId, '--state-dir', lab.stateDir], lab.env);
+    const broken = await runCli(['runs', '--break-lock', lockId, '--state-dir', lab.stateDir], { env: lab.env });
     expect(broken.code, broken.stderr).toBe(0);
     // The operator gives up the killed run: resume with abort records it.
-    const aborted = await runCli(['resume', 'stale-a', '--yes', '--unknown', 'abort', '--state-dir', lab.stateDir], lab.env);
+    const aborted = await runCli(['resume', 'stale-a', '--yes', '--unknown', 'abort', '--state-dir', lab.stateDir], { env: lab.env });
     expect(aborted.code, aborted.stderr).toBe(0);
     // Nothing was open (killed after a step finished), so there was nothing to abort: the run completed.
     expect(await stateOf('stale-a')).toBe('succeeded');
   });
 
   it('records an abort on an unknown outcome, and an interrupted run resumes', async () => {
-    const killed = await runCli(execArgs(lab, 'ab1', 'abort-a'), lab.env, {
-      killAt: { event: 'step-started', stepId: 'local-note' },
-      journal: journalOf('abort-a'),
+    const killed = await runCli(execArgs(lab, 'ab1', 'abort-a'), {
+      env: lab.env,
+      kill: killAt(journalOf('abort-a'), { event: 'step-started', stepId: 'local-note' }),
     });
     expect(killed.signal).toBe('SIGKILL');
-    const aborted = await runCli(['resume', 'abort-a', '--yes', '--unknown', 'abort', '--state-dir', lab.stateDir], lab.env);
+    const aborted = await runCli(['resume', 'abort-a', '--yes', '--unknown', 'abort', '--state-dir', lab.stateDir], { env: lab.env });
     expect(aborted.code).toBe(5);
     expect(await stateOf('abort-a')).toBe('aborted');
     expect(readJournal(lab.stateDir, 'abort-a').find((r) => r.type === 'unknown-outcome')).toMatchObject({
@@ -111,23 +111,13 @@ describe('run lock', () => {
       by: 'flag',
     });
 
-    const { spawn } = await import('node:child_process');
-    const child = spawn('node', [join(process.cwd(), 'bin', 'runbook.js'), ...execArgs(lab, 'int1', 'int-a')], {
-      env: { ...process.env, ...lab.env, NO_COLOR: '1', CI: 'true' },
-      stdio: 'ignore',
+    const { code } = await runCli(execArgs(lab, 'int1', 'int-a'), {
+      env: lab.env,
+      kill: { ...killAt(journalOf('int-a'), { event: 'step-started', stepId: 'long' }), signal: 'SIGINT' },
     });
-    for (
-      let i = 0;
-      i < 300 &&
-      !(existsSync(journalOf('int-a')) && readFileSync(journalOf('int-a'), 'utf8').includes('"type":"step-started","stepId":"long"'));
-      i++
-    )
-      await new Promise((r) => setTimeout(r, 50));
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
     expect(code).toBe(130);
     expect(await stateOf('int-a')).toBe('interrupted');
-    const resumed = await runCli(['resume', 'int-a', '--yes', '--state-dir', lab.stateDir], lab.env);
+    const resumed = await runCli(['resume', 'int-a', '--yes', '--state-dir', lab.stateDir], { env: lab.env });
     expect(resumed.code, resumed.stderr).toBe(0);
     for (const step of STEPS) expect(await marksOf(lab, 'int1', step)).toEqual((await marksOf(lab, 'int1', step)).map(() => 1));
   });
@@ -139,14 +129,14 @@ describe('resume guards and selection', () => {
     copyFileSync(RUNBOOK, copy);
     const args = execArgs(lab, 'ch1', 'changed-a');
     args[1] = copy;
-    const killed = await runCli(args, lab.env, { killAt: { event: 'step-finished', stepId: 'record' }, journal: journalOf('changed-a') });
+    const killed = await runCli(args, { env: lab.env, kill: killAt(journalOf('changed-a'), { event: 'step-finished', stepId: 'record' }) });
     expect(killed.signal).toBe('SIGKILL');
     appendFileSync(copy, '# edited after the run started\n');
-    const refused = await runCli(['resume', 'changed-a', '--yes', '--state-dir', lab.stateDir], lab.env);
+    const refused = await runCli(['resume', 'changed-a', '--yes', '--state-dir', lab.stateDir], { env: lab.env });
     expect(refused.code).toBe(9);
     expect(refused.stderr).toContain(`the runbook ${copy} changed since run changed-a started`);
     expect(refused.stderr).toContain('--force');
-    const forced = await runCli(['resume', 'changed-a', '--yes', '--force', '--state-dir', lab.stateDir], lab.env);
+    const forced = await runCli(['resume', 'changed-a', '--yes', '--force', '--state-dir', lab.stateDir], { env: lab.env });
     expect(forced.code, forced.stderr).toBe(0);
     const records = readJournal(lab.stateDir, 'changed-a');
     expect(records.find((r) => r.type === 'resume-forced')).toMatchObject({ changed: [`the runbook ${copy}`] });
@@ -154,14 +144,14 @@ describe('resume guards and selection', () => {
   });
 
   it('records --only and --from in the journal', async () => {
-    const only = await runCli(execArgs(lab, 'o1', 'only-a', ['--only', 'prepare']), lab.env);
+    const only = await runCli(execArgs(lab, 'o1', 'only-a', ['--only', 'prepare']), { env: lab.env });
     expect(only.code, only.stderr).toBe(0);
     const records = readJournal(lab.stateDir, 'only-a');
     // The journal opens with the plan's digest, then the run's start.
     expect(records[0]).toMatchObject({ type: 'journal-started', planDigest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
     expect(records[1]).toMatchObject({ type: 'run-started', selection: { only: 'prepare', from: null } });
     expect(records.filter((r) => r.type === 'step-skipped').map((r) => r.stepId)).toEqual(STEPS.filter((s) => s !== 'prepare'));
-    const from = await runCli(execArgs(lab, 'o2', 'from-a', ['--from', 'finish-db']), lab.env);
+    const from = await runCli(execArgs(lab, 'o2', 'from-a', ['--from', 'finish-db']), { env: lab.env });
     expect(from.code, from.stderr).toBe(0);
     expect(readJournal(lab.stateDir, 'from-a')[1]).toMatchObject({ selection: { from: 'finish-db', only: null } });
   });
@@ -169,10 +159,10 @@ describe('resume guards and selection', () => {
 
 describe('secrets in every artifact', () => {
   it('never writes the token or the database password, even when a program echoes the token in pieces', async () => {
-    const outputs: CliRun[] = [];
-    const killed = await runCli(execArgs(lab, 'sec1', 'secret-a'), lab.env, {
-      killAt: { event: 'step-started', stepId: 'finish-db' },
-      journal: journalOf('secret-a'),
+    const outputs: CliResult[] = [];
+    const killed = await runCli(execArgs(lab, 'sec1', 'secret-a'), {
+      env: lab.env,
+      kill: killAt(journalOf('secret-a'), { event: 'step-started', stepId: 'finish-db' }),
     });
     outputs.push(killed);
     // The kill races the short insert: the step may have finished before the signal landed.
@@ -186,10 +176,10 @@ describe('secrets in every artifact', () => {
     outputs.push(resumed);
     expect(await marksOf(lab, 'sec1', 'finish-db')).toEqual([1]);
     expect(resumed.code, resumed.stderr).toBe(0);
-    const md = await runCli(['report', 'secret-a', '--format', 'md', '--state-dir', lab.stateDir], lab.env);
-    const json = await runCli(['report', 'secret-a', '--format', 'json', '--state-dir', lab.stateDir], lab.env);
-    const runs = await runCli(['runs', '--state-dir', lab.stateDir], lab.env);
-    const runsJ = await runCli(['runs', '--json', '--state-dir', lab.stateDir], lab.env);
+    const md = await runCli(['report', 'secret-a', '--format', 'md', '--state-dir', lab.stateDir], { env: lab.env });
+    const json = await runCli(['report', 'secret-a', '--format', 'json', '--state-dir', lab.stateDir], { env: lab.env });
+    const runs = await runCli(['runs', '--state-dir', lab.stateDir], { env: lab.env });
+    const runsJ = await runCli(['runs', '--json', '--state-dir', lab.stateDir], { env: lab.env });
     outputs.push(md, json, runs, runsJ);
     for (const o of outputs.slice(2)) expect(o.code, o.stderr).toBe(0);
 
@@ -243,9 +233,9 @@ describe('secrets in every artifact', () => {
 
 describe('unknown outcome on a terminal', () => {
   it('asks the operator (run again, mark done, abort) and records the answer', async () => {
-    const killed = await runCli(execArgs(lab, 'tty1', 'tty-a'), lab.env, {
-      killAt: { event: 'step-started', stepId: 'prepare' },
-      journal: journalOf('tty-a'),
+    const killed = await runCli(execArgs(lab, 'tty1', 'tty-a'), {
+      env: lab.env,
+      kill: killAt(journalOf('tty-a'), { event: 'step-started', stepId: 'prepare' }),
     });
     expect(killed.signal).toBe('SIGKILL');
     const [mark] = await marksOf(lab, 'tty1', 'prepare');

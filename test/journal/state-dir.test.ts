@@ -4,7 +4,6 @@
  * an edited plan or journal is reported rather than executed, and the lock of a live run is
  * never broken.
  */
-import { spawn } from 'node:child_process';
 import {
   appendFileSync,
   chmodSync,
@@ -19,7 +18,7 @@ import {
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, runCli, STACK } from '../cli/run-cli.js';
+import { runCli, STACK, startCli } from '../cli/run-cli.js';
 import { ensureLabUser, LAB_USER } from '../harness/lab-user.js';
 import { run, waitFor } from '../harness/util.js';
 import { processStart } from '../../src/journal/lock.js';
@@ -261,14 +260,7 @@ describe('runs --break-lock --force', () => {
         'command: echo one >> {{ params.dir }}/log; sleep 60',
       ),
     );
-    const child = spawn(
-      process.execPath,
-      [CLI, 'exec', runbook, '-i', lab.inventory, '--yes', '--state-dir', lab.stateDir, '--run-id', 'live'],
-      {
-        stdio: 'ignore',
-        env: { ...process.env, NO_COLOR: '1' },
-      },
-    );
+    const live = startCli(['exec', runbook, '-i', lab.inventory, '--yes', '--state-dir', lab.stateDir, '--run-id', 'live']);
     try {
       await waitFor('step one to run', () => lab.log().includes('one'), { timeoutMs: 60_000 });
       const lockId = (await runsJson(lab)).locks[0]!.id;
@@ -277,13 +269,13 @@ describe('runs --break-lock --force', () => {
       expect(r.stderr).toContain(`which is still running on this host`);
       expect(r.stderr).toContain('--force never breaks the lock of a live run');
       expect((await runsJson(lab)).locks.map((l) => l.id)).toEqual([lockId]);
-      child.kill('SIGKILL');
-      await new Promise((resolve) => child.once('exit', resolve));
+      live.child.kill('SIGKILL');
+      await live.result;
       const broken = await lab.cli(['runs', '--break-lock', lockId]);
       expect(broken.code, broken.stderr).toBe(0);
       expect((await runsJson(lab)).locks).toEqual([]);
     } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (live.child.exitCode === null && live.child.signalCode === null) live.child.kill('SIGKILL');
     }
   });
 

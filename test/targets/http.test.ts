@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../engine/cli-runner.js';
+import { runCli } from '../cli/run-cli.js';
 
 const CLIENT_SECRET = 'cl1ent-S3cret';
 let dir: string;
@@ -87,7 +87,7 @@ ${steps}`,
 
 const exec = (f: { rb: string; inventory: string }, ...args: string[]) =>
   runCli(['exec', f.rb, '-i', f.inventory, '--yes', '--state-dir', join(dir, 'state'), ...args], {
-    TEST_CLIENT_SECRET: CLIENT_SECRET,
+    env: { TEST_CLIENT_SECRET: CLIENT_SECRET },
   });
 
 describe('OAuth2 client credentials', () => {

@@ -3,7 +3,6 @@
  * UserKnownHostsFile/GlobalKnownHostsFile, ProxyJump in `user@host:port` form and as a chain,
  * checked on paper and then against the real sshd lab, with a real jump through lab hosts.
  */
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { parseInventory } from '../../src/inventory/inventory.js';
 import { SecretStore } from '../../src/engine/secrets.js';
 import { openConnections } from '../../src/targets/connections.js';
 import { describeEndpoint, parseProxyJump, SshConfigResolver } from '../../src/targets/ssh-config.js';
+import { runCli } from '../cli/run-cli.js';
 import { startSshLab, type SshLab } from '../harness/sshd.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'runbook-ssh-config-'));
@@ -193,11 +193,8 @@ describe('ssh_config against the sshd lab', () => {
       'lab/inv.yaml',
       `ssh: { configFile: ${configFile} }\nhosts:\n  target: { address: lab-target }\nroles: { app: target }\n`,
     );
-    const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) =>
-      execFile('node', ['bin/runbook.js', 'plan', runbook, '-i', inv], { env: { ...process.env, NO_COLOR: '1' } }, (e, stdout, stderr) =>
-        e ? reject(new Error(stderr)) : resolve({ stdout }),
-      ),
-    );
+    const { code, stdout, stderr } = await runCli(['plan', runbook, '-i', inv]);
+    expect(code, stderr).toBe(0);
     const jumps = `via runbook-lab@127.0.41.1:${lab.port} -> runbook-lab@127.0.41.2:${lab.port}`;
     expect(stdout).toContain(`app (hosts): target [runbook-lab@127.0.41.3:${lab.port} ${jumps}]`);
     expect(stdout).toContain(`on target (runbook-lab@127.0.41.3:${lab.port} ${jumps}):`);
