@@ -71,7 +71,7 @@ function cliEnv(extra: CliOptions['env'] = {}): NodeJS.ProcessEnv {
 /** Starts the CLI and hands back the child, for a test that acts while it runs (a signal). */
 export function startCli(args: string[], options: CliOptions = {}): RunningCli {
   const [program, ...prefix] = [...(options.via ?? []), process.execPath];
-  const child = spawn(program!, [...prefix, CLI, ...args], {
+  const child = spawn(program, [...prefix, CLI, ...args], {
     env: cliEnv(options.env),
     ...(options.cwd ? { cwd: options.cwd } : {}),
     stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
