@@ -20,7 +20,7 @@ interface SqlSpec extends Record<string, unknown> {
   capture?: { column: string };
 }
 
-interface SqlData {
+export interface SqlData {
   statements: RenderedSql[];
   transaction: boolean;
   expect: SqlExpect | null;

@@ -11,7 +11,7 @@ interface WaitSpec extends Record<string, unknown> {
   interval?: string | number;
 }
 
-interface WaitData {
+export interface WaitData {
   durationMs: number | null;
   until: PlannedAction | null;
   intervalMs: number;

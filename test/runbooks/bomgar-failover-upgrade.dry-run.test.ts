@@ -1,38 +1,11 @@
 /** Dry-run of bomgar-failover-upgrade: the whole plan, both methods in one runbook, the seed's remarks covered. */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { shippedRunbook } from './dry-run.js';
 
-const CLI = join(process.cwd(), 'bin', 'runbook.js');
 const ID = 'bomgar-failover-upgrade';
-const INVENTORY = `fixtures/inventories/${ID}.yaml`;
 const SECRET = 'client-secret-never-shown-4711';
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      'node',
-      [CLI, ...args],
-      { env: { ...process.env, NO_COLOR: '1', BOMGAR_CLIENT_SECRET: SECRET, ...env }, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : null) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
-    child.stdin?.end(); // no terminal, stdin closed
-  });
-}
-
-interface PlanJson {
-  steps: Array<{ id: string; kind: string; source: string | null; condition: { decided: string; text: string | null } }>;
-  preconditions: unknown[];
-}
-
-async function plan(extra: string[] = []): Promise<PlanJson> {
-  const r = await cli(['plan', ID, '-i', INVENTORY, '--json', ...extra]);
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as PlanJson;
-}
+const { cli, plan: planWith, inventory: INVENTORY } = shippedRunbook(ID, { env: { BOMGAR_CLIENT_SECRET: SECRET } });
+const plan = () => planWith(['-i', INVENTORY]);
 
 const SYNC_STEPS = [
   'sync-window-1',
@@ -144,8 +117,7 @@ describe(`${ID} dry-run`, () => {
     expect(block('async-verify-a-backup')).toContain('failover_role>\\\\s*backup');
     expect(block('download-backup')).toContain('Download Backup');
     expect(block('sync-now')).toContain('Sync Now');
-    const p = await cli(['plan', ID, '-i', INVENTORY, '--json']);
-    const steps = (JSON.parse(p.stdout) as { steps: Array<{ id: string; onFailure: { mode: string } }> }).steps;
+    const { steps } = await plan();
     for (const id of ['async-verify-b-primary', 'async-verify-a-backup', 'sync-check-a-updated']) {
       expect(steps.find((s) => s.id === id)?.onFailure.mode, id).toBe('stop');
     }
@@ -180,5 +152,7 @@ describe(`${ID} dry-run`, () => {
     expect(s.code, s.stderr).toBe(0);
     const bad = await cli(['exec', ID, '--dry-run', '-i', INVENTORY, '-p', 'data_sync_first=2']);
     expect(bad.code).toBe(3);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr).toContain('(command line): error: --param data_sync_first: parameter "data_sync_first": 2 is above the maximum 1\n');
   });
 });

@@ -3,15 +3,11 @@
  * each checks its own affected-row count before the commit. Run here against a real PostgreSQL
  * through the PostgreSQL target, with the statements exactly as the plan has them.
  */
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { materializeBinds, type RenderedSql, type RuntimeValues } from '../../src/runbook/template.js';
 import { PostgresTarget } from '../../src/targets/postgres.js';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
-
-interface Statement {
-  text: string;
-  binds: Array<{ value?: string | number | boolean | null }>;
-}
+import { shippedRunbook, sqlOf, step } from './dry-run.js';
 
 let pg: PgServer;
 
@@ -23,18 +19,23 @@ afterAll(async () => {
   await pg?.stop();
 });
 
+const horizon = shippedRunbook('horizon-daas-db-failover');
+/** These statements bind plain values only: a secret or a step's value would be a test mistake. */
+const NO_RUN_TIME_VALUES: RuntimeValues = {
+  secret: (name) => {
+    throw new Error(`unexpected secret ${name}`);
+  },
+  ref: (ref) => {
+    throw new Error(`unexpected reference ${ref}`);
+  },
+};
+
 /** The planned statements of a step (example inventory: A = dc1-sp-a, B = dc1-sp-b). */
-function plannedStatements(stepId: string): Statement[] {
-  const out = execFileSync(
-    process.execPath,
-    ['bin/runbook.js', 'plan', 'horizon-daas-db-failover', '--json', '-i', 'fixtures/inventories/horizon-daas-db-failover.yaml'],
-    { encoding: 'utf8' },
-  );
-  const plan = JSON.parse(out) as { steps: Array<{ id: string; action: { instances: Array<{ data: { statements: Statement[] } }> } }> };
-  return plan.steps.find((s) => s.id === stepId)!.action.instances[0]!.data.statements;
+async function plannedStatements(stepId: string): Promise<RenderedSql[]> {
+  return sqlOf(step(await horizon.plan(['-i', horizon.inventory]), stepId)).statements;
 }
 
-async function runStep(statements: Statement[]) {
+async function runStep(statements: RenderedSql[]) {
   const target = new PostgresTarget(
     'fdb',
     { host: pg.host, port: pg.port, database: 'fdb', user: pg.user, sslmode: 'disable' },
@@ -43,7 +44,7 @@ async function runStep(statements: Statement[]) {
   );
   try {
     return await target.query(
-      statements.map((s) => ({ text: s.text, values: s.binds.map((b) => b.value ?? null) })),
+      statements.map((s) => ({ text: s.text, values: materializeBinds(s.binds, NO_RUN_TIME_VALUES) })),
       { transaction: true, timeoutMs: 10_000, signal: new AbortController().signal },
     );
   } finally {
@@ -60,7 +61,7 @@ const flags = () => pg.query('fdb', 'select name, capabilities from appliance or
 
 it('moves the flags when each UPDATE touches exactly one row', async () => {
   await seed(['dc1-sp-a', 'dc1-sp-b']);
-  await runStep(plannedStatements('t2-update-capabilities'));
+  await runStep(await plannedStatements('t2-update-capabilities'));
   expect(await flags()).toEqual([
     { name: 'dc1-sp-a', capabilities: 63 },
     { name: 'dc1-sp-b', capabilities: 255 },
@@ -69,7 +70,9 @@ it('moves the flags when each UPDATE touches exactly one row', async () => {
 
 it('an UPDATE that touches no row (B renamed) fails before the commit: A keeps its flags', async () => {
   await seed(['dc1-sp-a', 'dc1-sp-b-renamed']);
-  await expect(runStep(plannedStatements('t2-update-capabilities'))).rejects.toThrow(/expected exactly 1 appliance row named B, updated 0/);
+  await expect(runStep(await plannedStatements('t2-update-capabilities'))).rejects.toThrow(
+    /expected exactly 1 appliance row named B, updated 0/,
+  );
   expect(await flags()).toEqual([
     { name: 'dc1-sp-a', capabilities: 255 },
     { name: 'dc1-sp-b-renamed', capabilities: 63 },
@@ -78,6 +81,6 @@ it('an UPDATE that touches no row (B renamed) fails before the commit: A keeps i
 
 it('an UPDATE that touches two rows (a duplicate name) fails before the commit', async () => {
   await seed(['dc1-sp-a', 'dc1-sp-a', 'dc1-sp-b']);
-  await expect(runStep(plannedStatements('t2-update-capabilities'))).rejects.toThrow(/named A, updated 2/);
+  await expect(runStep(await plannedStatements('t2-update-capabilities'))).rejects.toThrow(/named A, updated 2/);
   expect((await flags()).map((r) => r.capabilities)).toEqual([255, 255, 63]);
 }, 60_000);

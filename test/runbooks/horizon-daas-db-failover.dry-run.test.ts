@@ -3,18 +3,17 @@
  * primary reachable or not), secrets masked, SQL values bound, every numbered step of the seed
  * referenced by a step's `source`.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { running, shippedRunbook } from './dry-run.js';
 
-const CLI = join(process.cwd(), 'bin', 'runbook.js');
 const ID = 'horizon-daas-db-failover';
-const INVENTORY = `fixtures/inventories/${ID}.yaml`;
 const SECRETS = { HORIZON_DB_PASSWORD: 'av-setup-pw-never-shown-1', HORIZON_DB_ADMIN_PASSWORD: 'pg-admin-pw-never-shown-2' };
 
 const tmp = mkdtempSync(join(tmpdir(), 'runbook-horizon-dry-'));
+const { cli, plan, inventory: INVENTORY } = shippedRunbook(ID, { env: SECRETS, hide: tmp });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** The tenant variant of the example inventory (same hosts file, tenant roles bound). */
@@ -54,46 +53,6 @@ parameters:
   org_id: 1001
 `,
 );
-
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      'node',
-      [CLI, ...args],
-      { env: { ...process.env, NO_COLOR: '1', ...SECRETS }, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : null) : 0;
-        resolve({ code, stdout: String(stdout).split(tmp).join('<tmp>'), stderr: String(stderr) });
-      },
-    );
-    child.stdin?.end(); // no terminal, stdin closed
-  });
-}
-
-interface PlannedStepJson {
-  id: string;
-  kind: string;
-  source: string | null;
-  destructive: boolean;
-  confirm: { mode: string; expected?: unknown };
-  condition: { decided: string; text: string | null };
-  action?: unknown;
-}
-
-interface PlanJson {
-  steps: PlannedStepJson[];
-  rollback: PlannedStepJson[];
-  preconditions: Array<{ title: string }>;
-  skippedPreconditions: Array<{ title: string; condition: string }>;
-}
-
-async function plan(args: string[]): Promise<PlanJson> {
-  const r = await cli(['plan', ID, '--json', ...args]);
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as PlanJson;
-}
-
-const running = (steps: PlannedStepJson[]) => steps.filter((s) => s.condition.decided !== 'skip').map((s) => s.id);
 
 const BRANCHES: Record<string, string[]> = {
   'service-provider, primary reachable': ['-i', INVENTORY],

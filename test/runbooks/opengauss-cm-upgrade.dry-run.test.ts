@@ -3,61 +3,11 @@
  * cluster user, the post-checks against the recorded cluster state with the rollback guidance,
  * and every numbered item of seed 003 referenced by a step's `source`.
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { commandOf, shippedRunbook, step, text } from './dry-run.js';
 
-const CLI = join(process.cwd(), 'bin', 'runbook.js');
 const ID = 'opengauss-cm-upgrade';
-const INVENTORY = `fixtures/inventories/${ID}.yaml`;
-
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      'node',
-      [CLI, ...args],
-      { env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : null) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
-    child.stdin?.end(); // no terminal, stdin closed
-  });
-}
-
-interface Part {
-  text?: string;
-  ref?: string;
-}
-interface PlannedStepJson {
-  id: string;
-  kind: string;
-  source: string | null;
-  confirm: { mode: string };
-  onFailure: { mode: string; rollback: string[] };
-  action: {
-    role: string | null;
-    instances: Array<{ target: string | null; data: { command?: Part[]; sudo?: string | null; capture?: { regex?: string } } }>;
-  };
-}
-interface PlanJson {
-  preconditions: Array<{ title: string; role: string | null; instances: unknown[] }>;
-  steps: PlannedStepJson[];
-  rollback: PlannedStepJson[];
-}
-
-async function plan(args: string[]): Promise<PlanJson> {
-  const r = await cli(['plan', ID, '--json', ...args]);
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as PlanJson;
-}
-const step = (p: PlanJson, id: string) => {
-  const s = [...p.steps, ...p.rollback].find((x) => x.id === id);
-  if (!s) throw new Error(`no step ${id}`);
-  return s;
-};
-const text = (parts: Part[] | undefined) => (parts ?? []).map((p) => p.text ?? `<${p.ref}>`).join('');
+const { cli, plan, inventory: INVENTORY } = shippedRunbook(ID);
 
 const STEPS = [
   'check-upgrade-cm-supported',
@@ -126,17 +76,17 @@ describe(`${ID} dry-run`, () => {
   it('runs gs_upgradectl as the cluster user (no sudo), gs_checkos alone as root on every node', async () => {
     const p = await plan(['-i', INVENTORY]);
     const upgrade = step(p, 'run-upgrade-cm');
-    expect(upgrade.action.instances[0]?.data.sudo ?? null).toBeNull();
-    expect(text(upgrade.action.instances[0]?.data.command)).toContain(
+    expect(commandOf(upgrade).sudo).toBeNull();
+    expect(text(commandOf(upgrade).command)).toContain(
       'gs_upgradectl -t upgrade-cm --upgrade-package /opt/software/cm_upgrade/openGauss-3.1.3-CentOS-64bit-cm.tar.gz',
     );
     for (const s of p.steps)
       expect(
-        s.action.instances.every((i) => !i.data.sudo),
+        s.action.instances.every((_, i) => !commandOf(s, i).sudo),
         s.id,
       ).toBe(s.id !== 'check-os');
     const checkos = step(p, 'check-os');
-    expect(checkos.action.instances.map((i) => i.data.sudo)).toEqual(['root', 'root', 'root']);
+    expect(checkos.action.instances.map((_, i) => commandOf(checkos, i).sudo)).toEqual(['root', 'root', 'root']);
   });
 
   it('checks the package SHA-256 and its owner, group and permissions after the upload', async () => {
@@ -149,17 +99,27 @@ describe(`${ID} dry-run`, () => {
 
   it('records cluster_state before the upgrade and compares after it, with the rollback guidance when worse', async () => {
     const p = await plan(['-i', INVENTORY]);
-    expect(step(p, 'record-cluster-state').action.instances[0]?.data.capture?.regex).toBe('cluster_state\\s*:\\s*([A-Za-z]+)');
+    expect(commandOf(step(p, 'record-cluster-state')).capture?.regex).toBe('cluster_state\\s*:\\s*([A-Za-z]+)');
     const compare = step(p, 'check-cluster-state-not-worse');
-    expect(text(compare.action.instances[0]?.data.command)).toContain('before=<steps.record-cluster-state.value>');
-    expect(text(compare.action.instances[0]?.data.command)).toMatch(/Normal\) echo 3 ;; Degraded\) echo 2 ;; Unavailable\) echo 1/);
+    expect(text(commandOf(compare).command)).toContain('before=<steps.record-cluster-state.value>');
+    expect(text(commandOf(compare).command)).toMatch(/Normal\) echo 3 ;; Degraded\) echo 2 ;; Unavailable\) echo 1/);
     expect(compare.onFailure).toEqual({ mode: 'rollback', rollback: ['show-cm-state-after-failure', 'cm-rollback-guidance'] });
     expect(step(p, 'check-cm-version').action.instances.map((i) => i.target)).toEqual(['gauss-node1', 'gauss-node2', 'gauss-node3']);
   });
 
   it('refuses a malformed SHA-256 or package name (nothing run)', async () => {
-    expect((await cli(['exec', ID, '--dry-run', '-i', INVENTORY, '-p', 'package_sha256=abc'])).code).toBe(3);
-    expect((await cli(['exec', ID, '--dry-run', '-i', INVENTORY, '-p', 'package_name=x.tar.gz;reboot'])).code).toBe(3);
+    const sha = await cli(['exec', ID, '--dry-run', '-i', INVENTORY, '-p', 'package_sha256=abc']);
+    expect(sha.code).toBe(3);
+    expect(sha.stdout).toBe('');
+    expect(sha.stderr).toContain(
+      '(command line): error: --param package_sha256: parameter "package_sha256": "abc" does not match /[0-9a-f]{64}/\n',
+    );
+    const name = await cli(['exec', ID, '--dry-run', '-i', INVENTORY, '-p', 'package_name=x.tar.gz;reboot']);
+    expect(name.code).toBe(3);
+    expect(name.stdout).toBe('');
+    expect(name.stderr).toContain(
+      '(command line): error: --param package_name: parameter "package_name": "x.tar.gz;reboot" does not match /[A-Za-z0-9][A-Za-z0-9._-]*\\.tar\\.gz/\n',
+    );
   });
 
   it('references every numbered item of seed 003 in some step source', async () => {

@@ -4,65 +4,15 @@
  * recognisable-update confirmations, the `sleep 10` waits, and the destroy steps that need a
  * verified backup and a typed data-store name.
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { PlannedStep } from '../../src/planner/plan-types.js';
+import { commandOf, running as runningSteps, shippedRunbook, step, text, waitOf } from './dry-run.js';
 
-const CLI = join(process.cwd(), 'bin', 'runbook.js');
 const ID = 'timesten-online-upgrade';
-const INVENTORY = `fixtures/inventories/${ID}.yaml`;
-
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      'node',
-      [CLI, ...args],
-      { env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : null) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
-    child.stdin?.end(); // no terminal, stdin closed
-  });
-}
-
-interface Part {
-  text?: string;
-  ref?: string;
-}
-interface PlannedStepJson {
-  id: string;
-  kind: string;
-  source: string | null;
-  destructive: boolean;
-  confirm: { mode: string; expected: Part[] | null };
-  condition: { decided: string; text: string | null };
-  verify: { title: string } | null;
-  action: {
-    role: string | null;
-    instances: Array<{ target: string | null; data: { command?: Part[]; durationMs?: number | null; capture?: { regex?: string } } }>;
-  };
-}
-interface PlanJson {
-  preconditions: Array<{ title: string }>;
-  steps: PlannedStepJson[];
-}
-
-async function plan(args: string[]): Promise<PlanJson> {
-  const r = await cli(['plan', ID, '--json', ...args]);
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as PlanJson;
-}
-const step = (p: PlanJson, id: string) => {
-  const s = p.steps.find((x) => x.id === id);
-  if (!s) throw new Error(`no step ${id}`);
-  return s;
-};
-const text = (parts: Part[] | undefined | null) => (parts ?? []).map((p) => p.text ?? `<${p.ref}>`).join('');
-const running = (p: PlanJson) => p.steps.filter((s) => s.condition.decided !== 'skip').map((s) => s.id);
+const { cli, plan, inventory: INVENTORY } = shippedRunbook(ID);
+const running = (p: { steps: PlannedStep[] }) => runningSteps(p.steps);
 /** Source step number of a step ("seed 004, step 11 (...)" -> 11). */
-const stepNumber = (s: PlannedStepJson) => Number(/step (\d+)/.exec(s.source ?? '')?.[1]);
+const stepNumber = (s: PlannedStep) => Number(/step (\d+)/.exec(s.source ?? '')?.[1]);
 
 describe(`${ID} dry-run`, () => {
   it('validates with no warnings', async () => {
@@ -115,25 +65,14 @@ describe(`${ID} dry-run`, () => {
       ['u14-mark-original-last', 'original', 'u14-wait-last-marker-on-upgrade', 'upgrade'],
       ['u23-mark-upgrade', 'upgrade', 'u23-wait-marker-on-original', 'original'],
     ];
-    const r = await cli(['plan', ID, '--json', '-i', INVENTORY]);
-    const raw = JSON.parse(r.stdout) as {
-      steps: Array<{
-        id: string;
-        action: {
-          instances: Array<{
-            data: { until?: { role: string; instances: Array<{ data: { env: Array<{ name: string; value: Part[] }> } }> } };
-          }>;
-        };
-      }>;
-    };
     for (const [mark, markRole, wait, waitRole] of pairs) {
       expect(step(p, mark).action.role).toBe(markRole);
-      expect(text(step(p, mark).action.instances[0]?.data.command)).toContain('insert into $CHECK_TABLE');
-      expect(step(p, mark).action.instances[0]?.data.capture?.regex).toBe('MARKER=([A-Za-z0-9-]+)');
+      expect(text(commandOf(step(p, mark)).command)).toContain('insert into $CHECK_TABLE');
+      expect(commandOf(step(p, mark)).capture?.regex).toBe('MARKER=([A-Za-z0-9-]+)');
       expect(step(p, wait).kind).toBe('wait');
-      const until = raw.steps.find((s) => s.id === wait)?.action.instances[0]?.data.until;
+      const until = waitOf(step(p, wait)).until;
       expect(until?.role).toBe(waitRole);
-      const marker = until?.instances[0]?.data.env.find((e) => e.name === 'MARKER');
+      const marker = until && commandOf(until).env.find((e) => e.name === 'MARKER');
       expect(text(marker?.value)).toBe(`<steps.${mark}.value>`);
     }
   });
@@ -142,11 +81,8 @@ describe(`${ID} dry-run`, () => {
     const p = await plan(['-i', INVENTORY]);
     const ids = p.steps.filter((s) => stepNumber(s) === 11).map((s) => s.id);
     expect(ids).toEqual(['u11-receiver-stop', 'u11-sleep-after-stop', 'u11-receiver-start', 'u11-sleep-after-start']);
-    for (const id of ['u11-sleep-after-stop', 'u11-sleep-after-start'])
-      expect(step(p, id).action.instances[0]?.data.durationMs).toBe(10_000);
-    expect(text(step(p, 'u11-receiver-stop').action.instances[0]?.data.command)).toBe(
-      'ttRepAdmin -dsn Upgrade -receiver -name Original -state stop',
-    );
+    for (const id of ['u11-sleep-after-stop', 'u11-sleep-after-start']) expect(waitOf(step(p, id)).durationMs).toBe(10_000);
+    expect(text(commandOf(step(p, 'u11-receiver-stop')).command)).toBe('ttRepAdmin -dsn Upgrade -receiver -name Original -state stop');
   });
 
   it('destroys a store only after its verified backup, with the data store name typed', async () => {
@@ -160,7 +96,7 @@ describe(`${ID} dry-run`, () => {
       expect(s.confirm.mode).toBe('typed');
       expect(text(s.confirm.expected)).toBe(dsn);
       expect(s.condition.text).toContain(`steps.${backup} succeeded`);
-      expect(text(s.action.instances[0]?.data.command)).toBe(`test -s ${file} && ttMigrate -l ${file} >/dev/null && ttDestroy ${dsn}`);
+      expect(text(commandOf(s).command)).toBe(`test -s ${file} && ttMigrate -l ${file} >/dev/null && ttDestroy ${dsn}`);
       expect(step(p, backup).verify?.title).toMatch(/exists, is not empty/);
       expect(p.steps.findIndex((x) => x.id === backup)).toBeLessThan(p.steps.findIndex((x) => x.id === destroy));
     }

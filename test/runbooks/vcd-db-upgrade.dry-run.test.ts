@@ -4,18 +4,18 @@
  * bound (never spliced), the active-cell prompt answered "n", and every numbered step and
  * prerequisite of seed 000 referenced by a step's `source`.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Plan } from '../../src/planner/plan-types.js';
+import { commandOf, running, shippedRunbook, sqlOf, step, text } from './dry-run.js';
 
-const CLI = join(process.cwd(), 'bin', 'runbook.js');
 const ID = 'vcd-db-upgrade';
-const INVENTORY = `fixtures/inventories/${ID}.yaml`;
 const SECRETS = { VCD_SYSADMIN_PASSWORD: 'sysadmin-pw-never-shown-7', VCD_DB_PASSWORD: 'db-pw-never-shown-8' };
 
 const tmp = mkdtempSync(join(tmpdir(), 'runbook-vcd-dry-'));
+const { cli, plan, inventory: INVENTORY } = shippedRunbook(ID, { env: SECRETS, hide: tmp });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** A single-cell server group without a database binding (other_cells and database are optional). */
@@ -31,64 +31,6 @@ roles:
   database: []
 `,
 );
-
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      'node',
-      [CLI, ...args],
-      { env: { ...process.env, NO_COLOR: '1', ...SECRETS }, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : null) : 0;
-        resolve({ code, stdout: String(stdout).split(tmp).join('<tmp>'), stderr: String(stderr) });
-      },
-    );
-    child.stdin?.end(); // no terminal, stdin closed
-  });
-}
-
-interface Part {
-  text?: string;
-  ref?: string;
-  secret?: string;
-}
-interface InstanceJson {
-  target: string | null;
-  data: {
-    command?: Part[];
-    env?: Array<{ name: string; value: Part[] }>;
-    pty?: { answers: Array<{ prompt: string; answer: Part[] }> } | null;
-    statements?: Array<{ text: string; binds: unknown[] }>;
-  };
-}
-interface PlannedStepJson {
-  id: string;
-  kind: string;
-  source: string | null;
-  destructive: boolean;
-  confirm: { mode: string; expected?: unknown };
-  condition: { decided: string; text: string | null };
-  onFailure: { mode: string; rollback: string[] };
-  action: { instances: InstanceJson[] };
-}
-interface PlanJson {
-  steps: PlannedStepJson[];
-  rollback: PlannedStepJson[];
-}
-
-async function plan(args: string[]): Promise<PlanJson> {
-  const r = await cli(['plan', ID, '--json', ...args]);
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as PlanJson;
-}
-
-const running = (steps: PlannedStepJson[]) => steps.filter((s) => s.condition.decided !== 'skip').map((s) => s.id);
-const step = (p: PlanJson, id: string) => {
-  const s = [...p.steps, ...p.rollback].find((x) => x.id === id);
-  if (!s) throw new Error(`no step ${id}`);
-  return s;
-};
-const text = (parts: Part[] | undefined) => (parts ?? []).map((p) => p.text ?? (p.secret ? '***' : `<${p.ref}>`)).join('');
 
 const BRANCHES: Record<string, string[]> = {
   'backup confirmed by the utility prompt, start now': ['-i', INVENTORY],
@@ -154,25 +96,25 @@ describe(`${ID} dry-run`, () => {
   it('passes --backup-completed only when backup_completed is true', async () => {
     const asked = await plan(['-i', INVENTORY]);
     const skipped = await plan(['-i', INVENTORY, '-p', 'backup_completed=true']);
-    const env = (p: PlanJson) => step(p, 'run-upgrade').action.instances[0]?.data.env ?? [];
+    const env = (p: Plan) => commandOf(step(p, 'run-upgrade')).env;
     expect(text(env(asked).find((e) => e.name === 'BACKUP_COMPLETED')?.value)).toBe('false');
     expect(text(env(skipped).find((e) => e.name === 'BACKUP_COMPLETED')?.value)).toBe('true');
-    const cmd = text(step(asked, 'run-upgrade').action.instances[0]?.data.command);
+    const cmd = text(commandOf(step(asked, 'run-upgrade')).command);
     expect(cmd).toContain('true) set -- --backup-completed;;');
     expect(cmd).toContain('/opt/vmware/vcloud-director/bin/upgrade "$@" $UPGRADE_OPTIONS');
     // The backup prompt (asked only without --backup-completed) is answered y: the operator attested the backup.
-    const prompts = step(asked, 'run-upgrade').action.instances[0]?.data.pty?.answers ?? [];
+    const prompts = commandOf(step(asked, 'run-upgrade')).pty?.answers ?? [];
     expect(prompts.some((a) => /backup/.test(a.prompt) && text(a.answer) === 'y')).toBe(true);
   });
 
   it('answers n at the active-cell prompt and stops with the guidance (rollback explains)', async () => {
     const p0 = await plan(['-i', INVENTORY]);
-    const answers = step(p0, 'run-upgrade').action.instances[0]?.data.pty?.answers ?? [];
+    const answers = commandOf(step(p0, 'run-upgrade')).pty?.answers ?? [];
     const active = answers.find((a) => a.prompt.includes('ontinue with the upgrade'));
     expect(active && text(active.answer)).toBe('n');
     expect(step(p0, 'run-upgrade').onFailure.rollback).toEqual(['explain-upgrade-abort', 'explain-restart-cells']);
     const p = await plan(['-i', INVENTORY]);
-    const explain = text(step(p, 'explain-upgrade-abort').action.instances[0]?.data.command);
+    const explain = text(commandOf(step(p, 'explain-upgrade-abort')).command);
     expect(explain).toContain('<steps.run-upgrade.stdout>');
     expect(explain).toMatch(/vShield\|NSX/);
     expect(explain).toContain('Nothing was changed.');
@@ -182,7 +124,7 @@ describe(`${ID} dry-run`, () => {
   it('answers "Start it now?" with start_service_now, and starts the service itself only when told n', async () => {
     for (const answer of ['y', 'n']) {
       const p = await plan(['-i', INVENTORY, '-p', `start_service_now=${answer}`]);
-      const answers = step(p, 'run-upgrade').action.instances[0]?.data.pty?.answers ?? [];
+      const answers = commandOf(step(p, 'run-upgrade')).pty?.answers ?? [];
       const start = answers.find((a) => /now/.test(a.prompt) && /\[Yy\]/.test(a.prompt));
       expect(start && text(start.answer)).toBe(answer);
       expect(running(p.steps).includes('start-upgrade-cell-service')).toBe(answer === 'n');
@@ -192,7 +134,7 @@ describe(`${ID} dry-run`, () => {
 
   it('binds the running-tasks query as a parameter, read-only, never spliced into the SQL', async () => {
     const p = await plan(['-i', INVENTORY, '-p', "running_tasks_query=select id from jobs where state = 'RUNNING'"]);
-    const statements = step(p, 'check-no-running-tasks').action.instances[0]?.data.statements ?? [];
+    const statements = sqlOf(step(p, 'check-no-running-tasks')).statements;
     expect(statements[0]?.text).toBe('set transaction read only');
     expect(statements[1]?.text).toContain('query_to_xml($1,');
     expect(statements[1]?.text).not.toContain('jobs');
@@ -218,6 +160,10 @@ describe(`${ID} dry-run`, () => {
     ]) {
       const r = await cli(['exec', ID, '--dry-run', '-i', INVENTORY, '-p', `extra_upgrade_options=${bad}`]);
       expect(r.code).toBe(3);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(
+        `--param extra_upgrade_options: parameter "extra_upgrade_options": ${JSON.stringify(bad)} does not match /`,
+      );
     }
   });
 
