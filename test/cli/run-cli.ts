@@ -47,6 +47,8 @@ export interface CliOptions {
   kill?: KillWhen;
 }
 
+const OPTIONS = ['env', 'cwd', 'stdin', 'timeoutMs', 'via', 'kill'];
+
 export interface RunningCli {
   child: ChildProcess;
   /** What the CLI has written so far. */
@@ -70,6 +72,9 @@ function cliEnv(extra: CliOptions['env'] = {}): NodeJS.ProcessEnv {
 
 /** Starts the CLI and hands back the child, for a test that acts while it runs (a signal). */
 export function startCli(args: string[], options: CliOptions = {}): RunningCli {
+  // An environment passed where the options go type-checks (all options are optional): refuse it.
+  const unknown = Object.keys(options).filter((k) => !OPTIONS.includes(k));
+  if (unknown.length) throw new Error(`runCli: unknown options ${unknown.join(', ')} (the environment goes in { env })`);
   const [program, ...prefix] = [...(options.via ?? []), process.execPath];
   const child = spawn(program, [...prefix, CLI, ...args], {
     env: cliEnv(options.env),

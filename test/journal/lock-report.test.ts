@@ -169,10 +169,9 @@ describe('secrets in every artifact', () => {
     const interrupted = openStep(readJournal(lab.stateDir, 'secret-a')) === 'finish-db';
     // The operator looks whether the insert happened, and says so.
     const [before] = await marksOf(lab, 'sec1', 'finish-db');
-    const resumed = await runCli(
-      ['resume', 'secret-a', '--yes', '--unknown', before ? 'done' : 'rerun', '--state-dir', lab.stateDir],
-      lab.env,
-    );
+    const resumed = await runCli(['resume', 'secret-a', '--yes', '--unknown', before ? 'done' : 'rerun', '--state-dir', lab.stateDir], {
+      env: lab.env,
+    });
     outputs.push(resumed);
     expect(await marksOf(lab, 'sec1', 'finish-db')).toEqual([1]);
     expect(resumed.code, resumed.stderr).toBe(0);
