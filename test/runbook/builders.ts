@@ -1,18 +1,18 @@
 /**
  * Fixture builders for the runbook, planner and CLI tests: small functions that produce a
  * realistic runbook or inventory (as an object, YAML text or a file) with overrides, and a helper
- * that runs the same front half as the CLI (load, validate, resolve parameters, plan) in-process.
+ * that runs the CLI's own front half (load, validate, resolve parameters, plan) in-process.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { createContext, type CommandContext } from '../../src/commands/context.js';
+import { preparePlan } from '../../src/commands/prepare.js';
 import { ValidationError, type Diagnostic } from '../../src/core/errors.js';
-import { buildPlan } from '../../src/planner/planner.js';
 import type { Plan } from '../../src/planner/plan-types.js';
-import { loadInventory, type Inventory } from '../../src/inventory/inventory.js';
-import { loadRunbookFile, type LoadedRunbook } from '../../src/runbook/load.js';
-import { exampleParameters, resolveParameters } from '../../src/runbook/params.js';
+import type { Inventory } from '../../src/inventory/inventory.js';
+import type { LoadedRunbook } from '../../src/runbook/load.js';
 
 type Obj = Record<string, unknown>;
 
@@ -80,57 +80,39 @@ export interface Planned {
   runbook?: LoadedRunbook;
   inventory?: Inventory | null;
   plan?: Plan;
-  /** Every problem, in the order the CLI finds them (load, inventory, parameters, plan). */
+  /** Every problem the CLI reports (its errors, or the warnings of a plan made). */
   diagnostics: Diagnostic[];
   errors: Diagnostic[];
   warnings: Diagnostic[];
 }
 
 /**
- * Load, resolve and plan as `runbook plan` does, in-process. Without an inventory and parameters
- * the runbook is planned symbolically, as `runbook validate` does.
+ * Load, resolve and plan in-process through the CLI's own front half (commands/prepare.ts), as
+ * `runbook plan` does, without a terminal. Without an inventory and parameters the runbook is
+ * planned symbolically. A validation failure comes back as `errors` instead of a throw.
  */
 export async function planFiles(
   runbookFile: string,
   options: { inventory?: string; params?: Record<string, string>; env?: NodeJS.ProcessEnv; answers?: Record<string, string> } = {},
 ): Promise<Planned> {
-  const done = (p: Omit<Planned, 'errors' | 'warnings'>): Planned => ({
-    ...p,
-    errors: p.diagnostics.filter((d) => d.severity === 'error'),
-    warnings: p.diagnostics.filter((d) => d.severity === 'warning'),
-  });
-  const loaded = loadRunbookFile(runbookFile);
-  if (!loaded.runbook) return done({ diagnostics: loaded.diagnostics });
-  const runbook = loaded.runbook;
-  let inventory: Inventory | null = null;
-  if (options.inventory) {
-    try {
-      inventory = loadInventory(options.inventory);
-    } catch (error) {
-      if (error instanceof ValidationError) return done({ runbook, diagnostics: [...runbook.warnings, ...error.diagnostics] });
-      throw error;
-    }
+  const ctx: CommandContext = { ...createContext({}), runbookDirs: [], env: options.env ?? {}, interactive: false };
+  const assignments = (values: Record<string, string> | undefined) => Object.entries(values ?? {}).map(([k, v]) => `${k}=${v}`);
+  try {
+    const prepared = await preparePlan(
+      runbookFile,
+      {
+        ...(options.inventory ? { inventory: options.inventory } : {}),
+        param: assignments(options.params),
+        answer: assignments(options.answers),
+      },
+      ctx,
+    );
+    return { ...prepared, diagnostics: prepared.warnings, errors: [], warnings: prepared.warnings };
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    const warnings = error.diagnostics.filter((d) => d.severity === 'warning');
+    return { diagnostics: error.diagnostics, errors: error.diagnostics.filter((d) => d.severity === 'error'), warnings };
   }
-  const commandLine = options.params ?? {};
-  const params =
-    inventory || Object.keys(commandLine).length
-      ? await resolveParameters(runbook.spec.parameters, {
-          commandLine,
-          inventory: inventory?.parameters ?? {},
-          ...(inventory ? { inventoryFile: inventory.file, inventorySource: inventory.source } : {}),
-          env: options.env ?? {},
-        })
-      : exampleParameters(runbook.spec.parameters);
-  if (params.diagnostics.some((d) => d.severity === 'error'))
-    return done({ runbook, inventory, diagnostics: [...runbook.warnings, ...params.diagnostics] });
-  const { plan, diagnostics } = buildPlan({
-    runbook,
-    inventory,
-    parameters: params.values,
-    parameterInfo: params.info,
-    answers: { ...(inventory?.answers ?? {}), ...(options.answers ?? {}) },
-  });
-  return done({ runbook, inventory, plan, diagnostics: [...runbook.warnings, ...params.diagnostics, ...diagnostics] });
 }
 
 /** Writes a runbook (and optionally an inventory) built from objects, then plans them. */
