@@ -5,7 +5,7 @@
  */
 import { expect } from 'vitest';
 import type { Plan, PlannedAction, PlannedStep } from '../../src/planner/plan-types.js';
-import { displayParts, type Part } from '../../src/runbook/template.js';
+import { displayParts, type Part } from '../../src/core/template.js';
 import type { RunnableCommand } from '../../src/steps/command-run.js';
 import type { SqlData } from '../../src/steps/sql.js';
 import type { WaitData } from '../../src/steps/wait.js';

@@ -4,7 +4,7 @@
  * through the PostgreSQL target, with the statements exactly as the plan has them.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { materializeBinds, type RenderedSql, type RuntimeValues } from '../../src/runbook/template.js';
+import { materializeBinds, type RenderedSql, type RuntimeValues } from '../../src/core/template.js';
 import { PostgresTarget } from '../../src/targets/postgres.js';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
 import { shippedRunbook, sqlOf, step } from './dry-run.js';
