@@ -1,7 +1,7 @@
 /** `runbook exec` and `runbook check`: plan, collect secrets, open connections, execute. */
 import { hostname, userInfo } from 'node:os';
 import { errorCodeForExit, RunbookError } from '../core/errors.js';
-import { EventBus } from '../engine/events.js';
+import { EventBus, type NewEvent } from '../engine/events.js';
 import { executePlan, type DetachedOptions, type ExecuteOptions, type RunSummary } from '../engine/executor.js';
 import { collectSecrets } from '../engine/secrets.js';
 import { newRunId, type JournalHandle } from '../journal/journal.js';
@@ -141,15 +141,39 @@ interface SessionInput {
   lock: HeldLock | null;
 }
 
+/** One session of a run: output, signals, connections, the resume's settling, the executor. */
 async function runSession(input: SessionInput): Promise<RunSummary> {
-  const { prepared, options, ctx, mode, resume, runId, operator, from, only, secrets, journal, lock } = input;
-  const plan = prepared.plan;
+  const { prepared, options, resume, runId, secrets, journal, lock } = input;
+  const { bus, terminal } = sessionOutput(input);
+  const pause = () => terminal?.pause();
+  const signals = trapSignals(bus);
+  const connections = openConnections({
+    inventory: prepared.inventory!,
+    secrets,
+    knownHostsFile: options.knownHosts,
+    acceptNewHostKeys: options.acceptNewHostKeys ?? false,
+  });
+  bus.emit(runStartedEvent(input));
+  try {
+    const execute = executeOptions(input, { bus, connections, signals, pause });
+    if (resume && journal && lock) await settleResume(resume, execute, { journal, lock, bus, runId, pause });
+    const summary = await executePlan(execute);
+    if (summary.exitCode !== 0) throw runFailedError(summary, runId, journal);
+    return summary;
+  } finally {
+    signals.release();
+    await connections.closeAll();
+  }
+}
+
+/** The event bus with its listeners: the journal and the terminal view (or the --json stream). */
+function sessionOutput({ prepared, ctx, secrets, journal }: SessionInput) {
   const bus = new EventBus((text) => secrets.redact(text));
   const terminal = ctx.json
     ? null
     : createTerminalRenderer((t) => void ctx.stdout.write(t), ctx.style, { live: Boolean(ctx.stdout.isTTY) });
   const render = terminal ?? createJsonRenderer((t) => void ctx.stdout.write(t));
-  const secretValues = plan.secrets.map((s) => secrets.get(s.name)).filter((v): v is string => v !== undefined);
+  const secretValues = prepared.plan.secrets.map((s) => secrets.get(s.name)).filter((v): v is string => v !== undefined);
   // One guard in front of every listener: a secret echoed across two output chunks is masked too.
   bus.on(
     guardOutput(
@@ -161,7 +185,19 @@ async function runSession(input: SessionInput): Promise<RunSummary> {
       (t) => secrets.redact(t),
     ),
   );
+  return { bus, terminal };
+}
 
+interface Signals {
+  /** Aborted at the first Ctrl-C: no new step starts. */
+  stop: AbortSignal;
+  /** Aborted after the grace time, or at a second Ctrl-C or SIGTERM: the running command is stopped. */
+  kill: AbortSignal;
+  release(): void;
+}
+
+/** Ctrl-C stops gracefully (then hard after GRACE_MS or a second Ctrl-C); SIGTERM stops hard. */
+function trapSignals(bus: EventBus): Signals {
   const stop = new AbortController();
   const kill = new AbortController();
   let interrupts = 0;
@@ -181,20 +217,18 @@ async function runSession(input: SessionInput): Promise<RunSummary> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const connections = openConnections({
-    inventory: prepared.inventory!,
-    secrets,
-    knownHostsFile: options.knownHosts,
-    acceptNewHostKeys: options.acceptNewHostKeys ?? false,
-  });
-  const policy = {
-    interactive: ctx.interactive,
-    yes: options.yes ?? false,
-    allowDestructive: options.allowDestructive ?? false,
-    attested: options.attest ?? [],
-    beforePrompt: () => terminal?.pause(),
+  return {
+    stop: stop.signal,
+    kill: kill.signal,
+    release() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
   };
-  bus.emit({
+}
+
+function runStartedEvent({ prepared: { plan }, mode, resume, runId, operator, from, only }: SessionInput): NewEvent {
+  return {
     type: 'run-started',
     runId,
     mode: resume ? 'resume' : mode,
@@ -203,54 +237,69 @@ async function runSession(input: SessionInput): Promise<RunSummary> {
     operator,
     parameters: plan.parameters.map((p) => ({ name: p.name, value: p.secret ? '***' : (p.value ?? '') })),
     selection: { from, only, forced: (resume?.forcedChanges.length ?? 0) > 0 },
-  });
-  try {
-    const execute: ExecuteOptions = {
-      plan,
-      runId,
-      operator,
-      connections,
-      secrets,
-      bus,
-      io: createOperatorIO(policy),
-      confirmer: createConfirmer(policy),
-      stopSignal: stop.signal,
-      killSignal: kill.signal,
-      mode,
-      runPreconditions: selectsAll({ from, only }),
-      unattended: ctx.interactive ? null : { yes: policy.yes, allowDestructive: policy.allowDestructive, attested: policy.attested },
-      from,
-      only,
-      detached: { interactive: ctx.interactive, ...(resume?.attach ?? {}) },
-    };
-    if (resume && journal && lock) {
-      if (resume.forcedChanges.length) journal.note({ type: 'resume-forced', changed: resume.forcedChanges });
-      if (lock.takenOver) {
-        const { runId: heldBy, pid, host, user, since } = lock.takenOver;
-        journal.note({ type: 'lock-taken-over', lock: { runId: heldBy, pid, host, user, since } });
-      }
-      const settled = await resume.settle({ execute, journal, lock, pause: () => terminal?.pause() });
-      if (settled === 'abort') {
-        bus.emit({ type: 'run-finished', status: 'aborted', message: 'the operator aborted the resume', exitCode: 5 });
-        throw new RunbookError('aborted', `run ${runId} aborted on resume`, { hint: `The journal records the decision (${journal.dir}).` });
-      }
-      execute.completed = settled.completed;
-      if (settled.doneTargets) execute.doneTargets = settled.doneTargets;
-      if (settled.reattach) execute.detached = { ...execute.detached!, reattach: settled.reattach };
-      execute.runPreconditions = settled.runPreconditions && selectsAll({ from, only });
-    }
-    const summary = await executePlan(execute);
-    if (summary.exitCode !== 0) {
-      throw new RunbookError(errorCodeForExit(summary.exitCode), `run ${runId} ${summary.status}: ${summary.message}`, {
-        hint: journal
-          ? `The journal is in ${journal.dir}. Continue after fixing the cause: runbook resume ${runId}`
-          : 'Fix the failing checks and run again.',
-      });
-    }
-    return summary;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await connections.closeAll();
+  };
+}
+
+/** The executor's options for this session, with the operator policy of the command line. */
+function executeOptions(
+  { prepared, options, ctx, mode, resume, runId, operator, from, only, secrets }: SessionInput,
+  session: { bus: EventBus; connections: ExecuteOptions['connections']; signals: Signals; pause: () => void },
+): ExecuteOptions {
+  const policy = {
+    interactive: ctx.interactive,
+    yes: options.yes ?? false,
+    allowDestructive: options.allowDestructive ?? false,
+    attested: options.attest ?? [],
+    beforePrompt: session.pause,
+  };
+  return {
+    plan: prepared.plan,
+    runId,
+    operator,
+    connections: session.connections,
+    secrets,
+    bus: session.bus,
+    io: createOperatorIO(policy),
+    confirmer: createConfirmer(policy),
+    stopSignal: session.signals.stop,
+    killSignal: session.signals.kill,
+    mode,
+    runPreconditions: selectsAll({ from, only }),
+    unattended: ctx.interactive ? null : { yes: policy.yes, allowDestructive: policy.allowDestructive, attested: policy.attested },
+    from,
+    only,
+    detached: { interactive: ctx.interactive, ...(resume?.attach ?? {}) },
+  };
+}
+
+/** Resume: records why it went on (--force, a taken-over lock), then applies what `settle` decided. */
+async function settleResume(
+  resume: ResumeHooks,
+  execute: ExecuteOptions,
+  session: { journal: JournalHandle; lock: HeldLock; bus: EventBus; runId: string; pause: () => void },
+): Promise<void> {
+  const { journal, lock, bus, runId } = session;
+  if (resume.forcedChanges.length) journal.note({ type: 'resume-forced', changed: resume.forcedChanges });
+  if (lock.takenOver) {
+    const { runId: heldBy, pid, host, user, since } = lock.takenOver;
+    journal.note({ type: 'lock-taken-over', lock: { runId: heldBy, pid, host, user, since } });
   }
+  const settled = await resume.settle({ execute, journal, lock, pause: session.pause });
+  if (settled === 'abort') {
+    bus.emit({ type: 'run-finished', status: 'aborted', message: 'the operator aborted the resume', exitCode: 5 });
+    throw new RunbookError('aborted', `run ${runId} aborted on resume`, { hint: `The journal records the decision (${journal.dir}).` });
+  }
+  execute.completed = settled.completed;
+  if (settled.doneTargets) execute.doneTargets = settled.doneTargets;
+  if (settled.reattach) execute.detached = { ...execute.detached!, reattach: settled.reattach };
+  execute.runPreconditions = settled.runPreconditions && selectsAll({ from: execute.from ?? null, only: execute.only ?? null });
+}
+
+/** A run that did not succeed ends the command with its exit code, and says how to go on. */
+function runFailedError(summary: RunSummary, runId: string, journal: JournalHandle | null): RunbookError {
+  return new RunbookError(errorCodeForExit(summary.exitCode), `run ${runId} ${summary.status}: ${summary.message}`, {
+    hint: journal
+      ? `The journal is in ${journal.dir}. Continue after fixing the cause: runbook resume ${runId}`
+      : 'Fix the failing checks and run again.',
+  });
 }
