@@ -9,9 +9,9 @@ import type { LoadedRunbook } from '../runbook/load.js';
 import { parseDuration } from '../core/duration.js';
 import type { RunbookSpec, StepSpec } from '../runbook/schema.js';
 import { closest } from '../core/suggest.js';
-import { renderParts, renderSql, TemplateError, type Part } from '../core/template.js';
+import { renderParts, renderSql, TemplateError } from '../core/template.js';
 import { getStepKind } from '../steps/registry.js';
-import type { ActionInstance, PlannedAction, Renderer } from '../steps/types.js';
+import type { ActionInstance, PlannedAction, Renderer, StepKind } from '../steps/types.js';
 import { diagnosticAt, findScalarContaining, formatPath, type PathSegment } from '../core/yaml-source.js';
 import { conditionLeaves, decideWithParameters, describeCondition } from './conditions.js';
 import {
@@ -24,6 +24,7 @@ import {
   type StepCondition,
 } from './plan-types.js';
 import { createResolver, describeEntry, type ParameterValue } from './scope.js';
+import { confirmationMode, defaultTimeout, failurePolicy, fanOutPolicy, retryPolicy, typedConfirmationTemplate } from './step-policy.js';
 
 export interface PlanInput {
   runbook: LoadedRunbook;
@@ -275,6 +276,7 @@ class Planner {
     };
   }
 
+  /** Plans one action (a step's, a check's, a verification's): its target role and one instance per target. */
   planAction(
     spec: Record<string, unknown>,
     defaultRole: string | null,
@@ -284,17 +286,16 @@ class Planner {
     defaultTitle?: string,
   ): PlannedAction {
     const kind = getStepKind(String(spec.kind));
-    const explicitRole = typeof spec.target === 'string' ? spec.target : null;
-    const role = kind.target === 'none' ? null : (explicitRole ?? defaultRole);
-    const title =
-      typeof spec.title === 'string' ? spec.title : typeof spec.id === 'string' ? spec.id : (defaultTitle ?? `${kind.kind} check`);
-    const timeoutMs =
-      parseDuration((spec.timeout as string | number | undefined) ?? (kind.kind === 'wait' ? '10m' : '5m')) ?? DEFAULT_TIMEOUT_MS;
-    if (kind.target === 'none' && explicitRole)
-      this.error(
-        [...path, 'target'],
-        `a ${kind.kind} step has no target (it runs ${kind.kind === 'local' ? "on the operator's machine" : 'with the operator'})`,
-      );
+    const role = this.actionRole(kind, spec, defaultRole, path);
+    const title = actionTitle(spec, kind.kind, defaultTitle);
+    const timeoutMs = parseDuration((spec.timeout as string | number | undefined) ?? defaultTimeout(kind.kind)) ?? DEFAULT_TIMEOUT_MS;
+    const unrendered: PlannedAction = { kind: kind.kind, title, role, instances: [], timeoutMs };
+    if (kind.target !== 'none' && !role) {
+      this.error(path, `a ${kind.kind} ${path[0] === 'preconditions' ? 'check' : 'step'} needs a "target" role`);
+      return unrendered;
+    }
+    if (!render) return unrendered;
+    // Checks inside the action (wait's until, manual's check) are planned on the same role by default.
     const nested = {
       check: (sub: Record<string, unknown>, subDefault: string | null, field: string) =>
         this.planAction(
@@ -302,78 +303,48 @@ class Planner {
           subDefault ?? role,
           [...path, field],
           earlier,
-          render,
+          true,
           `${field === 'until' ? 'condition' : 'check'} of ${typeof spec.id === 'string' ? spec.id : title}`,
         ),
     };
-    if (kind.target !== 'none' && !role) {
-      this.error(path, `a ${kind.kind} ${path[0] === 'preconditions' ? 'check' : 'step'} needs a "target" role`);
-      return { kind: kind.kind, title, role, instances: [], timeoutMs };
-    }
-    let instances: ActionInstance[] = [];
-    if (!render) return { kind: kind.kind, title, role, instances, timeoutMs };
-    if (role === null) {
-      const data = kind.plan(spec, this.renderer(null, earlier, path), nested);
-      instances = [{ target: null, where: kind.kind === 'local' ? 'local' : 'operator', data }];
-    } else {
-      const def = this.input.runbook.spec.targets[role];
-      if (def && def.type !== kind.target) {
-        this.error([...path, 'target'], `role "${role}" is a ${def.type} role, but a ${kind.kind} step needs a ${kind.target} role`);
-      }
-      const type = def?.type ?? 'hosts';
-      const names = (this.entries(role, [...path, 'target']) ?? []).filter((n) => type !== 'hosts' || !this.limit || this.limit.has(n));
-      instances = names.map((name) => ({
-        target: name,
-        where: this.where(name),
-        data: kind.plan(spec, this.renderer({ type, name }, earlier, path), nested),
-      }));
-    }
-    return { kind: kind.kind, title, role, instances, timeoutMs };
+    const plan = (target: Parameters<Planner['renderer']>[0]) => kind.plan(spec, this.renderer(target, earlier, path), nested);
+    if (role === null)
+      return { ...unrendered, instances: [{ target: null, where: kind.kind === 'local' ? 'local' : 'operator', data: plan(null) }] };
+    const type = this.checkRoleType(kind, role, path);
+    const names = (this.entries(role, [...path, 'target']) ?? []).filter((n) => type !== 'hosts' || !this.limit || this.limit.has(n));
+    return { ...unrendered, instances: names.map((name) => ({ target: name, where: this.where(name), data: plan({ type, name }) })) };
+  }
+
+  /** The role an action acts on: its own `target`, else the default; none for a kind without target. */
+  private actionRole(kind: StepKind, spec: Record<string, unknown>, defaultRole: string | null, path: PathSegment[]): string | null {
+    const explicitRole = typeof spec.target === 'string' ? spec.target : null;
+    if (kind.target !== 'none') return explicitRole ?? defaultRole;
+    if (explicitRole)
+      this.error(
+        [...path, 'target'],
+        `a ${kind.kind} step has no target (it runs ${kind.kind === 'local' ? "on the operator's machine" : 'with the operator'})`,
+      );
+    return null;
+  }
+
+  /** The type of the role's entries; an error when the kind needs another type. */
+  private checkRoleType(kind: StepKind, role: string, path: PathSegment[]): 'hosts' | 'database' | 'http' {
+    const def = this.input.runbook.spec.targets[role];
+    if (def && def.type !== kind.target)
+      this.error([...path, 'target'], `role "${role}" is a ${def.type} role, but a ${kind.kind} step needs a ${kind.target} role`);
+    return def?.type ?? 'hosts';
   }
 
   private planStep(step: StepSpec, path: PathSegment[], earlier: ReadonlySet<string>, phase: PlannedStep['phase']): PlannedStep {
     const kind = getStepKind(step.kind);
     const condition = this.planCondition(step, path, earlier);
+    // A step skipped by its condition is still planned (its references checked), not rendered.
     const render = this.symbolic || condition.decided !== 'skip';
     const action = this.planAction(step, null, path, earlier, render);
     const verify =
       step.verify && render
         ? this.planAction(step.verify, action.role, [...path, 'verify'], new Set([...earlier, step.id]), true, `verification of ${step.id}`)
         : null;
-    const destructive = step.destructive ?? false;
-    let mode: PlannedStep['confirm']['mode'] =
-      step.confirm === undefined
-        ? destructive
-          ? 'typed'
-          : kind.changes && !step.readOnly
-            ? 'yes'
-            : 'none'
-        : typeof step.confirm === 'string'
-          ? step.confirm
-          : 'typed';
-    if (destructive && mode !== 'typed') {
-      this.error([...path, 'confirm'], 'a destructive step needs a typed confirmation (confirm: {typed: ...}) or no confirm field');
-      mode = 'typed';
-    }
-    let expected: Part[] | null = null;
-    if (mode === 'typed') {
-      const template =
-        typeof step.confirm === 'object'
-          ? step.confirm.typed
-          : action.instances
-              .map((i) => i.target ?? '')
-              .filter(Boolean)
-              .join(',') || this.input.runbook.spec.id;
-      expected = this.renderer(null, earlier, path).parts(template, 'text');
-    }
-    const retries = step.retries ? { count: step.retries.count, delayMs: parseDuration(step.retries.delay ?? '5s') ?? 5000 } : null;
-    const onFailure: PlannedStep['onFailure'] =
-      step.onFailure === undefined || step.onFailure === 'stop'
-        ? { mode: 'stop', rollback: [] }
-        : step.onFailure === 'continue'
-          ? { mode: 'continue', rollback: [] }
-          : { mode: 'rollback', rollback: step.onFailure.rollback };
-    const limit = step.fanOut?.limit ?? 10;
     return {
       id: step.id,
       title: step.title,
@@ -382,20 +353,34 @@ class Planner {
       notes: step.notes ?? null,
       source: step.source ?? null,
       action,
-      confirm: { mode, expected },
-      destructive,
+      confirm: this.planConfirmation(step, kind, action, path, earlier),
+      destructive: step.destructive ?? false,
       condition,
       verify,
       timeoutMs: action.timeoutMs,
-      retries,
-      onFailure,
-      fanOut: {
-        mode: step.fanOut?.mode ?? 'parallel',
-        limit: step.fanOut?.mode === 'serial' ? 1 : limit,
-        batchSize: step.fanOut?.batchSize ?? limit,
-        maxFailures: step.fanOut?.maxFailures ?? 0,
-      },
+      retries: retryPolicy(step),
+      onFailure: failurePolicy(step),
+      fanOut: fanOutPolicy(step),
     };
+  }
+
+  /** The step's confirmation, with the text to type rendered for a typed one. */
+  private planConfirmation(
+    step: StepSpec,
+    kind: StepKind,
+    action: PlannedAction,
+    path: PathSegment[],
+    earlier: ReadonlySet<string>,
+  ): PlannedStep['confirm'] {
+    const { mode, problem } = confirmationMode(step, kind.changes);
+    if (problem) this.error([...path, 'confirm'], problem);
+    if (mode !== 'typed') return { mode, expected: null };
+    const template = typedConfirmationTemplate(
+      step,
+      action.instances.map((i) => i.target),
+      this.input.runbook.spec.id,
+    );
+    return { mode, expected: this.renderer(null, earlier, path).parts(template, 'text') };
   }
 
   private planCondition(step: StepSpec, path: PathSegment[], earlier: ReadonlySet<string>): StepCondition {
@@ -419,6 +404,13 @@ class Planner {
     if (decided === false) return { decided: 'skip', text: describeCondition(step.when), runtime: null };
     return { decided: 'at-run-time', text: describeCondition(decided), runtime: decided };
   }
+}
+
+/** An action's title: its own, else its id, else what it belongs to ("check of <step>"). */
+function actionTitle(spec: Record<string, unknown>, kind: string, defaultTitle: string | undefined): string {
+  if (typeof spec.title === 'string') return spec.title;
+  if (typeof spec.id === 'string') return spec.id;
+  return defaultTitle ?? `${kind} check`;
 }
 
 /** "did you mean" for a misspelt scope, parameter, role or (earlier) step in a reference. */
