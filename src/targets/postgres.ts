@@ -135,6 +135,10 @@ export class PostgresTarget implements SqlTarget {
 
   private async queryAlone(statements: SqlStatement[], options: SqlOptions): Promise<SqlResult> {
     if (options.signal.aborted) throw new Error('cancelled before it started');
+    // One statement is its own transaction (autocommit): BEGIN and COMMIT around it would only
+    // cost two round trips, refuse what cannot run in a transaction block (VACUUM, CREATE INDEX
+    // CONCURRENTLY) and differ from the dry-run, which shows them only around several statements.
+    const transaction = options.transaction && statements.length > 1;
     const client = await this.connect();
     const onAbort = () => {
       // Cancel the running statement from a second connection, as psql does on Ctrl-C.
@@ -144,14 +148,14 @@ export class PostgresTarget implements SqlTarget {
     options.signal.addEventListener('abort', onAbort, { once: true });
     try {
       await this.applyStatementTimeout(client, options.timeoutMs);
-      if (options.transaction) await client.query('BEGIN');
+      if (transaction) await client.query('BEGIN');
       let last: pg.QueryResult | undefined;
       for (const s of statements) {
         // A statement of the runbook's own may change the setting: send it again next time.
         if (changesSessionTimeout.test(s.text)) this.sessionTimeoutMs = undefined;
         last = await client.query({ text: s.text, values: s.values });
       }
-      if (options.transaction) await client.query('COMMIT');
+      if (transaction) await client.query('COMMIT');
       return {
         rows: last?.rows ?? [],
         fields: last?.fields.map((f) => f.name) ?? [],
@@ -159,7 +163,7 @@ export class PostgresTarget implements SqlTarget {
         command: last?.command ?? '',
       };
     } catch (error) {
-      if (options.transaction) await client.query('ROLLBACK').catch(() => undefined);
+      if (transaction) await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
       options.signal.removeEventListener('abort', onAbort);

@@ -1,6 +1,7 @@
 /**
  * The PostgreSQL target against a real server: the statement timeout is sent once per session
- * and still bounds every step, also after a statement of the runbook's own changed it.
+ * and still bounds every step, also after a statement of the runbook's own changed it; several
+ * statements share one transaction, a single one runs on its own (autocommit).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresTarget } from '../../src/targets/postgres.js';
@@ -49,5 +50,18 @@ describe('PostgreSQL target', () => {
   ])('sets the timeout again after %s of the runbook changed it', async (_name, statement, transaction) => {
     await target.query(sql(statement), options(500, transaction));
     await expect(target.query(sql('select pg_sleep(3)'), options(500))).rejects.toThrow(/statement timeout/);
+  });
+
+  it('runs a single statement without BEGIN/COMMIT around it (what cannot run in a transaction block runs)', async () => {
+    await target.query(sql('create table if not exists vacuumed(id int)'), options(5000, true));
+    const result = await target.query(sql('vacuum vacuumed'), options(5000, true));
+    expect(result.command).toBe('VACUUM');
+  });
+
+  it('runs several statements in one transaction: a failure undoes the ones before it', async () => {
+    await target.query(sql('create table if not exists undone(id int)'), options(5000, true));
+    const statements = [...sql('insert into undone values (1)'), ...sql('select 1/0')];
+    await expect(target.query(statements, options(5000, true))).rejects.toThrow(/division by zero/);
+    expect((await target.query(sql('select count(*)::int as n from undone'), options(5000))).rows[0]?.n).toBe(0);
   });
 });
