@@ -4,7 +4,7 @@
  * durations and outcome. Everything in it comes from the (already redacted) journal.
  */
 import type { RunEvent } from '../engine/events.js';
-import { collapseIdentical } from '../ui/collapse.js';
+import { collapseIdentical } from '../core/collapse.js';
 import type { JournalRecord } from './journal.js';
 import { analyzeRun, type RunState, type StoredRun } from './read.js';
 

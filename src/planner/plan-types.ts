@@ -4,20 +4,12 @@
  */
 import type { Condition } from '../core/schema-parts.js';
 import type { Part, Scalar } from '../core/template.js';
+import type { PlannedParameter } from '../runbook/params.js';
 import type { PlannedAction } from '../steps/types.js';
 
-export const PLAN_FORMAT_VERSION = 2;
+export type { PlannedParameter };
 
-export interface PlannedParameter {
-  name: string;
-  type: string;
-  secret: boolean;
-  /** Absent for secrets. */
-  value?: Scalar;
-  source: 'default' | 'inventory' | 'command line' | 'environment' | 'prompt' | 'example';
-  /** For secrets: where the value will come from at run time. */
-  from?: string;
-}
+export const PLAN_FORMAT_VERSION = 2;
 
 export interface PlannedTargetEntry {
   name: string;

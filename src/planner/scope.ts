@@ -1,8 +1,9 @@
 /** What `{{ ... }}` references resolve to while planning one instance of an action. */
 import type { Inventory, InventorySpec } from '../inventory/inventory.js';
 import type { Resolved, Resolver, Scalar } from '../core/template.js';
+import type { ParameterValue } from '../runbook/params.js';
 
-export type ParameterValue = { value: Scalar } | { secret: true };
+export type { ParameterValue };
 
 export interface ScopeInput {
   runbook: { id: string; title: string; version: string };

@@ -4,12 +4,25 @@
  * without one. Secret values never enter the plan: only where they come from.
  */
 import type { Diagnostic } from '../core/errors.js';
-import type { PlannedParameter } from '../planner/plan-types.js';
-import type { ParameterValue } from '../planner/scope.js';
 import { checkParameterValue } from './load.js';
 import type { ParameterSpec } from './schema.js';
 import type { Scalar } from '../core/template.js';
 import { diagnosticAt, type YamlSource } from '../core/yaml-source.js';
+
+/** A parameter's value as templates see it: secrets stay symbolic until a step runs. */
+export type ParameterValue = { value: Scalar } | { secret: true };
+
+/** What the plan shows of a parameter: its value (never a secret's) and where it came from. */
+export interface PlannedParameter {
+  name: string;
+  type: string;
+  secret: boolean;
+  /** Absent for secrets. */
+  value?: Scalar;
+  source: 'default' | 'inventory' | 'command line' | 'environment' | 'prompt' | 'example';
+  /** For secrets: where the value will come from at run time. */
+  from?: string;
+}
 
 export interface ParameterSources {
   commandLine: Record<string, string>;

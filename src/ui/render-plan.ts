@@ -6,7 +6,7 @@ import type { Plan, PlannedStep } from '../planner/plan-types.js';
 import { notSelected, selectsAll, type Selection } from '../planner/selection.js';
 import { getStepKind } from '../steps/registry.js';
 import type { PlannedAction } from '../steps/types.js';
-import { collapseIdentical } from './collapse.js';
+import { collapseIdentical } from '../core/collapse.js';
 
 /** `selection`: the --from/--only of a partial run, whose left-out steps are shown as such. */
 export function renderPlan(plan: Plan, c: ChalkInstance, selection: Selection = { from: null, only: null }): string {

@@ -2,7 +2,7 @@
 import type { ChalkInstance } from 'chalk';
 import { formatDuration } from '../core/duration.js';
 import { jsonLine, type Listener, type RunEvent } from '../engine/events.js';
-import { collapseIdentical } from './collapse.js';
+import { collapseIdentical } from '../core/collapse.js';
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
