@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { checkSchema, preconditionSchema } from '../steps/check-schema.js';
+import { refuseDetachedStdin } from '../steps/command-shape.js';
 import { stepKinds } from '../steps/registry.js';
 import type { StepKind } from '../steps/types.js';
 import { condition, confirm, duration, fanOut, identifier, onFailure, retries, scalar, schemaKey } from '../core/schema-parts.js';
@@ -60,6 +61,7 @@ function stepVariant(kind: StepKind<never>) {
   return z
     .object({ kind: z.literal(kind.kind).describe(kind.summary), ...stepCommon, ...kind.fields })
     .strict()
+    .superRefine(refuseDetachedStdin)
     .describe(kind.summary);
 }
 

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { condition, identifier } from '../core/schema-parts.js';
+import { refuseDetachedCheck } from './command-shape.js';
 import { httpStep } from './http.js';
 import { localStep } from './local.js';
 import { sqlStep } from './sql.js';
@@ -26,11 +27,17 @@ const preconditionOnly = {
 };
 
 function checkVariant(kind: StepKind<never>) {
-  return z.object({ kind: z.literal(kind.kind), ...checkCommon, ...kind.fields }).strict();
+  return z
+    .object({ kind: z.literal(kind.kind), ...checkCommon, ...kind.fields })
+    .strict()
+    .superRefine(refuseDetachedCheck);
 }
 
 function preconditionVariant(kind: StepKind<never>) {
-  return z.object({ kind: z.literal(kind.kind), ...checkCommon, ...preconditionOnly, ...kind.fields }).strict();
+  return z
+    .object({ kind: z.literal(kind.kind), ...checkCommon, ...preconditionOnly, ...kind.fields })
+    .strict()
+    .superRefine(refuseDetachedCheck);
 }
 
 export const checkSchema = z

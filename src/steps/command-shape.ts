@@ -38,6 +38,26 @@ export const commandFields = {
     ),
 };
 
+/**
+ * Detached programs outlive the session, so two combinations cannot work and are refused when
+ * the runbook is loaded (with the field's position) rather than when the step is reached: a
+ * detached step with `stdin:` (nothing is left to write it), and a detached check (its result is
+ * needed before the run goes on). Applied to every step and check by the schema.
+ */
+export function refuseDetachedStdin(spec: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  if (spec.detached === true && spec.stdin !== undefined)
+    ctx.addIssue({ code: 'custom', path: ['stdin'], message: 'a detached step takes no stdin (answer its prompts with pty answers)' });
+}
+
+export function refuseDetachedCheck(spec: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  if (spec.detached === true)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['detached'],
+      message: 'a check cannot be detached: the run waits for its result (only steps run detached)',
+    });
+}
+
 /** The dry-run's word on a detached step: what runs where, and what the target needs. */
 export function describeDetached(pty: boolean): string {
   return `detached: runs apart from this session (setsid${pty ? ', a pseudo-terminal by util-linux script, answers through a FIFO' : ''}); log and exit status in ~/.runbook/detached/<run-id>/ on the target`;

@@ -139,6 +139,7 @@ describe('validate and schema', () => {
       'invalid-duration.yaml',
       'when-later-step.yaml',
       'destructive-confirm-yes.yaml',
+      'detached-with-stdin.yaml',
     ].includes(c.file),
   );
 

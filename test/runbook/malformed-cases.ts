@@ -146,6 +146,20 @@ export const runbookCases: Expected[] = [
     says: ['invalid regular expression', 'Unterminated group'],
   },
   {
+    file: 'detached-check.yaml',
+    line: 14,
+    column: 17,
+    path: 'steps[0].verify.detached',
+    says: ['a check cannot be detached', 'only steps run detached'],
+  },
+  {
+    file: 'detached-with-stdin.yaml',
+    line: 12,
+    column: 12,
+    path: 'steps[0].stdin',
+    says: ['a detached step takes no stdin', 'pty answers'],
+  },
+  {
     file: 'invalid-duration.yaml',
     line: 11,
     column: 14,
