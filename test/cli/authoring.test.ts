@@ -77,7 +77,9 @@ it('a $schema key is allowed in a runbook and in an inventory', async () => {
   expect(r.stdout).toContain(`valid   ${inventory} (inventory)`);
   expect(r.code).toBe(0);
   const e = await runCli(['exec', runbook, '-i', inventory, '--dry-run']);
+  expect(e.stderr).toBe('');
   expect(e.code).toBe(0);
+  expect(e.stdout).toContain('Dry-run: nothing was run.');
 });
 
 it('runbook schema inventory prints the inventory JSON Schema, with the fields described', async () => {
@@ -91,7 +93,9 @@ it('runbook schema inventory prints the inventory JSON Schema, with the fields d
   expect(schema.additionalProperties).toBe(false);
   const runbook = JSON.parse((await runCli(['schema'])).stdout) as { properties: Record<string, unknown> };
   expect(Object.keys(runbook.properties)).toContain('steps');
-  expect((await runCli(['schema', 'plan'])).code).toBe(2);
+  const other = await runCli(['schema', 'plan']);
+  expect(other.code).toBe(2);
+  expect(other.stderr).toBe('error: no schema for "plan"\nhint: runbook schema [runbook|inventory]\n');
 });
 
 it('validate takes inventories, alone or in a directory with runbooks', async () => {

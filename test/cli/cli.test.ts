@@ -110,6 +110,7 @@ describe('list and show', () => {
     expect(r.stderr).toContain('hint: Run `runbook list` to see the runbooks');
     const exec = await runCli([...EXAMPLES, 'exec', 'no-such-runbook', '--dry-run']);
     expect(exec.code).toBe(2);
+    expect(exec.stderr).toBe(r.stderr);
   });
 });
 

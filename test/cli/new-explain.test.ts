@@ -23,7 +23,11 @@ it('new: a runbook that validates, previews with an inventory, and is never over
   const again = await runCli(['new', 'app-upgrade', '-o', file]);
   expect(again.code).toBe(2);
   expect(again.stderr).toContain('exists already');
-  expect((await runCli(['new', 'Bad Id'])).code).toBe(2);
+  const bad = await runCli(['new', 'Bad Id']);
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toBe(
+    'error: "Bad Id" is not a runbook id\nhint: Use lower-case letters, digits, - and _, starting with a letter or digit.\n',
+  );
   expect(readFileSync(file, 'utf8')).toContain('id: app-upgrade');
   expect(existsSync('Bad Id.yaml')).toBe(false);
 });

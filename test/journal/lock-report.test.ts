@@ -80,6 +80,7 @@ describe('run lock', () => {
     expect(killed.signal).toBe('SIGKILL');
     expect(await stateOf('stale-a')).toBe('unknown');
     const table = await runCli(['runs', '--state-dir', lab.stateDir], { env: lab.env });
+    // Killed when prepare's end is journaled: record may have started in the moment before SIGKILL landed.
     expect(table.stdout).toMatch(/stale-a\s+journal-lab\s+\S+\s+\S+@\S+\s+unknown \(crashed\)\s+(prepare|record)/);
     expect(table.stdout).toContain('Stale lock journal-lab-');
     const refused = await runCli(execArgs(lab, 'st2', 'stale-b'), { env: lab.env });

@@ -77,16 +77,23 @@ describe('a state directory another user could steer', () => {
     expect(lab.log()).toEqual([]);
   });
 
-  it.each(['0777', '0770', '1777'])('refuses a state directory of mode %s (writable by group or others)', async (mode) => {
+  it.each([
+    ['0777', 'its group and other users (mode 0777)'],
+    ['0770', 'its group (mode 0770)'],
+    ['1777', 'its group and other users (mode 0777)'],
+  ])('refuses a state directory of mode %s (writable by group or others)', async (mode, writers) => {
     lab = stateLab();
     mkdirSync(lab.stateDir);
     chmodSync(lab.stateDir, parseInt(mode, 8));
     const r = await lab.exec([]);
     expect(r.code, r.stderr).toBe(10);
-    expect(r.stderr).toMatch(/unsafe state directory: .* is writable by (its group|other users)/);
+    const unsafe = `unsafe state directory: ${lab.stateDir} is writable by ${writers}: they could plant files in it`;
+    expect(r.stderr).toContain(unsafe);
     expect(lab.log()).toEqual([]);
     // Reading is refused too: a journal planted there would be believed.
-    expect((await lab.cli(['runs'])).code).toBe(10);
+    const runs = await lab.cli(['runs']);
+    expect(runs.code).toBe(10);
+    expect(runs.stderr).toContain(unsafe);
   });
 
   it('a plan.json link planted by another user in a shared state directory is never written through', async () => {
@@ -304,7 +311,10 @@ describe('runs --break-lock --force', () => {
     lock('alive', processStart(process.pid));
     const locks = (await runsJson(lab)).locks as Array<{ id: string; stale: boolean }>;
     expect(Object.fromEntries(locks.map((l) => [l.id, l.stale]))).toEqual({ reused: true, alive: false });
-    expect((await lab.cli(['runs', '--break-lock', 'alive', '--force'])).code).toBe(8);
+    const live = await lab.cli(['runs', '--break-lock', 'alive', '--force']);
+    expect(live.code).toBe(8);
+    expect(live.stderr).toContain('which is still running on this host');
+    expect(live.stderr).toContain('--force never breaks the lock of a live run');
     const broken = await lab.cli(['runs', '--break-lock', 'reused']);
     expect(broken.code, broken.stderr).toBe(0);
   });
