@@ -30,6 +30,8 @@ export interface CliResult {
 export interface KillWhen {
   file: string;
   contains: string;
+  /** And once this holds too (a process state, another file). */
+  until?: () => boolean;
   signal?: NodeJS.Signals;
   delayMs?: number;
 }
@@ -105,7 +107,7 @@ export function startCli(args: string[], options: CliOptions = {}): RunningCli {
 
 function killWhen(child: ChildProcess, kill: KillWhen): NodeJS.Timeout {
   const watch = setInterval(() => {
-    if (!existsSync(kill.file) || !readFileSync(kill.file, 'utf8').includes(kill.contains)) return;
+    if (!existsSync(kill.file) || !readFileSync(kill.file, 'utf8').includes(kill.contains) || (kill.until && !kill.until())) return;
     clearInterval(watch);
     const send = () => child.kill(kill.signal ?? 'SIGKILL');
     if (kill.delayMs) setTimeout(send, kill.delayMs);

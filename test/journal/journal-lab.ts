@@ -10,6 +10,7 @@ import type { RunEventType } from '../../src/engine/events.js';
 import { runCli as run, type CliResult, type KillWhen } from '../cli/run-cli.js';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
 import { startSshLab, type SshLab } from '../harness/sshd.js';
+import { waitFor } from '../harness/util.js';
 
 export const RUNBOOK = join(process.cwd(), 'fixtures', 'journal', 'journal-lab.yaml');
 export const DB_PASSWORD = 'Db-pw-7f3!journal';
@@ -92,14 +93,18 @@ roles:
 /** @deprecated transitional name: a run's result is test/cli/run-cli.ts's CliResult. */
 export type CliRun = CliResult;
 
-/** A point of a run, named by its journal: a step's record of this type appears. */
-export type KillPoint = { event: RunEventType; stepId: string; delayMs?: number };
+/**
+ * A point of a run, named by its journal: a step's record of this type appears (on `target`, for
+ * a record of one target), and `until` holds (a process state on a target, a file).
+ */
+export type KillPoint = { event: RunEventType; stepId: string; target?: string; until?: () => boolean; delayMs?: number };
 
 /** SIGKILL for the CLI as soon as `journal` holds the record of `point` (plus `delayMs`). */
 export function killAt(journal: string, point: KillPoint): KillWhen {
   return {
     file: journal,
-    contains: `"type":"${point.event}","stepId":"${point.stepId}"`,
+    contains: `"type":"${point.event}","stepId":"${point.stepId}"${point.target === undefined ? '' : `,"target":"${point.target}"`}`,
+    ...(point.until ? { until: point.until } : {}),
     ...(point.delayMs ? { delayMs: point.delayMs } : {}),
   };
 }
@@ -174,6 +179,20 @@ export async function marksOf(lab: JournalLab, tag: string, step: (typeof STEPS)
   if (where === 'local') return [localLog(lab, tag).filter((l) => l === step).length];
   const hosts: Array<'h1' | 'h2'> = where === 'lead' ? ['h1'] : ['h1', 'h2'];
   return hosts.map((h) => hostLog(lab, h, tag).filter((l) => l === step).length);
+}
+
+/** Whether a process on a lab host has this text in its command line (a step's remote command). */
+export function remoteRunning(lab: JournalLab, text: string): boolean {
+  return (['h1', 'h2'] as const).some((h) => lab.ssh.processes(h).some((p) => p.args.includes(text)));
+}
+
+/**
+ * Waits until the remote commands with this text have ended: a command cut off by a kill of
+ * runbook ends when it notices the lost connection (its next write), and only then do its marks
+ * say what it did. The bound only guards against a command that never ends.
+ */
+export function remoteGone(lab: JournalLab, text: string): Promise<true> {
+  return waitFor(`the cut-off command (${text}) to end`, () => !remoteRunning(lab, text), { timeoutMs: 60_000 });
 }
 
 export function execArgs(lab: JournalLab, tag: string, runId: string, extra: string[] = []): string[] {

@@ -13,14 +13,17 @@ import {
   hostLog,
   marksOf,
   openStep,
+  remoteGone,
+  remoteRunning,
   readJournal,
-  runCli,
+  killAt,
   startJournalLab,
   STEPS,
   VERIFIED,
   type JournalLab,
   type KillPoint,
 } from './journal-lab.js';
+import { runCli } from '../cli/run-cli.js';
 
 let lab: JournalLab;
 beforeAll(async () => {
@@ -30,38 +33,42 @@ afterAll(async () => {
   await lab?.stop();
 });
 
-const points: Array<{ name: string; kill: KillPoint }> = [
+const points: Array<{ name: string; kill: KillPoint; tag?: string }> = [
   ...STEPS.flatMap((s) => [
     { name: `after ${s} started`, kill: { event: 'step-started' as const, stepId: s } },
     { name: `after ${s} finished`, kill: { event: 'step-finished' as const, stepId: s } },
   ]),
-  { name: 'in the middle of the long step', kill: { event: 'step-started', stepId: 'long', delayMs: 1500 } },
+  // Once its commands run on the hosts (for four seconds).
+  {
+    name: 'in the middle of the long step',
+    tag: 'mid',
+    kill: { event: 'step-started', stepId: 'long', until: () => remoteRunning(lab, 'steps-mid.log') },
+  },
 ];
 
 describe('kill and resume', () => {
-  it.each(points.map((p, i) => [p.name, p.kill, i] as const))(
+  it.each(points.map((p, i) => [p.name, p.kill, i, p.tag ?? `k${i}`] as const))(
     'killed %s: resume completes the run, no step twice',
-    async (_name, kill, i) => {
-      const tag = `k${i}`;
+    async (_name, kill, i, tag) => {
       const runId = `kill-${i}`;
       const journal = join(lab.stateDir, 'runs', runId, 'events.jsonl');
-      const first = await runCli(execArgs(lab, tag, runId), lab.env, { killAt: kill, journal });
+      const first = await runCli(execArgs(lab, tag, runId), { env: lab.env, kill: killAt(journal, kill), timeoutMs: 60_000 });
       expect(first.signal, first.stderr).toBe('SIGKILL');
       const before = readJournal(lab.stateDir, runId);
       if (before.some((r) => r.type === 'run-finished')) {
         // The kill came after the run had ended (the boundary after the last step): nothing to resume.
-        const again = await runCli(['resume', runId, '--yes', '--state-dir', lab.stateDir], lab.env);
+        const again = await runCli(['resume', runId, '--yes', '--state-dir', lab.stateDir], { env: lab.env });
         expect(again.code).toBe(9);
         expect(again.stderr).toContain('already succeeded');
         for (const step of STEPS) expect(await marksOf(lab, tag, step)).toEqual((await marksOf(lab, tag, step)).map(() => 1));
         // Killed before it let go of its lock: the stale lock stays until broken explicitly.
-        const runs = await runCli(['runs', '--json', '--state-dir', lab.stateDir], lab.env);
+        const runs = await runCli(['runs', '--json', '--state-dir', lab.stateDir], { env: lab.env });
         const locks = (JSON.parse(runs.stdout) as { locks: Array<{ id: string; runId: string; stale: boolean }> }).locks.filter(
           (l) => l.runId === runId,
         );
         for (const l of locks) {
           expect(l.stale).toBe(true);
-          const broken = await runCli(['runs', '--break-lock', l.id, '--state-dir', lab.stateDir], lab.env);
+          const broken = await runCli(['runs', '--break-lock', l.id, '--state-dir', lab.stateDir], { env: lab.env });
           expect(broken.code, broken.stderr).toBe(0);
           expect(broken.stdout).toContain(`Broke lock ${l.id} of run ${runId}`);
         }
@@ -69,14 +76,14 @@ describe('kill and resume', () => {
       }
       const open = openStep(before);
       if (kill.event === 'step-started' && (kill.stepId === 'long' || kill.stepId === 'prepare')) expect(open).toBe(kill.stepId);
-      // Let a remote command cut off by the kill notice its lost connection.
-      if (open === 'long') await new Promise((r) => setTimeout(r, 1500));
+      // The long step's commands, cut off by the kill, end before their marks are read.
+      if (open === 'long') await remoteGone(lab, `steps-${tag}.log`);
       const completedBefore = new Set(before.filter((r) => r.type === 'step-finished' && r.status === 'succeeded').map((r) => r.stepId));
 
       let unknownFlag: string[] = [];
       if (open && !VERIFIED.has(open)) {
         // Without a terminal and without --unknown, resume refuses and says what to do.
-        const refused = await runCli(['resume', runId, '--yes', '--state-dir', lab.stateDir], lab.env);
+        const refused = await runCli(['resume', runId, '--yes', '--state-dir', lab.stateDir], { env: lab.env });
         expect(refused.code).toBe(9);
         expect(refused.stderr).toContain(`step ${open} started`);
         expect(refused.stderr).toContain('--unknown rerun');
@@ -85,7 +92,7 @@ describe('kill and resume', () => {
         expect(marks.every((m) => m === marks[0])).toBe(true);
         unknownFlag = ['--unknown', marks[0] === 1 ? 'done' : 'rerun'];
       }
-      const resumed = await runCli(['resume', runId, '--yes', '--state-dir', lab.stateDir, ...unknownFlag], lab.env);
+      const resumed = await runCli(['resume', runId, '--yes', '--state-dir', lab.stateDir, ...unknownFlag], { env: lab.env });
       expect(resumed.stderr).toBe('');
       expect(resumed.code).toBe(0);
       expect(resumed.stdout).toContain('run succeeded');
@@ -138,7 +145,7 @@ steps:
     kind: ssh
     target: app
     fanOut: { mode: serial }
-    command: if [ -e {{ host.vars.workdir }}/slow-{{ params.tag }} ]; then sleep 30; fi && echo mark >> {{ host.vars.workdir }}/steps-{{ params.tag }}.log
+    command: if [ -e {{ host.vars.workdir }}/slow-{{ params.tag }} ]; then while [ -e {{ host.vars.workdir }}/slow-{{ params.tag }} ]; do sleep 0.1; done; exit 1; fi && echo mark >> {{ host.vars.workdir }}/steps-{{ params.tag }}.log
 ${verified ? '    verify:\n      kind: ssh\n      command: grep -qx mark {{ host.vars.workdir }}/steps-{{ params.tag }}.log\n' : ''}`,
     );
     const runId = `${tag}-1`;
@@ -146,18 +153,22 @@ ${verified ? '    verify:\n      kind: ssh\n      command: grep -qx mark {{ host
     writeFileSync(slow, '');
     const args = ['-i', lab.inventory, '-p', `tag=${tag}`, '--yes', '--state-dir', lab.stateDir];
     const journal = join(lab.stateDir, 'runs', runId, 'events.jsonl');
-    const killed = await runCli(['exec', runbook, ...args, '--run-id', runId], lab.env, {
-      killAt: { event: 'instance-finished', stepId: 'mark', delayMs: 300 },
-      journal,
+    // Killed once h2's command runs (held by its slow file), after h1 finished: only h1 has its mark.
+    const h2Command = join(lab.ssh.host('h2').stateDir, `steps-${tag}.log`);
+    const killed = await runCli(['exec', runbook, ...args, '--run-id', runId], {
+      env: lab.env,
+      kill: killAt(journal, { event: 'instance-started', stepId: 'mark', target: 'h2', until: () => remoteRunning(lab, h2Command) }),
+      timeoutMs: 60_000,
     });
     expect(killed.signal).toBe('SIGKILL');
-    // The kill cut h2's command off in its sleep: only h1 has its mark.
-    await new Promise((r) => setTimeout(r, 1000));
     expect(hostLog(lab, 'h1', tag)).toEqual(['mark']);
     expect(hostLog(lab, 'h2', tag)).toEqual([]);
+    // The cut-off command outlives the kill (nothing stops it): released, it ends without a mark.
     rmSync(slow);
+    await remoteGone(lab, h2Command);
+    expect(hostLog(lab, 'h2', tag)).toEqual([]);
 
-    const resumed = await runCli(['resume', runId, ...flags, '--yes', '--state-dir', lab.stateDir], lab.env);
+    const resumed = await runCli(['resume', runId, ...flags, '--yes', '--state-dir', lab.stateDir], { env: lab.env });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(hostLog(lab, 'h1', tag)).toEqual(['mark']);
     expect(hostLog(lab, 'h2', tag)).toEqual(['mark']);

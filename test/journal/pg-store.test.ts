@@ -5,7 +5,9 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DB_PASSWORD, execArgs, marksOf, runCli, startJournalLab, STEPS, TOKEN, type JournalLab } from './journal-lab.js';
+import { waitFor } from '../harness/util.js';
+import { runCli, startCli } from '../cli/run-cli.js';
+import { DB_PASSWORD, execArgs, marksOf, remoteGone, startJournalLab, STEPS, TOKEN, type JournalLab } from './journal-lab.js';
 
 let lab: JournalLab;
 let stateUrl: string;
@@ -43,22 +45,19 @@ async function waitForRecord(runId: string, needle: string): Promise<void> {
 describe('shared PostgreSQL store', () => {
   it('journals to the database, locks across state directories, resumes a killed run', async () => {
     const env = { ...lab.env, RUNBOOK_STATE_URL: stateUrl };
-    const { spawn } = await import('node:child_process');
-    const child = spawn('node', [join(process.cwd(), 'bin', 'runbook.js'), ...pgArgs('pg1', 'pg-a')], {
-      env: { ...process.env, ...env, NO_COLOR: '1', CI: 'true' },
-      stdio: 'ignore',
-    });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_c, s) => resolve(s)));
+    const { child, result } = startCli(pgArgs('pg1', 'pg-a'), { env });
+    const exited = result.then((r) => r.signal);
     await waitForRecord('pg-a', '"type":"step-started","stepId":"long"');
+    // Frozen in its long step (its lock and database session held) while other commands look at it.
+    child.kill('SIGSTOP');
 
-    // Three other commands at once, so the run is still in its long step when it is killed.
     const [held] = await lab.pg.query<{ id: string }>('runbook_state', 'select id from runbook_locks where run_id = $1', ['pg-a']);
     const [runs, second, force] = await Promise.all([
-      runCli(['runs', '--json'], env),
+      runCli(['runs', '--json'], { env }),
       // Another operator, another state directory, same shared store: refused.
-      runCli([...pgArgs('pg2', 'pg-b'), '--state-url', stateUrl], { ...lab.env, RUNBOOK_STATE_DIR: join(lab.dir, 'other-state') }),
+      runCli([...pgArgs('pg2', 'pg-b'), '--state-url', stateUrl], { env: { ...lab.env, RUNBOOK_STATE_DIR: join(lab.dir, 'other-state') } }),
       // --force does not break the lock of a run alive on this host (nor end its database session).
-      runCli(['runs', '--break-lock', held!.id, '--force'], env),
+      runCli(['runs', '--break-lock', held!.id, '--force'], { env }),
     ]);
     expect(runs.code, runs.stderr).toBe(0);
     expect((JSON.parse(runs.stdout) as { runs: Array<{ id: string; state: string }> }).runs.find((r) => r.id === 'pg-a')?.state).toBe(
@@ -70,18 +69,21 @@ describe('shared PostgreSQL store', () => {
     expect(force.stderr).toContain('still running as pid');
     expect(child.exitCode).toBe(null);
 
-    // Killed in the middle of the long step (the checks above took their time already).
+    // Killed in the middle of the long step. PostgreSQL ends the lock with the killed session.
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
-    await new Promise((r) => setTimeout(r, 1500));
-    const after = JSON.parse((await runCli(['runs', '--json'], env)).stdout) as {
-      runs: Array<{ id: string; state: string }>;
-      locks: Array<{ runId: string; stale: boolean }>;
-    };
-    expect(after.runs.find((r) => r.id === 'pg-a')?.state).toBe('unknown');
-    expect(after.locks.filter((l) => l.runId === 'pg-a').every((l) => l.stale)).toBe(true);
+    await waitFor('the killed run to show as crashed, its lock stale', async () => {
+      const after = JSON.parse((await runCli(['runs', '--json'], { env })).stdout) as {
+        runs: Array<{ id: string; state: string }>;
+        locks: Array<{ runId: string; stale: boolean }>;
+      };
+      return (
+        after.runs.find((r) => r.id === 'pg-a')?.state === 'unknown' && after.locks.filter((l) => l.runId === 'pg-a').every((l) => l.stale)
+      );
+    });
+    await remoteGone(lab, 'steps-pg1.log');
 
-    const resumed = await runCli(['resume', 'pg-a', '--yes'], env);
+    const resumed = await runCli(['resume', 'pg-a', '--yes'], { env });
     expect(resumed.stderr).toBe('');
     expect(resumed.code).toBe(0);
     for (const step of STEPS) expect(await marksOf(lab, 'pg1', step), step).toEqual((await marksOf(lab, 'pg1', step)).map(() => 1));
@@ -91,7 +93,7 @@ describe('shared PostgreSQL store', () => {
     expect(records.find((r) => r.type === 'unknown-outcome')).toMatchObject({ stepId: 'long', by: 'verification' });
     expect(records.at(-1)).toMatchObject({ type: 'run-finished', status: 'succeeded' });
 
-    const report = await runCli(['report', 'pg-a', '--format', 'json'], env);
+    const report = await runCli(['report', 'pg-a', '--format', 'json'], { env });
     expect(report.code, report.stderr).toBe(0);
     expect(JSON.parse(report.stdout)).toMatchObject({ runId: 'pg-a', state: 'succeeded' });
     const everything = (
@@ -110,7 +112,9 @@ describe('shared PostgreSQL store', () => {
     const env = { ...lab.env, RUNBOOK_STATE_URL: stateUrl };
     const rowOf = async () =>
       (
-        JSON.parse((await runCli(['runs', '--json'], env)).stdout) as { runs: Array<{ id: string; journal: string; problems: string[] }> }
+        JSON.parse((await runCli(['runs', '--json'], { env })).stdout) as {
+          runs: Array<{ id: string; journal: string; problems: string[] }>;
+        }
       ).runs.find((r) => r.id === 'pg-a');
     expect(await rowOf()).toMatchObject({ journal: 'intact', problems: [] });
     await lab.pg.query('runbook_state', 'insert into runbook_events(run_id, record) values ($1, $2)', [
@@ -124,7 +128,7 @@ describe('shared PostgreSQL store', () => {
     expect((await rowOf())?.journal).toBe('intact');
     await lab.pg.query('runbook_state', `update runbook_runs set plan = replace(plan, 'echo', 'echo EDITED') where run_id = $1`, ['pg-a']);
     expect((await rowOf())?.problems[0]).toMatch(/^the stored plan was changed after the run started/);
-    const resumed = await runCli(['resume', 'pg-a', '--yes'], env);
+    const resumed = await runCli(['resume', 'pg-a', '--yes'], { env });
     expect(resumed.code).toBe(9);
     expect(resumed.stderr).toContain('the journal of run pg-a was altered');
   });
