@@ -10,9 +10,10 @@ import { notSelected } from '../planner/selection.js';
 import type { Plan, PlannedStep } from '../planner/plan-types.js';
 import { bindDeferred, materializeParts, type RuntimeValues } from '../core/template.js';
 import { getStepKind } from '../steps/registry.js';
-import type { ActionResult, DetachedRecord, OperatorIO, PlannedAction, RunContext } from '../steps/types.js';
+import type { ActionInstance, ActionResult, DetachedRecord, OperatorIO, PlannedAction, RunContext, StepKind } from '../steps/types.js';
 import type { Connections } from '../targets/types.js';
 import type { EventBus, SkipCause, StepStatus } from './events.js';
+import { onlyResult, spread, summarizeFanOut, type FanOutResult } from './fan-out.js';
 import { preflight, type UnattendedFlags } from './preflight.js';
 import type { SecretStore } from './secrets.js';
 
@@ -112,17 +113,6 @@ interface RunEnd {
   status: RunSummary['status'];
   exitCode: ExitCode;
   message: string;
-}
-
-/** What a step's fan-out came to, besides its aggregated result. */
-interface FanOutResult {
-  result: ActionResult;
-  /** Targets never started because of a stop (Ctrl-C): interrupted, not failed. */
-  interrupted: string[];
-  /** Targets whose connection was lost while the step ran there: outcome unknown. */
-  lost: string[];
-  /** Targets that could not be reached: nothing ran there. */
-  unreachable: string[];
 }
 
 type Executed = 'succeeded' | 'declined' | 'left-running' | { status: 'failed' | 'interrupted' | 'unknown'; fan: FanOutResult };
@@ -426,27 +416,49 @@ class Execution {
     }
   }
 
+  /** Confirms, runs (with retries and verification) and records one step. */
   private async execute(step: PlannedStep): Promise<Executed> {
-    // Re-attaching to a program the operator already confirmed is no new change.
-    if (step.confirm.mode !== 'none' && !this.o.detached?.reattach?.has(step.id)) {
-      const expected = step.confirm.expected ? materializeParts(step.confirm.expected, this.values()) : null;
-      const answer = await this.o.confirmer.confirm(step, expected);
-      this.o.bus.emit({
-        type: 'confirmation',
-        stepId: step.id,
-        mode: step.confirm.mode,
-        answer: answer.confirmed ? 'confirmed' : 'declined',
-        by: answer.by,
-      });
-      if (!answer.confirmed) {
-        this.summary.push({ id: step.id, status: 'not run', message: 'declined', durationMs: 0 });
-        return 'declined';
-      }
+    if (!(await this.confirmed(step))) {
+      this.summary.push({ id: step.id, status: 'not run', message: 'declined', durationMs: 0 });
+      return 'declined';
     }
+    const started = Date.now();
+    const { fan, last } = await this.attempts(step);
+    const durationMs = Date.now() - started;
+    if (last.leftRunning) {
+      // Not judged yet: no end in the journal, so that resume and attach find it running.
+      this.summary.push({ id: step.id, status: 'not run', message: last.message, durationMs });
+      return 'left-running';
+    }
+    const status = stepStatus(last, fan, this.o.stopSignal.aborted);
+    this.record(step, status, last, durationMs);
+    return status === 'succeeded' ? status : { status, fan: { ...fan, result: last } };
+  }
+
+  /** Asks for the step's confirmation (recorded); true when it needs none or was confirmed. */
+  private async confirmed(step: PlannedStep): Promise<boolean> {
+    // Re-attaching to a program the operator already confirmed is no new change.
+    if (step.confirm.mode === 'none' || this.o.detached?.reattach?.has(step.id)) return true;
+    const expected = step.confirm.expected ? materializeParts(step.confirm.expected, this.values()) : null;
+    const answer = await this.o.confirmer.confirm(step, expected);
+    this.o.bus.emit({
+      type: 'confirmation',
+      stepId: step.id,
+      mode: step.confirm.mode,
+      answer: answer.confirmed ? 'confirmed' : 'declined',
+      by: answer.by,
+    });
+    return answer.confirmed;
+  }
+
+  /**
+   * Runs the step until it succeeds (verification included) or its retries are spent; `last` is
+   * the result of the last attempt, a failed verification counting as a failure.
+   */
+  private async attempts(step: PlannedStep): Promise<{ fan: FanOutResult; last: ActionResult }> {
     const kind = getStepKind(step.kind);
     const attempts = (step.retries?.count ?? 0) + 1;
-    const started = Date.now();
-    let fan: FanOutResult = { result: { status: 'failed', message: 'not run', durationMs: 0 }, interrupted: [], lost: [], unreachable: [] };
+    let fan = onlyResult({ status: 'failed', message: 'not run', durationMs: 0 });
     let last = fan.result;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       this.o.bus.emit({
@@ -470,20 +482,11 @@ class Execution {
       if (last.status === 'succeeded' || last.cancelled || fan.lost.length || this.o.stopSignal.aborted || attempt === attempts) break;
       await this.sleep(step.retries?.delayMs ?? 0, this.o.stopSignal);
     }
-    const durationMs = Date.now() - started;
-    if (last.leftRunning) {
-      // Not judged yet: no end in the journal, so that resume and attach find it running.
-      this.summary.push({ id: step.id, status: 'not run', message: last.message, durationMs });
-      return 'left-running';
-    }
-    const status: StepStatus =
-      last.status === 'succeeded'
-        ? 'succeeded'
-        : fan.lost.length
-          ? 'unknown'
-          : fan.interrupted.length || (last.cancelled && this.o.stopSignal.aborted)
-            ? 'interrupted'
-            : 'failed';
+    return { fan, last };
+  }
+
+  /** Keeps the step's outcome for later conditions and templates, journals its end, sums it up. */
+  private record(step: PlannedStep, status: StepStatus, last: ActionResult, durationMs: number): void {
     this.outcomes.set(step.id, {
       status: last.status,
       value: last.value,
@@ -501,98 +504,48 @@ class Execution {
       ...(last.exitCode !== undefined ? { exitCode: last.exitCode } : {}),
     });
     this.summary.push({ id: step.id, status, message: last.message, durationMs });
-    return status === 'succeeded' ? status : { status, fan: { ...fan, result: last } };
   }
 
   /** Runs the step on its targets by its fan-out policy; the result is the first failure or a success. */
   private async fanOut(step: PlannedStep): Promise<FanOutResult> {
     const kind = getStepKind(step.kind);
     const instances = this.instancesToRun(step);
-    const only = (result: ActionResult): FanOutResult => ({ result, interrupted: [], lost: [], unreachable: [] });
     if (instances.length === 0)
-      return only({ status: 'succeeded', message: 'already succeeded on every target in an earlier session', durationMs: 0 });
-    const limit = step.fanOut.mode === 'serial' ? 1 : step.fanOut.mode === 'batches' ? step.fanOut.batchSize : step.fanOut.limit;
-    const results: ActionResult[] = new Array(instances.length);
+      return onlyResult({ status: 'succeeded', message: 'already succeeded on every target in an earlier session', durationMs: 0 });
+    const results: Array<ActionResult | undefined> = new Array(instances.length);
     let failures = 0;
-    let next = 0;
-    const runOne = async (index: number) => {
-      const instance = instances[index]!;
-      this.o.bus.emit({ type: 'instance-started', stepId: step.id, target: instance.target });
-      const result = await this.safeRun(() =>
-        kind.run(instance.data, this.context(step.id, instance.target, step.timeoutMs, this.o.killSignal, false)),
-      );
+    const canStart = () => failures <= step.fanOut.maxFailures && !this.o.stopSignal.aborted;
+    await spread(instances.length, step.fanOut, canStart, async (index) => {
+      const result = await this.runInstance(step, kind, instances[index]!);
       results[index] = result;
       if (result.status === 'failed') failures++;
-      // A program still running detached has no end yet: its target stays open for resume.
-      if (result.leftRunning) return;
-      this.o.bus.emit({
-        type: 'instance-finished',
-        stepId: step.id,
-        target: instance.target,
-        status: result.status,
-        message: result.message,
-        durationMs: result.durationMs,
-        ...(result.exitCode !== undefined ? { exitCode: result.exitCode } : {}),
-        ...(result.value !== undefined ? { value: result.value } : {}),
-        ...(result.answers ? { answers: result.answers } : {}),
-        ...(result.timedOut ? { timedOut: true } : {}),
-        ...(result.cancelled ? { cancelled: true } : {}),
-      });
-    };
-    const canStart = () => failures <= step.fanOut.maxFailures && !this.o.stopSignal.aborted;
-    if (step.fanOut.mode === 'batches') {
-      for (let b = 0; b < instances.length && canStart(); b += limit) {
-        await Promise.all(instances.slice(b, b + limit).map((_, i) => runOne(b + i)));
-      }
-    } else {
-      const worker = async () => {
-        while (next < instances.length && canStart()) await runOne(next++);
-      };
-      await Promise.all(Array.from({ length: Math.min(limit, instances.length) }, worker));
-    }
-    const ran = results.filter(Boolean);
-    const running = ran.find((r) => r.leftRunning);
-    if (running) return only(running);
-    const failed = ran.filter((r) => r.status === 'failed');
-    const notRun = instances.length - ran.length;
-    const targetsWhere = (test: (r: ActionResult | undefined) => boolean) =>
-      instances.flatMap((instance, i) => (test(results[i]) ? [instance.target ?? 'local'] : []));
-    // Not started because of a stop: interrupted. Not started after too many failures: not started.
-    const stopped = this.o.stopSignal.aborted && failed.length <= step.fanOut.maxFailures;
-    const fan = {
-      interrupted: stopped ? targetsWhere((r) => r === undefined) : [],
-      lost: targetsWhere((r) => r?.connection === 'lost'),
-      unreachable: targetsWhere((r) => r?.connection === 'unreachable'),
-    };
-    if (failed.length > step.fanOut.maxFailures || (notRun > 0 && failed.length)) {
-      const first = failed[0]!;
-      const where = instances[results.indexOf(first)]?.target;
-      const notStarted = notRun ? `, ${notRun} ${stopped ? 'interrupted before they started' : 'not started'}` : '';
-      return {
-        ...fan,
-        result: {
-          ...first,
-          message: `${where ? `${where}: ` : ''}${first.message}${instances.length > 1 ? ` (${failed.length} of ${instances.length} failed${notStarted})` : ''}`,
-        },
-      };
-    }
-    if (notRun > 0)
-      return {
-        ...fan,
-        result: {
-          status: 'failed',
-          message: `interrupted: ${notRun} of ${instances.length} target(s) not started (${fan.interrupted.join(', ')})`,
-          cancelled: true,
-          durationMs: 0,
-        },
-      };
-    const firstOk = ran.find((r) => r.status === 'succeeded') ?? ran[0];
-    return {
-      ...fan,
-      result: firstOk
-        ? { ...firstOk, message: instances.length > 1 ? `${ran.length - failed.length} of ${instances.length} succeeded` : firstOk.message }
-        : { status: 'succeeded', message: 'no targets', durationMs: 0 },
-    };
+    });
+    const targets = instances.map((i) => i.target);
+    return summarizeFanOut(targets, results, step.fanOut.maxFailures, this.o.stopSignal.aborted);
+  }
+
+  /** Runs the step on one target, with its start and end recorded. */
+  private async runInstance(step: PlannedStep, kind: StepKind, instance: ActionInstance): Promise<ActionResult> {
+    this.o.bus.emit({ type: 'instance-started', stepId: step.id, target: instance.target });
+    const result = await this.safeRun(() =>
+      kind.run(instance.data, this.context(step.id, instance.target, step.timeoutMs, this.o.killSignal, false)),
+    );
+    // A program still running detached has no end yet: its target stays open for resume.
+    if (result.leftRunning) return result;
+    this.o.bus.emit({
+      type: 'instance-finished',
+      stepId: step.id,
+      target: instance.target,
+      status: result.status,
+      message: result.message,
+      durationMs: result.durationMs,
+      ...(result.exitCode !== undefined ? { exitCode: result.exitCode } : {}),
+      ...(result.value !== undefined ? { value: result.value } : {}),
+      ...(result.answers ? { answers: result.answers } : {}),
+      ...(result.timedOut ? { timedOut: true } : {}),
+      ...(result.cancelled ? { cancelled: true } : {}),
+    });
+    return result;
   }
 
   /** The step's instances, less the targets on which an interrupted session already ran it. */
@@ -610,6 +563,17 @@ class Execution {
       });
     return step.action.instances.filter((i) => i.target === null || !done.has(i.target));
   }
+}
+
+/**
+ * How a step that ran ended: unknown where a connection was lost, interrupted where a stop left
+ * targets unstarted or cancelled, else as its last attempt.
+ */
+function stepStatus(last: ActionResult, fan: FanOutResult, stopRequested: boolean): Exclude<StepStatus, 'skipped'> {
+  if (last.status === 'succeeded') return 'succeeded';
+  if (fan.lost.length) return 'unknown';
+  if (fan.interrupted.length || (last.cancelled && stopRequested)) return 'interrupted';
+  return 'failed';
 }
 
 /** The first failure, else the first result: a check passes only where it passed on every target. */
