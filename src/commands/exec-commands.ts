@@ -9,7 +9,10 @@ import { lockKey, type HeldLock } from '../journal/lock.js';
 import { guardOutput } from '../journal/output-guard.js';
 import { checkRunId } from '../journal/state-dir.js';
 import { openStateStore, type StateStore } from '../journal/store.js';
-import { openConnections } from '../targets/connections.js';
+import { openConnections, type RunConnections } from '../targets/connections.js';
+import type { Connections } from '../targets/types.js';
+import type { Inventory } from '../inventory/inventory.js';
+import type { Plan } from '../planner/plan-types.js';
 import { askSecret, createConfirmer, createOperatorIO } from '../ui/operator.js';
 import { createJsonRenderer, createTerminalRenderer } from '../ui/terminal-renderer.js';
 import type { CommandContext } from './context.js';
@@ -108,6 +111,7 @@ export async function runPrepared(
   const store = resume?.store ?? (mode === 'exec' ? await openStateStore(options, ctx.env) : null);
   let lock: HeldLock | null = null;
   let journal: JournalHandle | null = null;
+  let connections: RunConnections | undefined;
   try {
     if (store)
       lock = await store.lock(
@@ -116,10 +120,21 @@ export async function runPrepared(
         resume?.runId ?? null,
       );
     const secrets = await collectSecrets(plan, ctx.env, ctx.interactive ? askSecret : null);
+    connections = openConnections({
+      inventory: prepared.inventory!,
+      secrets,
+      knownHostsFile: options.knownHosts,
+      acceptNewHostKeys: options.acceptNewHostKeys ?? false,
+    });
+    // The input is valid, the lock held and the credentials known: the SSH handshakes (host keys
+    // verified as always) now overlap the journal's creation instead of waiting for the first
+    // step. Not when new host keys are to be recorded: that stays with the step that needs the host.
+    if (mode === 'exec' && !options.acceptNewHostKeys) await connections.prepareHosts(sshHostsOf(plan, prepared.inventory!));
     const redact = (text: string) => secrets.redact(text);
     if (store) journal = resume ? await store.reopenJournal(runId, redact) : await store.createJournal(runId, plan, redact);
-    return await runSession({ prepared, options, ctx, mode, resume, runId, operator, from, only, secrets, journal, lock });
+    return await runSession({ prepared, options, ctx, mode, resume, runId, operator, from, only, secrets, journal, lock, connections });
   } finally {
+    await connections?.closeAll();
     await lock?.release();
     journal?.close();
     if (!resume) await store?.close();
@@ -139,20 +154,25 @@ interface SessionInput {
   secrets: Awaited<ReturnType<typeof collectSecrets>>;
   journal: JournalHandle | null;
   lock: HeldLock | null;
+  connections: Connections;
+}
+
+/** Every inventory host a check, step or verification of the plan runs on (rollback included). */
+function sshHostsOf(plan: Plan, inventory: Inventory): Set<string> {
+  const steps = [...plan.steps, ...plan.rollback];
+  const actions = [...plan.preconditions, ...steps.map((s) => s.action), ...steps.flatMap((s) => (s.verify ? [s.verify] : []))];
+  const hosts = new Set<string>();
+  for (const action of actions)
+    for (const { target } of action.instances) if (target !== null && target in inventory.hosts) hosts.add(target);
+  return hosts;
 }
 
 /** One session of a run: output, signals, connections, the resume's settling, the executor. */
 async function runSession(input: SessionInput): Promise<RunSummary> {
-  const { prepared, options, resume, runId, secrets, journal, lock } = input;
+  const { resume, runId, journal, lock, connections } = input;
   const { bus, terminal } = sessionOutput(input);
   const pause = () => terminal?.pause();
   const signals = trapSignals(bus);
-  const connections = openConnections({
-    inventory: prepared.inventory!,
-    secrets,
-    knownHostsFile: options.knownHosts,
-    acceptNewHostKeys: options.acceptNewHostKeys ?? false,
-  });
   bus.emit(runStartedEvent(input));
   try {
     const execute = executeOptions(input, { bus, connections, signals, pause });
@@ -162,7 +182,6 @@ async function runSession(input: SessionInput): Promise<RunSummary> {
     return summary;
   } finally {
     signals.release();
-    await connections.closeAll();
   }
 }
 

@@ -1,4 +1,7 @@
-/** Opens each inventory entry's connection once, on first use, and closes them all at the end. */
+/**
+ * Opens each inventory entry's connection once, on first use (or ahead of it for the SSH hosts a
+ * run names: prepareHosts), and closes them all at the end.
+ */
 import { RunbookError } from '../core/errors.js';
 import type { Inventory } from '../inventory/inventory.js';
 import { parseDuration } from '../core/duration.js';
@@ -42,7 +45,17 @@ const modules = {
   local: () => import('./local.js'),
 };
 
-export function openConnections(options: ConnectionOptions): Connections {
+/** The connections of a run, and a way to open the SSH ones ahead of the first step. */
+export interface RunConnections extends Connections {
+  /**
+   * Starts connecting to these inventory hosts (resolves once the handshakes are under way, not
+   * done), so that they overlap the run's own set-up; each step still waits for its connection
+   * and gets its error.
+   */
+  prepareHosts(hosts: Iterable<string>): Promise<void>;
+}
+
+export function openConnections(options: ConnectionOptions): RunConnections {
   const { inventory, secrets } = options;
   const ssh = new Map<string, Promise<SshTarget>>();
   const sql = new Map<string, Promise<PostgresTarget>>();
@@ -55,18 +68,22 @@ export function openConnections(options: ConnectionOptions): Connections {
     passphrase: secrets.get(`inventory.${name}.passphrase`),
   });
 
+  const sshTarget = (host: string): Promise<SshTarget> => {
+    if (!inventory.hosts[host]) return Promise.reject(new RunbookError('invalid', `no host "${host}" in the inventory`));
+    return once(ssh, host, async () => {
+      const [{ SshTarget }, { SshConfigResolver }] = await Promise.all([modules.ssh(), import('./ssh-config.js')]);
+      sshConfig ??= new SshConfigResolver(inventory.hosts, {
+        configFile: inventory.ssh?.configFile,
+        knownHostsFile: options.knownHostsFile ?? inventory.ssh?.knownHostsFile,
+      });
+      return new SshTarget(host, sshConfig.resolve(host), sshAuth(host), options.acceptNewHostKeys, connectTimeoutMs, sshAuth);
+    });
+  };
+
   return {
     command(host: string | null): Promise<CommandTarget> {
       if (host === null) return (local ??= modules.local().then((m) => new m.LocalTarget()));
-      if (!inventory.hosts[host]) return Promise.reject(new RunbookError('invalid', `no host "${host}" in the inventory`));
-      return once(ssh, host, async () => {
-        const [{ SshTarget }, { SshConfigResolver }] = await Promise.all([modules.ssh(), import('./ssh-config.js')]);
-        sshConfig ??= new SshConfigResolver(inventory.hosts, {
-          configFile: inventory.ssh?.configFile,
-          knownHostsFile: options.knownHostsFile ?? inventory.ssh?.knownHostsFile,
-        });
-        return new SshTarget(host, sshConfig.resolve(host), sshAuth(host), options.acceptNewHostKeys, connectTimeoutMs, sshAuth);
-      });
+      return sshTarget(host);
     },
     sql(name: string): Promise<SqlTarget> {
       const entry = inventory.databases[name];
@@ -85,6 +102,13 @@ export function openConnections(options: ConnectionOptions): Connections {
         name,
         async () => new (await modules.http()).HttpEndpoint(name, entry, (field) => secrets.get(`inventory.${name}.${field}`)),
       );
+    },
+    async prepareHosts(hosts: Iterable<string>): Promise<void> {
+      const targets = await Promise.allSettled([...hosts].map(sshTarget));
+      // A host unknown to the inventory or ssh_config: the step that names it reports it.
+      for (const t of targets) if (t.status === 'fulfilled') t.value.prepare();
+      // net.Socket connects on the next tick: let the connections start before the caller goes on.
+      await new Promise((resolve) => setImmediate(resolve));
     },
     async closeAll(): Promise<void> {
       const opened = await Promise.allSettled([...ssh.values(), ...sql.values()]);

@@ -21,6 +21,8 @@ export class SshTarget implements CommandTarget {
   private client: Client | undefined;
   private connecting: Promise<Client> | undefined;
   private lost: Error | undefined;
+  /** A command was started on this connection: from then on, losing it leaves an outcome unknown. */
+  private used = false;
   /** Every client opened, ready or not, so close() also ends half-open handshakes. */
   private readonly clients = new Set<Client>();
 
@@ -134,10 +136,12 @@ export class SshTarget implements CommandTarget {
       }
       const client = await this.open(this.endpoint, this.auth, sock);
       client.on('close', () => {
+        this.client = undefined;
+        // Opened ahead (prepare) and closed before any command used it: the next use opens another.
+        if (!this.used) return void (this.connecting = undefined);
         this.lost ??= new RunbookError('connection', `the SSH connection to ${this.name} was closed`, {
           hint: 'Check the host; the journal records which steps completed.',
         });
-        this.client = undefined;
       });
       client.on('error', () => undefined);
       this.client = client;
@@ -146,7 +150,19 @@ export class SshTarget implements CommandTarget {
     return this.connecting;
   }
 
+  /**
+   * Opens the connection ahead of its first use, while the run is being set up (host key checked
+   * as always, nothing sent but the handshake). A failure here is forgotten: the first command
+   * opens the connection again and reports what goes wrong then, when the host may be up.
+   */
+  prepare(): void {
+    this.connect().catch(() => {
+      if (!this.used) this.connecting = undefined;
+    });
+  }
+
   async exec(command: string, options: CommandOptions): Promise<CommandResult> {
+    this.used = true;
     const stagingDir = options.secrets?.stagingDir;
     if (options.secrets && stagingDir) return this.execWithStagedSecrets(command, options, options.secrets.variables, stagingDir);
     const client = await this.connect();

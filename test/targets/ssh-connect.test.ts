@@ -1,10 +1,13 @@
 /**
  * How `runbook` opens its SSH connections, seen from the system calls of real runs (strace)
  * against a real sshd: Nagle's algorithm is off from the TCP connect on (not only once the
- * handshake is over).
+ * handshake is over); `exec` starts the handshakes once the input is valid, before the journal
+ * is created, while dry-run, plan, validate and a bad input connect to nothing; an unknown host
+ * key still stops the run before any command; a host that was down when the run started is
+ * connected to again when its step comes.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -39,16 +42,25 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function runbook(command: string): string {
+function runbook(command: string, firstLocalCommand?: string): string {
   const path = join(dir, `rb-${++n}.yaml`);
+  const local = firstLocalCommand
+    ? `  - id: first
+    title: runs here first
+    kind: local
+    command: ${JSON.stringify(firstLocalCommand)}
+`
+    : '';
   writeFileSync(
     path,
     `id: ssh-connect-${n}
 title: SSH connect ${n}
+parameters:
+  tag: { type: string, default: mark, pattern: '^[a-z]+$' }
 targets:
   app: { type: hosts }
 steps:
-  - id: touch
+${local}  - id: touch
     title: leaves a mark on the host
     kind: ssh
     target: app
@@ -70,7 +82,7 @@ async function traced(args: string[]): Promise<Traced> {
   const trace = join(dir, `trace-${++n}`);
   const result = await promisify(execFile)(
     'strace',
-    ['-f', '-qq', '-s', '64', '-e', 'trace=connect,setsockopt,write', '-o', trace, process.execPath, CLI, ...args],
+    ['-f', '-qq', '-s', '200', '-e', 'trace=connect,setsockopt,write', '-o', trace, process.execPath, CLI, ...args],
     { env: { ...process.env, NO_COLOR: '1', CI: 'true' } },
   ).then(
     (r) => ({ code: 0, output: r.stdout + r.stderr }),
@@ -97,5 +109,59 @@ describe('SSH connections', () => {
     expect(ident, 'the client sent its identification').toBeGreaterThan(0);
     expect(noDelay, 'TCP_NODELAY was set').toBeGreaterThan(0);
     expect(noDelay).toBeLessThan(ident);
+  });
+
+  it('are opened by exec once the input is valid, before the journal is started', async () => {
+    const run = await traced(['exec', runbook("'true'"), '-i', inventory, '--yes', '--state-dir', join(dir, 'state')]);
+    expect(run.code, run.output).toBe(0);
+    const connect = run.calls.findIndex((c) => c.includes(`inet_addr("${lab.host('app1').address}")`));
+    const journalStarted = run.calls.findIndex((c) => c.includes('\\"type\\":\\"journal-started\\"'));
+    expect(journalStarted, 'the journal was started').toBeGreaterThan(0);
+    expect(connect, 'the run connected to the host').toBeGreaterThan(0);
+    expect(connect).toBeLessThan(journalStarted);
+  });
+
+  it.each([
+    ['a dry-run', (rb: string) => ['exec', rb, '-i', inventory, '--dry-run']],
+    ['plan', (rb: string) => ['plan', rb, '-i', inventory]],
+    ['validate', (rb: string) => ['validate', rb, inventory]],
+    ['exec with a bad parameter', (rb: string) => ['exec', rb, '-i', inventory, '--yes', '-p', 'tag=NOT-VALID']],
+  ])('are never opened by %s', async (name, args) => {
+    const run = await traced(args(runbook("'true'")));
+    expect(run.code, run.output).toBe(name.startsWith('exec') ? 3 : 0);
+    expect(hostSocket(run.calls), 'no connection to the host').toBeUndefined();
+  });
+
+  it('stop at an unknown host key before any command, opened ahead or not', async () => {
+    const strangers = join(dir, 'inventory-unknown-key.yaml');
+    writeFileSync(join(dir, 'empty_known_hosts'), '');
+    writeFileSync(strangers, readFileSync(inventory, 'utf8').replace(lab.knownHostsPath, join(dir, 'empty_known_hosts')));
+    const mark = join(lab.host('app1').stateDir, 'unknown-key-mark');
+    const run = await traced(['exec', runbook(`touch ${mark}`), '-i', strangers, '--yes', '--state-dir', join(dir, 'state')]);
+    expect(run.code, run.output).toBe(7);
+    expect(existsSync(mark)).toBe(false);
+    expect(readFileSync(join(dir, 'empty_known_hosts'), 'utf8')).toBe('');
+  });
+
+  it('are opened again when the step comes, for a host that was down when the run started', async () => {
+    const go = join(dir, 'go');
+    const waiting = join(dir, 'waiting');
+    const mark = join(lab.host('app1').stateDir, 'came-back-mark');
+    await lab.stopHost('app1');
+    try {
+      const rb = runbook(`touch ${mark}`, `touch ${waiting}; while [ ! -e ${go} ]; do sleep 0.05; done`);
+      const pending = traced(['exec', rb, '-i', inventory, '--yes', '--state-dir', join(dir, 'state')]);
+      while (!existsSync(waiting)) await new Promise((r) => setTimeout(r, 50));
+      await lab.startHost('app1');
+      writeFileSync(go, '');
+      const run = await pending;
+      expect(run.code, run.output).toBe(0);
+      // Two connections: the one opened ahead (refused: the host was down) and the step's own.
+      const h = lab.host('app1');
+      expect(run.calls.filter((c) => /^\d+\s+connect\(/.test(c) && c.includes(`inet_addr("${h.address}")`)).length).toBe(2);
+      expect(existsSync(mark)).toBe(true);
+    } finally {
+      if (!lab.host('app1').running) await lab.startHost('app1');
+    }
   });
 });
