@@ -9,7 +9,7 @@
  * state directory from rewriting it whole. The state directory's ownership check does that.
  */
 import { createHash } from 'node:crypto';
-import type { JournalRecord } from './journal.js';
+import type { JournalRecord } from './records.js';
 
 /** The chain value before the first record. */
 export const CHAIN_SEED = 'runbook-journal-1';

@@ -14,6 +14,7 @@ import { RunbookError } from '../core/errors.js';
 import type { Listener, RunEvent } from '../engine/events.js';
 import type { Plan } from '../planner/plan-types.js';
 import { CHAIN_SEED, checkJournal, planDigest, sealLine } from './chain.js';
+import type { NewJournalNote } from './records.js';
 import {
   checkRunId,
   checkStateDir,
@@ -31,32 +32,7 @@ export const MAX_OUTPUT_CHARS = 64 * 1024;
 /** Bound on the output kept per step (all its targets and attempts together). */
 export const MAX_STEP_OUTPUT_CHARS = 256 * 1024;
 
-/**
- * Facts the journal records besides the engine's events: what resume decided and why. They are
- * written by the commands (resume, exec), never by the engine.
- */
-export type JournalNote = { time: string } &
-  /** The first record of every journal: the digest of the stored plan text. */
-  (
-    | { type: 'journal-started'; planDigest: string }
-    /** Resume found the last line torn by a crash and removed it; what it held is kept here. */
-    | { type: 'torn-line-dropped'; bytes: number; text: string }
-    | { type: 'resume-forced'; changed: string[] }
-    | { type: 'lock-taken-over'; lock: { runId: string; pid: number; host: string; user: string; since: string } }
-    | {
-        type: 'unknown-outcome';
-        stepId: string;
-        title: string;
-        decision: 'done' | 'rerun' | 'abort';
-        by: 'verification' | 'operator' | 'flag';
-        message: string;
-      }
-  );
-
-export type JournalRecord = RunEvent | JournalNote;
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-export type NewJournalNote = DistributiveOmit<JournalNote, 'time'>;
+export type { JournalNote, JournalRecord, NewJournalNote } from './records.js';
 
 export function defaultStateDir(env: NodeJS.ProcessEnv): string {
   if (env.RUNBOOK_STATE_DIR) return env.RUNBOOK_STATE_DIR;

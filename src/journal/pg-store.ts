@@ -16,7 +16,7 @@ import { journalAlteredError, journalWriter, type JournalHandle } from './journa
 import { isProcessAlive, lockedError, type HeldLock, type LockInfo, type LockKey, type LockOwner } from './lock.js';
 import { storedRun, type StoredRun } from './read.js';
 import { checkRunId } from './state-dir.js';
-import type { StateStore } from './store.js';
+import type { StateStore } from './state-store.js';
 
 const SCHEMA = `
 create table if not exists runbook_runs (run_id text primary key, runbook text not null, plan text, created_at timestamptz not null default now());

@@ -5,32 +5,13 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Plan } from '../planner/plan-types.js';
-import { defaultStateDir, reopenJournal, runDir, startJournal, type JournalHandle } from './journal.js';
-import { acquireFileLock, breakFileLock, listFileLocks, type HeldLock, type LockInfo, type LockKey, type LockOwner } from './lock.js';
+import { defaultStateDir, reopenJournal, runDir, startJournal } from './journal.js';
+import { acquireFileLock, breakFileLock, listFileLocks } from './lock.js';
 import { storedRun, type StoredRun } from './read.js';
+import type { StateOptions, StateStore } from './state-store.js';
 import { checkRunId, checkStateDir, isRunId, checkSubdir, readStateFile, stateFsError } from './state-dir.js';
 
-export interface StateStore {
-  /** For messages: a directory, or a database URL without its password. */
-  readonly where: string;
-  /** The option that selects this store again (for hints). */
-  readonly option: string;
-  createJournal(runId: string, plan: Plan, redact: (text: string) => string): Promise<JournalHandle>;
-  reopenJournal(runId: string, redact: (text: string) => string): Promise<JournalHandle>;
-  readRun(runId: string): Promise<StoredRun | null>;
-  listRuns(): Promise<StoredRun[]>;
-  /** Takes the lock of a runbook and target set, or throws `locked` (exit 8). */
-  lock(key: LockKey, owner: LockOwner, resumeOf: string | null): Promise<HeldLock>;
-  locks(): Promise<LockInfo[]>;
-  breakLock(id: string, force: boolean): Promise<LockInfo>;
-  close(): Promise<void>;
-}
-
-export interface StateOptions {
-  stateDir?: string;
-  stateUrl?: string;
-}
+export type { StateOptions, StateStore } from './state-store.js';
 
 /** --state-url, then --state-dir, then RUNBOOK_STATE_URL, then RUNBOOK_STATE_DIR / XDG_STATE_HOME. */
 export async function openStateStore(options: StateOptions, env: NodeJS.ProcessEnv): Promise<StateStore> {
