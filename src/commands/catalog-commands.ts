@@ -1,15 +1,13 @@
 /** `runbook list`, `runbook show`, `runbook validate`, `runbook schema`. */
 import { statSync } from 'node:fs';
-import { RunbookError, ValidationError, formatDiagnostic, type Diagnostic } from '../core/errors.js';
-import { buildPlan } from '../planner/planner.js';
+import { RunbookError, ValidationError, formatDiagnostic, type Diagnostic, type SkippedStage } from '../core/errors.js';
 import { loadCatalog, yamlFilesIn } from '../runbook/catalog.js';
 import { inventoryJsonSchema, loadInventory } from '../inventory/inventory.js';
-import { loadRunbookForValidation } from '../runbook/load.js';
 import { parseYamlText, readText } from '../core/yaml-source.js';
-import { exampleParameters } from '../runbook/params.js';
 import { runbookJsonSchema } from '../runbook/schema.js';
 import { renderRunbookDocument } from '../ui/render-document.js';
 import type { CommandContext } from './context.js';
+import { checkRunbook } from './input-checks.js';
 import { preparePlan } from './prepare.js';
 
 export function listCommand(ctx: CommandContext, options: { ids?: boolean } = {}): void {
@@ -65,6 +63,8 @@ interface ValidationReport {
   kind: 'runbook' | 'inventory';
   id?: string;
   diagnostics: Diagnostic[];
+  /** Stages that could not run because an earlier one failed (a runbook whose YAML does not parse). */
+  skipped: SkippedStage[];
 }
 
 /**
@@ -86,29 +86,31 @@ export function validateCommand(paths: string[], ctx: CommandContext): Validatio
       const what = r.kind === 'inventory' ? ' (inventory)' : r.id ? ` (${r.id})` : '';
       ctx.print(r.valid ? `${c.green('valid')}   ${r.file}${c.dim(what)}` : `${c.red('invalid')} ${r.file}${c.dim(what)}`);
       for (const d of r.diagnostics) ctx.print(`  ${d.severity === 'error' ? c.red(formatDiagnostic(d)) : c.yellow(formatDiagnostic(d))}`);
+      for (const s of r.skipped) ctx.print(c.dim(`  skipped: ${s.stage} (${s.reason})`));
     }
   }
   return reports;
 }
 
 function validateRunbook(file: string): ValidationReport {
-  const { runbook, diagnostics } = loadRunbookForValidation(file);
-  if (!runbook) return { file, kind: 'runbook', valid: false, diagnostics };
-  const params = exampleParameters(runbook.spec.parameters);
-  const planned = buildPlan({ runbook, inventory: null, parameters: params.values, parameterInfo: params.info, answers: {} });
-  const all = [
-    ...diagnostics,
-    ...planned.diagnostics.filter((d) => !diagnostics.some((e) => e.message === d.message && e.line === d.line)),
-  ];
-  return { file, kind: 'runbook', id: runbook.spec.id, valid: !all.some((d) => d.severity === 'error'), diagnostics: all };
+  const { runbook, diagnostics, skipped } = checkRunbook(file);
+  return {
+    file,
+    kind: 'runbook',
+    ...(runbook ? { id: runbook.spec.id } : {}),
+    valid: !diagnostics.some((d) => d.severity === 'error'),
+    diagnostics,
+    skipped,
+  };
 }
 
 function validateInventory(file: string, ctx: CommandContext): ValidationReport {
   try {
     loadInventory(file, ctx.env);
-    return { file, kind: 'inventory', valid: true, diagnostics: [] };
+    return { file, kind: 'inventory', valid: true, diagnostics: [], skipped: [] };
   } catch (error) {
-    if (error instanceof ValidationError) return { file, kind: 'inventory', valid: false, diagnostics: error.diagnostics };
+    if (error instanceof ValidationError)
+      return { file, kind: 'inventory', valid: false, diagnostics: error.diagnostics, skipped: error.skipped };
     throw error;
   }
 }

@@ -14,6 +14,7 @@ export function errorLine(fields: {
   message: string;
   hint: string | null;
   diagnostics?: ValidationError['diagnostics'];
+  skipped?: ValidationError['skipped'];
   stack?: string;
 }): string {
   return jsonLine({ type: 'error', ...fields }).trimEnd();
@@ -32,7 +33,7 @@ export function reportError(error: unknown, ctx: CommandContext): number {
           exitCode: error.exitCode,
           message: error.message,
           hint: error.hint ?? null,
-          ...(error instanceof ValidationError ? { diagnostics: error.diagnostics } : {}),
+          ...(error instanceof ValidationError ? { diagnostics: error.diagnostics, skipped: error.skipped } : {}),
         }),
       );
     else {

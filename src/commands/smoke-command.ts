@@ -11,11 +11,11 @@ import { RunbookError } from '../core/errors.js';
 import { jsonLine } from '../engine/events.js';
 import type { RunSummary } from '../engine/executor.js';
 import type { Plan, PlannedStep } from '../planner/plan-types.js';
-import { findRunbook } from '../runbook/catalog.js';
-import { loadInventory, parseInventory } from '../inventory/inventory.js';
+import { parseInventory } from '../inventory/inventory.js';
 import type { CommandContext } from './context.js';
 import { runPrepared, type ExecOptions } from './exec-commands.js';
 import { printWarnings } from './plan-commands.js';
+import { checkInputs } from './input-checks.js';
 import { preparePlan } from './prepare.js';
 import { applyStandIns, readSmokeSeed, type SmokeSeed } from './smoke-seed.js';
 
@@ -35,8 +35,10 @@ export async function smokeCommand(id: string, options: SmokeOptions, ctx: Comma
       hint: 'e.g. --database-url postgres://postgres:postgres@localhost:5432/smoke',
     });
   const db = parseDatabaseUrl(url);
-  const runbook = findRunbook(id, ctx.runbookDirs);
-  const given = options.inventory ? loadInventory(options.inventory) : null;
+  const env = { ...ctx.env, ...(db.password !== undefined ? { [PASSWORD_ENV]: db.password } : {}) };
+  const smokeCtx: CommandContext = { ...ctx, env, interactive: false };
+  // The runbook, the operator's inventory and parameters, every stage's problems at once.
+  const { runbook, inventory: given } = await checkInputs(id, options, smokeCtx);
   const inventoryText = stringify({
     name: `smoke run against ${db.host}:${db.port}/${db.database}`,
     parameters: given?.parameters ?? {},
@@ -44,8 +46,6 @@ export async function smokeCommand(id: string, options: SmokeOptions, ctx: Comma
     ...smokeTargets(runbook.spec.targets, db, hostVarsUsed(runbook.source.text)),
   });
   const inventoryLoaded = parseInventory('(smoke inventory)', inventoryText);
-  const env = { ...ctx.env, ...(db.password !== undefined ? { [PASSWORD_ENV]: db.password } : {}) };
-  const smokeCtx: CommandContext = { ...ctx, env, interactive: false };
   const prepared = await preparePlan(runbook.file, { ...options, inventory: undefined, inventoryLoaded }, smokeCtx);
   printWarnings(prepared, ctx);
   const seeds = (options.seed ?? []).map(readSmokeSeed);

@@ -101,19 +101,35 @@ export interface Diagnostic extends SourcePosition {
   message: string;
 }
 
-/** Bad input: a malformed runbook, inventory or parameter. Carries every diagnostic found. */
+/**
+ * A validation stage that could not run because an earlier one failed in a way it depends on
+ * (the YAML does not parse, so the schema cannot be checked): said, so that fixing the problems
+ * shown is not taken for the end of the story.
+ */
+export interface SkippedStage {
+  stage: string;
+  reason: string;
+}
+
+/**
+ * Bad input: a malformed runbook, inventory or parameter. Carries every diagnostic found, of
+ * every stage that could run, and the stages that could not.
+ */
 export class ValidationError extends RunbookError {
   readonly diagnostics: Diagnostic[];
-  constructor(diagnostics: Diagnostic[], hint?: string) {
+  readonly skipped: SkippedStage[];
+  constructor(diagnostics: Diagnostic[], hint?: string, skipped: SkippedStage[] = []) {
     const errors = diagnostics.filter((d) => d.severity === 'error');
     const first = errors[0];
     const summary =
-      errors.length === 1 && first
+      (errors.length === 1 && first
         ? formatDiagnostic(first)
-        : `${errors.length} problems found:\n` + errors.map((d) => '  ' + formatDiagnostic(d)).join('\n');
+        : `${errors.length} problems found:\n` + errors.map((d) => '  ' + formatDiagnostic(d)).join('\n')) +
+      skipped.map((s) => `\n  skipped: ${s.stage} (${s.reason})`).join('');
     super('invalid', summary, { hint: hint ?? 'Fix the file and run `runbook validate` again. Nothing was run.' });
     this.name = 'ValidationError';
     this.diagnostics = diagnostics;
+    this.skipped = skipped;
   }
 }
 

@@ -171,10 +171,14 @@ export function parseInventory(file: string, text: string, env: NodeJS.ProcessEn
 }
 
 function checkInventory({ source, diagnostics }: { source?: YamlSource; diagnostics: Diagnostic[] }, env: NodeJS.ProcessEnv): Inventory {
-  if (!source) throw new ValidationError(diagnostics);
+  if (!source)
+    throw new ValidationError(diagnostics, undefined, [{ stage: 'inventory schema and rules', reason: 'its YAML does not parse' }]);
   const file = source.file;
   const { value, diagnostics: schemaProblems } = validateWithSchema(source, inventorySchema, describeSecretIssue);
-  if (!value) throw new ValidationError(schemaProblems);
+  if (!value)
+    throw new ValidationError(schemaProblems, undefined, [
+      { stage: 'inventory rules (entry names, roles, databases)', reason: 'its schema errors come first' },
+    ]);
   const problems = checkInventoryRules(source, value);
   const databases: Record<string, DatabaseEntry> = {};
   for (const [name, entry] of Object.entries(value.databases)) {

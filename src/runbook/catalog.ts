@@ -47,21 +47,28 @@ export function loadCatalog(dirs: string[]): CatalogEntry[] {
   return [...byId.values(), ...broken];
 }
 
-/** A runbook by id, or by path to a YAML file. */
+/** A runbook by id, or by path to a YAML file; an invalid one is a validation error. */
 export function findRunbook(idOrFile: string, dirs: string[]): LoadedRunbook {
-  if (/\.ya?ml$/.test(idOrFile) || idOrFile.includes('/')) {
-    const { runbook, diagnostics } = loadRunbookFile(idOrFile);
-    if (!runbook) throw new ValidationError(diagnostics);
-    return runbook;
-  }
+  const { runbook, diagnostics } = locateRunbook(idOrFile, dirs);
+  if (!runbook) throw new ValidationError(diagnostics);
+  return runbook;
+}
+
+/**
+ * The file of a runbook given by id or path, loaded: `runbook` when it is valid, else its
+ * problems (for a caller that goes on to check the rest of its input). An unknown id is a
+ * usage error.
+ */
+export function locateRunbook(idOrFile: string, dirs: string[]): { file: string; runbook?: LoadedRunbook; diagnostics: Diagnostic[] } {
+  if (/\.ya?ml$/.test(idOrFile) || idOrFile.includes('/')) return { file: idOrFile, ...loadRunbookFile(idOrFile) };
   for (const dir of [...dirs].reverse()) {
     // The file named after the id first: the others need not be read at all.
     const named = [`${idOrFile}.yaml`, `${idOrFile}.yml`].map((f) => join(dir, f));
     for (const file of [...named.filter(isFile), ...yamlFilesIn(dir).filter((f) => !named.includes(f))]) {
       if (!isFile(file)) continue;
       const { runbook, diagnostics } = loadRunbookFile(file);
-      if (runbook?.spec.id === idOrFile) return runbook;
-      if (!runbook && file.replace(/.*\//, '').replace(/\.ya?ml$/, '') === idOrFile) throw new ValidationError(diagnostics);
+      if (runbook?.spec.id === idOrFile) return { file, runbook, diagnostics };
+      if (!runbook && file.replace(/.*\//, '').replace(/\.ya?ml$/, '') === idOrFile) return { file, diagnostics };
     }
   }
   const ids = loadCatalog(dirs).flatMap((e) => (e.runbook ? [e.runbook.spec.id] : []));

@@ -47,31 +47,47 @@ export function loadRunbookFile(file: string): { runbook?: LoadedRunbook; diagno
   return { runbook: { spec: value, file, hash, source, warnings: problems }, diagnostics: problems };
 }
 
+/** The stages of a runbook's validation, in order: each needs the one before it to pass. */
+export const RUNBOOK_STAGES = ['YAML syntax', 'schema', 'rules, references and templates'] as const;
+
+/** Where the validation of a runbook had to stop, and the stages after that point it skipped. */
+export type RunbookStop = { at: 'file' | 'yaml' | 'schema'; reason: string };
+
 /**
- * For `validate`, which reports every stage's problems at once: when the schema's only
- * complaints are unknown fields (typos), the runbook without those fields goes on to the rules
- * here and to the caller's symbolic plan (references, templates). The runbook returned then
- * comes with the schema's errors in its diagnostics and must not be run.
+ * For the commands that report every stage's problems at once: goes as far as the file allows.
+ * When the schema's only complaints are unknown fields (typos), the runbook without those fields
+ * goes on to the rules here and to the caller's symbolic plan (references, templates); so does a
+ * runbook whose rules fail (a duplicate id). The runbook returned then comes with errors in its
+ * diagnostics and must not be run. Without a runbook, `stop` says which stage stopped it.
  */
-export function loadRunbookForValidation(file: string): { runbook?: LoadedRunbook; diagnostics: Diagnostic[] } {
+export function loadRunbookForValidation(file: string): { runbook?: LoadedRunbook; diagnostics: Diagnostic[]; stop?: RunbookStop } {
   const strict = loadRunbookFile(file);
   if (strict.runbook) return strict;
   const { text } = readText(file);
-  const source = text === undefined ? undefined : parseYamlText(file, text).source;
-  if (!source || text === undefined) return strict;
+  if (text === undefined) return { ...strict, stop: { at: 'file', reason: 'the file cannot be read' } };
+  const source = parseYamlText(file, text).source;
+  if (!source) return { ...strict, stop: { at: 'yaml', reason: 'the YAML does not parse' } };
+  const schemaStop = { ...strict, stop: { at: 'schema', reason: 'the schema errors come first' } } as const;
   const data: unknown = source.doc.toJS();
   const first = runbookSchema.safeParse(data);
   const issues = first.success ? [] : (first.error.issues as ZodIssueLike[]);
-  if (!issues.length || issues.some((i) => i.code !== 'unrecognized_keys')) return strict;
+  if (issues.some((i) => i.code !== 'unrecognized_keys')) return schemaStop;
   for (const issue of issues) {
     const holder = valueAt(data, issue.path as PathSegment[]);
     if (holder && typeof holder === 'object') for (const key of issue.keys ?? []) delete (holder as Record<string, unknown>)[key];
   }
   const second = runbookSchema.safeParse(data);
-  if (!second.success) return strict;
+  if (!second.success) return schemaStop;
   const hash = createHash('sha256').update(text).digest('hex');
   const rules = checkRunbookRules(source, second.data);
-  return { runbook: { spec: second.data, file, hash, source, warnings: [] }, diagnostics: [...strict.diagnostics, ...rules] };
+  const schemaErrors = issues.length ? strict.diagnostics : [];
+  return { runbook: { spec: second.data, file, hash, source, warnings: [] }, diagnostics: [...schemaErrors, ...rules] };
+}
+
+/** The stages a stop skipped, for a report: after YAML syntax, the schema and the rest. */
+export function skippedAfter(stop: RunbookStop): Array<{ stage: string; reason: string }> {
+  const from = { file: 0, yaml: 1, schema: 2 }[stop.at];
+  return RUNBOOK_STAGES.slice(from).map((stage) => ({ stage: `runbook ${stage}`, reason: stop.reason }));
 }
 
 /**

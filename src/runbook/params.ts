@@ -33,6 +33,11 @@ export interface ParameterSources {
   env: NodeJS.ProcessEnv;
   /** Asks for a missing value (on a terminal); absent without one. */
   ask?: (name: string, spec: ParameterSpec) => Promise<string>;
+  /**
+   * False when a missing value is not a problem yet: it may be in an inventory that does not
+   * load, or be asked for once the rest of the input is valid.
+   */
+  reportMissing?: boolean;
 }
 
 export interface ResolvedParameters {
@@ -114,6 +119,7 @@ export async function resolveParameters(defs: Record<string, ParameterSpec>, sou
       source = 'prompt';
     }
     if (value === undefined) {
+      if (sources.reportMissing === false) continue;
       problem(
         '(command line)',
         name,

@@ -122,7 +122,14 @@ describe('validate and schema', () => {
     expect(r.stdout).toContain('valid   fixtures/example/example-maintenance.yaml (example-maintenance)');
     const j = await runCli(['--json', 'validate', 'fixtures/example']);
     expect(JSON.parse(j.stdout)).toEqual([
-      { file: 'fixtures/example/example-maintenance.yaml', kind: 'runbook', id: 'example-maintenance', valid: true, diagnostics: [] },
+      {
+        file: 'fixtures/example/example-maintenance.yaml',
+        kind: 'runbook',
+        id: 'example-maintenance',
+        valid: true,
+        diagnostics: [],
+        skipped: [],
+      },
     ]);
   });
 
