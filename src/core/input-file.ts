@@ -5,15 +5,17 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import type { Diagnostic } from './errors.js';
+import { resolve } from 'node:path';
+import { RunbookError, type Diagnostic } from './errors.js';
 
 /** Far above any runbook, inventory or plan (a plan of hundreds of hosts is a few MB). */
 export const MAX_INPUT_BYTES = 16 * 1024 * 1024;
 
-export type InputRead = { text: string; diagnostic?: undefined } | { text?: undefined; diagnostic: Diagnostic };
+/** `missing`: there is no file at that path (a problem for a runbook, normal for ~/.ssh/config). */
+export type InputRead = { text: string; diagnostic?: undefined } | { text?: undefined; diagnostic: Diagnostic; missing?: boolean };
 
 export function readInputFile(file: string): InputRead {
-  const problem = (message: string, line?: number, column?: number): InputRead => ({
+  const problem = (message: string, line?: number, column?: number): Extract<InputRead, { diagnostic: Diagnostic }> => ({
     diagnostic: { severity: 'error', file, path: '', message, ...(line === undefined ? {} : { line, column: column ?? 1 }) },
   });
   let fd: number;
@@ -22,7 +24,8 @@ export function readInputFile(file: string): InputRead {
     fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
-    return problem(e.code === 'ENOENT' ? 'file not found' : e.code === 'EACCES' ? 'permission denied' : e.message);
+    if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return { ...problem('file not found'), missing: true };
+    return problem(e.code === 'EACCES' ? 'permission denied' : e.message);
   }
   try {
     const st = fstatSync(fd);
@@ -48,6 +51,33 @@ export function readInputFile(file: string): InputRead {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * A file read for the operator's tools rather than given as input: ssh_config and its Includes,
+ * known_hosts, identity and CA files, pg_service.conf. The same checks as readInputFile, so a
+ * FIFO or a device there fails at once, naming the file and its use, instead of a read that
+ * never returns. Most are optional (ssh reads ~/.ssh/config if there is one): missing is undefined;
+ * /dev/null reads as empty, as in ssh.
+ */
+export function readOptionalConfigFile(file: string, use: string): string | undefined {
+  // `ssh -F /dev/null`, `UserKnownHostsFile /dev/null`: the usual way to say "none".
+  if (resolve(file) === '/dev/null') return '';
+  const read = readInputFile(file);
+  if (read.text !== undefined) return read.text;
+  if (read.missing) return undefined;
+  throw new RunbookError('invalid', `cannot read the ${use} ${file}: ${read.diagnostic.message}`, {
+    hint: `Give the path of the ${use} itself (a regular file), or remove the setting that names it.`,
+  });
+}
+
+/** A file that must be there (a CA file the inventory names). */
+export function readConfigFile(file: string, use: string): string {
+  const text = readOptionalConfigFile(file, use);
+  if (text !== undefined) return text;
+  throw new RunbookError('invalid', `cannot read the ${use} ${file}: file not found`, {
+    hint: `Check the path of the ${use} in the inventory.`,
+  });
 }
 
 function describeKind(st: Stats): string {

@@ -4,9 +4,9 @@
  * (pg_service.conf), then the PG* environment variables, then libpq's defaults. The password is
  * not resolved here: it stays a secret reference, or comes from PGPASSWORD / .pgpass at connect.
  */
-import { readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { readOptionalConfigFile } from '../core/input-file.js';
 
 export const sslModes = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 export type SslMode = (typeof sslModes)[number];
@@ -99,12 +99,8 @@ function serviceFiles(env: NodeJS.ProcessEnv): string[] {
 export function readService(name: string, env: NodeJS.ProcessEnv): Fields {
   const files = serviceFiles(env);
   for (const file of files) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
+    const text = readOptionalConfigFile(file, 'PostgreSQL service file');
+    if (text === undefined) continue;
     let inSection = false;
     let found = false;
     const out: Fields = {};

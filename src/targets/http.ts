@@ -5,9 +5,9 @@
  * never normalised (a `..` is not resolved away). Connecting and waiting for the response
  * headers each have their own timeout, inside the step's.
  */
-import { readFileSync } from 'node:fs';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
+import { readConfigFile } from '../core/input-file.js';
 import { RunbookError } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
 import type { EndpointEntry } from '../inventory/inventory.js';
@@ -36,7 +36,7 @@ export class HttpEndpoint implements HttpTarget {
     private readonly secret: (field: string) => string | undefined,
     private readonly now: () => number = Date.now,
   ) {
-    this.ca = entry.ca ? readFileSync(entry.ca, 'utf8') : undefined;
+    this.ca = entry.ca ? readConfigFile(entry.ca, 'CA file') : undefined;
     this.connectTimeoutMs = parseDuration(entry.connectTimeout ?? '') ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.responseTimeoutMs = parseDuration(entry.responseTimeout ?? '') ?? DEFAULT_RESPONSE_TIMEOUT_MS;
   }

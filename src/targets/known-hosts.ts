@@ -4,9 +4,10 @@
  * stops it. Plain and hashed (|1|salt|hash) host entries are understood; @revoked keys never pass.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { RunbookError } from '../core/errors.js';
+import { readOptionalConfigFile } from '../core/input-file.js';
 
 interface KnownHostLine {
   patterns: string[];
@@ -101,15 +102,7 @@ export interface HostKeyPolicy {
 }
 
 function readAll(files: string[]): string {
-  return files
-    .map((file) => {
-      try {
-        return readFileSync(file, 'utf8');
-      } catch {
-        return '';
-      }
-    })
-    .join('\n');
+  return files.map((file) => readOptionalConfigFile(file, 'known_hosts file') ?? '').join('\n');
 }
 
 /** Verifies (and with accept-new, records) a host key; throws a typed error otherwise. */

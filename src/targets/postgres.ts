@@ -8,10 +8,10 @@
  */
 import pg from 'pg';
 import pgPass from 'pgpass';
+import { readConfigFile } from '../core/input-file.js';
 import { RunbookError } from '../core/errors.js';
 import type { DatabaseEntry } from '../inventory/inventory.js';
 import type { SqlOptions, SqlResult, SqlStatement, SqlTarget } from './types.js';
-import { readFileSync } from 'node:fs';
 
 const changesSessionTimeout = /statement_timeout|\breset\s+all\b|\bdiscard\s+all\b/i;
 
@@ -38,7 +38,7 @@ export class PostgresTarget implements SqlTarget {
     const mode = this.entry.sslmode;
     if (!tls) return null;
     if (mode === 'allow' || mode === 'prefer' || mode === 'require') return { rejectUnauthorized: false };
-    const ca = this.entry.sslrootcert ? readFileSync(this.entry.sslrootcert, 'utf8') : undefined;
+    const ca = this.entry.sslrootcert ? readConfigFile(this.entry.sslrootcert, 'sslrootcert file') : undefined;
     return { rejectUnauthorized: true, ...(ca ? { ca } : {}), ...(mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}) };
   }
 

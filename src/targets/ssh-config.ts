@@ -6,10 +6,11 @@
  * UserKnownHostsFile and GlobalKnownHostsFile. The first value obtained wins, as in ssh_config(5).
  * Only reads files: no connection, so the dry-run can show where each host really is.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import SSHConfig from 'ssh-config';
+import { readOptionalConfigFile } from '../core/input-file.js';
 import type { HostEntry } from '../inventory/inventory.js';
 
 export interface SshEndpoint {
@@ -90,12 +91,8 @@ const includeLine = /^\s*Include\s*=?\s*(.+?)\s*$/i;
  * Relative paths are under ~/.ssh for a user file, /etc/ssh for the system file, as ssh does.
  */
 export function expandIncludes(file: string, relativeTo: string, depth = 0): string {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
+  const text = readOptionalConfigFile(file, 'ssh configuration file');
+  if (text === undefined) return '';
   if (depth >= MAX_INCLUDE_DEPTH) return '';
   let block = 'Host *';
   const out: string[] = [];

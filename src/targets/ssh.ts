@@ -3,8 +3,8 @@
  * Keys, ssh-agent or password; OpenSSH ~/.ssh/config as resolved by ssh-config.ts (jump chains
  * included); keepalive; host keys verified against known_hosts before anything is sent, on every hop.
  */
-import { readFileSync } from 'node:fs';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { readOptionalConfigFile } from '../core/input-file.js';
 import { RunbookError } from '../core/errors.js';
 import { verifyHostKey } from './known-hosts.js';
 import { describeEndpoint, type SshEndpoint } from './ssh-config.js';
@@ -37,14 +37,11 @@ export class SshTarget implements CommandTarget {
   ) {}
 
   private config(endpoint: SshEndpoint, auth: SshAuth, onHostKeyError: (e: Error) => void): ConnectConfig {
-    let privateKey: Buffer | undefined;
+    // The first identity file there is, else the agent, as OpenSSH does.
+    let privateKey: string | undefined;
     for (const file of endpoint.identityFiles) {
-      try {
-        privateKey = readFileSync(file);
-        break;
-      } catch {
-        // Try the next identity file, then the agent, as OpenSSH does.
-      }
+      privateKey = readOptionalConfigFile(file, 'identity file');
+      if (privateKey !== undefined) break;
     }
     return {
       host: endpoint.host,

@@ -3,7 +3,7 @@
  * expires and once on a 401, the request path sent as the dry-run shows it (no `..` resolved
  * away), connect and response-header timeouts, and `auth: query` refused without printing it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -195,6 +195,22 @@ describe('auth: query', () => {
       expect(r.stdout + r.stderr).toContain('auth type "query" puts the password in the URL');
       expect(r.stdout + r.stderr).not.toContain(CLIENT_SECRET);
     }
+    expect(api.seen).toEqual([]);
+  });
+});
+
+describe('ca file', () => {
+  it('a FIFO as the CA file fails at once with its name, nothing hangs', async () => {
+    const fifo = join(dir, 'ca-fifo');
+    execFileSync('mkfifo', [fifo]);
+    const f = files(
+      `  - { id: one, title: one, kind: http, target: api, readOnly: true, path: /items/1 }`,
+      `{ url: 'https://127.0.0.1:${port}', ca: ${fifo} }`,
+    );
+    const r = await runCli(['exec', f.rb, '-i', f.inventory, '--yes', '--state-dir', join(dir, 'state')], { timeoutMs: 30_000 });
+    expect(r.timedOut).toBe(false);
+    expect(r.stdout + r.stderr).toContain(`cannot read the CA file ${fifo}: a named pipe (FIFO), not a regular file`);
+    expect(r.code).toBe(1);
     expect(api.seen).toEqual([]);
   });
 });

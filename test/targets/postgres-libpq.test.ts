@@ -14,6 +14,7 @@ import { parseInventory, type DatabaseEntry } from '../../src/inventory/inventor
 import { resolveDatabase } from '../../src/inventory/libpq.js';
 import { PostgresTarget } from '../../src/targets/postgres.js';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
+import { runCli } from '../cli/run-cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'runbook-libpq-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -136,6 +137,33 @@ describe('libpq conventions against a real PostgreSQL', () => {
     await setTls(false);
     expect(await usesTls(target(entry(), pg.password))).toBe(false);
     await expect(usesTls(target(entry({ sslmode: 'require' }), pg.password))).rejects.toThrow(/does not support SSL/);
+  });
+
+  it('a FIFO as sslrootcert or as the service file fails at once with its name, nothing hangs', async () => {
+    const fifo = join(tmp, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const runbook = join(tmp, 'fifo-rb.yaml');
+    writeFileSync(
+      runbook,
+      'id: fifo-sql\ntitle: FIFO sql\nversion: 1.0.0\ntargets: { db: { type: database } }\nsteps:\n  - { id: one, title: one, kind: sql, target: db, readOnly: true, sql: "select 1" }\n',
+    );
+    const server = `host: ${pg.host}, port: ${pg.port}, database: postgres, user: ${pg.user}, password: { env: FIFO_TEST_PW }`;
+    // Read when connecting (the step fails), or when the inventory is read (bad input, exit 3).
+    const cases: Array<[string, string, Record<string, string>, number]> = [
+      ['sslrootcert file', `{ ${server}, sslmode: verify-full, sslrootcert: ${fifo} }`, {}, 1],
+      ['PostgreSQL service file', `{ service: lab, password: { env: FIFO_TEST_PW } }`, { PGSERVICEFILE: fifo }, 3],
+    ];
+    for (const [use, db, env, code] of cases) {
+      const inventory = join(tmp, `fifo-${use.replace(/\W/g, '-')}.yaml`);
+      writeFileSync(inventory, `databases:\n  db: ${db}\nroles: { db: db }\n`);
+      const r = await runCli(['exec', runbook, '-i', inventory, '--yes', '--state-dir', join(tmp, 'state')], {
+        env: { FIFO_TEST_PW: pg.password, ...env },
+        timeoutMs: 30_000,
+      });
+      expect(r.timedOut, use).toBe(false);
+      expect(r.stdout + r.stderr, use).toContain(`cannot read the ${use} ${fifo}: a named pipe (FIFO), not a regular file`);
+      expect(r.code, use).toBe(code);
+    }
   });
 
   it('says that no password was supplied and what to set', async () => {

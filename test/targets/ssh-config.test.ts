@@ -3,6 +3,7 @@
  * UserKnownHostsFile/GlobalKnownHostsFile, ProxyJump in `user@host:port` form and as a chain,
  * checked on paper and then against the real sshd lab, with a real jump through lab hosts.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -181,6 +182,43 @@ describe('ssh_config against the sshd lab', () => {
     } finally {
       const lines = readFileSync(lab.knownHostsPath, 'utf8').split('\n');
       writeFileSync(globalKnownHosts, lines.filter((l) => l.includes('[127.0.41.3]')).join('\n') + '\n');
+    }
+  });
+
+  it('a FIFO as identity file, known_hosts file or ssh config fails at once with its name, nothing hangs', async () => {
+    const fifo = join(tmp, 'lab', 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const runbook = write(
+      'lab/fifo-rb.yaml',
+      'id: fifo-demo\ntitle: FIFO demo\nversion: 1.0.0\ntargets: { app: { type: hosts } }\nsteps:\n  - { id: hello, title: Hello, kind: ssh, target: app, readOnly: true, command: "echo hi" }\n',
+    );
+    // Read when connecting (the step fails), or the config when planning (bad input, exit 3).
+    const cases: Array<[string, string, string, number]> = [
+      [
+        'identity file',
+        `ssh: { configFile: ${configFile} }\nhosts:\n  target: { address: lab-target, identityFile: ${fifo} }`,
+        'identity file',
+        1,
+      ],
+      [
+        'known_hosts',
+        `ssh: { configFile: ${configFile}, knownHostsFile: ${fifo} }\nhosts:\n  target: { address: lab-target }`,
+        'known_hosts file',
+        1,
+      ],
+      [
+        'ssh config',
+        `ssh: { configFile: ${fifo} }\nhosts:\n  target: { address: 127.0.41.3, port: ${lab.port} }`,
+        'ssh configuration file',
+        3,
+      ],
+    ];
+    for (const [label, hosts, use, code] of cases) {
+      const inv = write(`lab/fifo-${label.replace(/\W/g, '-')}.yaml`, `${hosts}\nroles: { app: target }\n`);
+      const r = await runCli(['exec', runbook, '-i', inv, '--yes', '--state-dir', join(tmp, 'state')], { timeoutMs: 30_000 });
+      expect(r.timedOut, label).toBe(false);
+      expect(r.stdout + r.stderr, label).toContain(`cannot read the ${use} ${fifo}: a named pipe (FIFO), not a regular file`);
+      expect(r.code, label).toBe(code);
     }
   });
 
