@@ -60,6 +60,23 @@ describe('Horizon DaaS lab (service provider)', () => {
     expect(lab.commands('A')).toEqual([]);
   });
 
+  it('a running dtService keeps writing to the first host of its fdb.properties that takes the write; nothing after it is stopped', async () => {
+    const tasks = async () =>
+      (await lab.query<{ n: number }>('A', 'fdb', "SELECT count(*)::int AS n FROM task WHERE kind = 'dtservice'"))[0]!.n;
+    const n0 = await tasks();
+    await waitFor('three more dtService writes on A', async () => (await tasks()) >= n0 + 3, { timeoutMs: 30_000 });
+    // B's dtService writes to A too: B's own FDB is a Slony subscriber and refuses writes.
+    await waitFor('a write of B', () => lab.writes('B').length > 0, { timeoutMs: 30_000 });
+    expect(new Set(lab.writes('B').map((w) => w.host))).toEqual(new Set([lab.primary.address]));
+    for (const id of ['A', 'B'] as const) await lab.exec(id, 'service dtService stop');
+    // `service dtService stop` returns once the writer has exited: nothing can write after it.
+    for (const id of ['A', 'B'] as const) expect(lab.ssh.processes(id).filter((p) => p.args.includes('service-writer.mjs'))).toEqual([]);
+    const stoppedAt = await tasks();
+    await lab.exec('A', 'service dtService start');
+    await waitFor('writes again once started', async () => (await tasks()) > stoppedAt, { timeoutMs: 30_000 });
+    await lab.exec('B', 'service dtService start');
+  });
+
   it('av-setup needs DB_HOST and DB_PASSWORD and records DB_HOST only', async () => {
     await expect(lab.exec('B', '/usr/local/desktone/scripts/av-setup')).rejects.toThrow(/DB_HOST is not set/);
     const pw = lab.secondary.db.fdb.appPassword;
