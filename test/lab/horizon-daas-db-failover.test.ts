@@ -5,14 +5,23 @@
  * the prompts and does the Service Center's "Initialize Slony" (initializeSlony) when the manual
  * step asks for it.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { initializeSlony, SLONY_VERIFY_SQL, startHorizonLab, type HorizonKind, type HorizonLab } from '../../fixtures/lab/horizon/index.js';
+import {
+  initializeSlony,
+  SLONY_VERIFY_SQL,
+  startHorizonLab,
+  type ApplianceId,
+  type HorizonDbConnection,
+  type HorizonKind,
+  type HorizonLab,
+} from '../../fixtures/lab/horizon/index.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import type { RunSummary } from '../../src/engine/executor.js';
 import { completed, runInLab, statusOf, type LabRun, type Manual } from './run-in-lab.js';
-import { sleep } from '../harness/util.js';
+import { sleep, waitFor } from '../harness/util.js';
 
 const ID = 'horizon-daas-db-failover';
 /**
@@ -33,36 +42,41 @@ afterEach(async () => {
 
 function writeInventory(l: HorizonLab, params: Record<string, string | number | boolean>): string {
   const { A, B } = l.appliances;
-  const host = (id: 'A' | 'B') => {
-    const a = l.appliances[id];
+  const host = (id: ApplianceId) => {
+    const a = l.appliances[id]!;
     return `  ${id}: { address: ${a.address}, port: ${a.ssh.port}, user: ${l.ssh.user}, identityFile: ${l.ssh.clientKeyPath} }`;
   };
-  const db = (id: 'A' | 'B', name: string) => {
-    const c = l.appliances[id].db[name as 'fdb'];
-    return `  ${id}-${name}: { host: ${c.host}, port: ${c.port}, database: ${name}, user: ${c.user}, password: { env: HORIZON_DB_ADMIN_PASSWORD } }`;
-  };
+  const dbEntry = (name: string, c: HorizonDbConnection) =>
+    `  ${name}: { host: ${c.host}, port: ${c.port}, database: ${c.database}, user: ${c.user}, password: { env: HORIZON_DB_ADMIN_PASSWORD } }`;
+  const db = (id: ApplianceId, name: Db) => dbEntry(`${id}-${name}`, l.appliances[id]!.db[name]);
   const tenant = l.kind === 'tenant';
+  const others = l.others.map((o) => o.id);
+  /** The role's entries on the other appliances, as a YAML list. */
+  const onOthers = (name?: Db) => `[${others.map((id) => (name ? `${id}-${name}` : id)).join(', ')}]`;
   const file = path.join(l.dir, 'inventory.yaml');
   fs.writeFileSync(
     file,
     `name: horizon lab (${l.kind})
 ssh: { knownHostsFile: ${l.ssh.knownHostsPath}, connectTimeout: 10s }
 hosts:
-${host('A')}
-${host('B')}
+${l.ids.map(host).join('\n')}
 databases:
-${l.databases.flatMap((d) => [db('A', d), db('B', d)]).join('\n')}
+${l.databases.flatMap((d) => l.ids.map((id) => db(id, d))).join('\n')}
+${l.masterSp ? dbEntry('M-fdb', l.masterSp.db) : ''}
 roles:
   primary: A
   secondary: B
-  other_appliances: []
+  other_appliances: ${onOthers()}
   primary_fdb: A-fdb
   secondary_fdb: B-fdb
+  other_fdb: ${onOthers('fdb')}
   primary_edb: ${tenant ? 'A-edb' : '[]'}
   primary_avdb: ${tenant ? 'A-avdb' : '[]'}
   secondary_edb: ${tenant ? 'B-edb' : '[]'}
   secondary_avdb: ${tenant ? 'B-avdb' : '[]'}
-  master_sp_fdb: ${tenant ? 'B-fdb' : '[]'}
+  other_edb: ${tenant ? onOthers('edb') : '[]'}
+  other_avdb: ${tenant ? onOthers('avdb') : '[]'}
+  master_sp_fdb: ${l.masterSp ? 'M-fdb' : '[]'}
 parameters:
   appliance_a: ${A.name}
   appliance_b: ${B.name}
@@ -91,20 +105,23 @@ async function run(
   return completed(await runInLab(ID, { inventory: writeInventory(l, params), env: secretsOf(l), answers, manual }));
 }
 
-async function start(kind: HorizonKind, options: { propertiesFormat?: 'host-lines' | 'jdbc-url' } = {}): Promise<HorizonLab> {
+async function start(
+  kind: HorizonKind,
+  options: { propertiesFormat?: 'host-lines' | 'jdbc-url'; others?: 0 | 1 } = {},
+): Promise<HorizonLab> {
   lab = await startHorizonLab({ kind, ...options });
   backupDir = `/var/tmp/runbook-horizon-lab-${path.basename(lab.dir)}`;
   return lab;
 }
 
 const failures = (s: RunSummary) => s.steps.filter((x) => x.status === 'failed').map((x) => `${x.id}: ${x.message}`);
-const read = (l: HorizonLab, id: 'A' | 'B', p: string) => fs.readFileSync(l.appliances[id].hostPath(p), 'utf8');
+const read = (l: HorizonLab, id: ApplianceId, p: string) => fs.readFileSync(l.appliances[id]!.hostPath(p), 'utf8');
 const FDB_PROPERTIES = '/usr/local/desktone/release/active/conf/fdb.properties';
 const APP_PROPERTIES = '/usr/local/xmpms/diagnose/config/application.properties';
 type Db = 'fdb' | 'edb' | 'avdb';
 
 /** Number of `_slony` schemas in an appliance's database (0 or 1). */
-async function slonySchemas(l: HorizonLab, id: 'A' | 'B', db: Db): Promise<number> {
+async function slonySchemas(l: HorizonLab, id: ApplianceId, db: Db): Promise<number> {
   const rows = await l.query<{ n: number }>(id, db, "SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = '_slony'");
   return rows[0]!.n;
 }
@@ -112,7 +129,7 @@ async function slonySchemas(l: HorizonLab, id: 'A' | 'B', db: Db): Promise<numbe
 /** The seed's verification query on an appliance's database (null: no Slony catalog). */
 async function catalogOf(
   l: HorizonLab,
-  id: 'A' | 'B',
+  id: ApplianceId,
   db: Db,
 ): Promise<Array<{ set_id: number; local_id: string; master_node: boolean }> | null> {
   if ((await slonySchemas(l, id, db)) === 0) return null;
@@ -126,7 +143,7 @@ async function nodes(l: HorizonLab, db: Db): Promise<number[]> {
 }
 
 /** The fake tools an appliance ran, without sudo (which runs them): "tool argv...". */
-const commandsOn = (l: HorizonLab, id: 'A' | 'B') =>
+const commandsOn = (l: HorizonLab, id: ApplianceId) =>
   l
     .commands(id)
     .filter((c) => c.tool !== 'sudo')
@@ -144,9 +161,9 @@ const CLEANING_COMMANDS = [
 ];
 
 /** The fake tools an appliance ran, apart from the slon start scripts. */
-const commandsBesidesSlonStarts = (l: HorizonLab, id: 'A' | 'B') => commandsOn(l, id).filter((c) => !c.startsWith('start_slon_'));
+const commandsBesidesSlonStarts = (l: HorizonLab, id: ApplianceId) => commandsOn(l, id).filter((c) => !c.startsWith('start_slon_'));
 /** The slon start scripts an appliance ran, in order. */
-const slonStarts = (l: HorizonLab, id: 'A' | 'B') =>
+const slonStarts = (l: HorizonLab, id: ApplianceId) =>
   l
     .commands(id)
     .filter((c) => c.tool.startsWith('start_slon_'))
@@ -169,8 +186,69 @@ function dumps(): { files: string[]; fileModes: number[]; dirModes: number[] } {
   };
 }
 
+/**
+ * Task 3 step 7 moved the two role flags from A to B in the master service provider's FDB (its own
+ * server in the lab), and in no other database: the tenant's own FDB on B keeps A's flags.
+ */
+async function expectCapabilitiesMovedInMasterSp(l: HorizonLab): Promise<void> {
+  const { A, B } = l.appliances;
+  const sql = 'SELECT name, capabilities FROM appliance ORDER BY name';
+  expect(await l.masterSp!.query('fdb', sql)).toEqual([
+    { name: 'hz-sp-1', capabilities: 255 },
+    { name: 'hz-sp-2', capabilities: 63 },
+    { name: A.name, capabilities: 63 },
+    { name: B.name, capabilities: 255 },
+    ...l.others.map((o) => ({ name: o.name, capabilities: 63 })),
+  ]);
+  expect((await l.query('B', 'fdb', sql)).filter((r) => r.name === A.name || r.name === B.name)).toEqual([
+    { name: A.name, capabilities: 255 },
+    { name: B.name, capabilities: 63 },
+  ]);
+}
+
+/**
+ * No secret of the run reached what the appliances log: the command lines sudo logs (auth.log,
+ * which must exist: av-setup runs under sudo on B) and the fakes' commands.log.
+ */
+function expectNoSecretOnAppliances(l: HorizonLab): void {
+  const logOf = (id: ApplianceId, f: string) => path.join(l.appliances[id]!.ssh.stateDir, f);
+  expect(fs.readFileSync(logOf('B', 'auth.log'), 'utf8')).toContain('av-setup');
+  for (const id of l.ids)
+    for (const f of ['auth.log', 'commands.log']) {
+      const text = fs.existsSync(logOf(id, f)) ? fs.readFileSync(logOf(id, f), 'utf8') : '';
+      for (const secret of Object.values(secretsOf(l))) expect(text.includes(secret), `${id}: ${f}`).toBe(false);
+    }
+}
+
+/**
+ * A tenant failover with A reachable and restarted at once, the operator re-initialising every
+ * database from B: it succeeds, and the operator did the four manual steps.
+ */
+async function tenantFailoverWithPrimaryReachable(l: HorizonLab): Promise<{ summary: RunSummary; events: RunEvent[] }> {
+  const { summary, events, done } = await run(
+    l,
+    { appliance_kind: 'tenant', primary_reachable: true },
+    { 't4-restart-primary-now': 'now' },
+    {
+      't3-reinit-slony': () => initializeSlony(l, { org: l.orgId, db: 'fdb', origin: 'B' }),
+      't4-reinit-slony-edb': () => initializeSlony(l, { org: l.orgId, db: 'edb', origin: 'B' }),
+      't4-reinit-slony-avdb': () => initializeSlony(l, { org: l.orgId, db: 'avdb', origin: 'B' }),
+    },
+  );
+  expect(failures(summary)).toEqual([]);
+  expect(summary.status, summary.message).toBe('succeeded');
+  expect(done).toEqual(['t3-reinit-slony', 't4-restart-primary', 't4-reinit-slony-edb', 't4-reinit-slony-avdb']);
+  return { summary, events };
+}
+
+/** Waits for a write that an appliance's running services make from now on and `match` accepts. */
+async function nextWrite(l: HorizonLab, id: ApplianceId, what: string, match: (w: ReturnType<HorizonLab['writes']>[number]) => boolean) {
+  const seen = l.writes(id).length;
+  await waitFor(what, () => l.writes(id).slice(seen).some(match), { timeoutMs: 30_000 });
+}
+
 /** Ids of the steps that ran on an appliance (host or one of its databases) or checked it, in order. */
-function stepsTouching(events: RunEvent[], id: 'A' | 'B'): string[] {
+function stepsTouching(events: RunEvent[], id: ApplianceId): string[] {
   const on = (t: string | null | undefined) => t === id || (t ?? '').startsWith(`${id}-`);
   const ids = events.flatMap((e) =>
     (e.type === 'step-started' && e.targets.some(on)) || (e.type === 'check-finished' && on(e.target)) ? [e.stepId ?? ''] : [],
@@ -252,6 +330,7 @@ describe(`${ID} in the lab`, () => {
         'fdb-primary.list',
         'fdb-secondary-before-restore.dump',
       ]);
+      expectNoSecretOnAppliances(l);
     },
     LAB_RUN_MS,
   );
@@ -300,6 +379,142 @@ describe(`${ID} in the lab`, () => {
         { name: l.appliances.A.name, capabilities: 63 },
         { name: l.appliances.B.name, capabilities: 255 },
       ]);
+    },
+    LAB_RUN_MS,
+  );
+
+  it(
+    'tenant, primary reachable, another tenant appliance C whose services write all the time, master SP FDB on its own server: C is stopped for the backup (the restore loses none of its writes), its old catalogs are dropped, and it rejoins FDB, EDB and AVDB as a subscriber of B',
+    async () => {
+      const l = await start('tenant', { others: 1 });
+      const { A, B } = l.appliances;
+      const C = l.appliances.C!;
+      const DBS = ['fdb', 'edb', 'avdb'] as const;
+      // Before the run C's dtService and av-manager write to the primary's FDB and AVDB.
+      for (const db of ['fdb', 'avdb'] as const)
+        await nextWrite(l, 'C', `C writing to A's ${db}`, (w) => w.db === db && w.host === A.address);
+      const { summary } = await tenantFailoverWithPrimaryReachable(l);
+      for (const db of DBS) expect(statusOf(summary, `t1-restore-${db}`), db).toBe('succeeded');
+
+      // C's services were stopped before the row counts and the dumps, and nothing C wrote to A's
+      // AVDB before that was lost by the restore on B.
+      const stopped = l.commands('C').find((c) => c.tool === 'service' && c.argv.join(' ') === 'av-manager stop');
+      expect(stopped).toBeDefined();
+      const writtenBefore = l.writes('C').filter((w) => w.db === 'avdb' && w.host === A.address && w.time < stopped!.time).length;
+      expect(writtenBefore).toBeGreaterThan(0);
+      const onB = await l.query<{ n: number }>('B', 'avdb', 'SELECT count(*)::int AS n FROM app_assignment WHERE entity = $1', [
+        `av-manager@${C.name}`,
+      ]);
+      expect(onB[0]!.n).toBeGreaterThanOrEqual(writtenBefore);
+
+      // The "other appliance" steps ran on C: its catalogs dropped, its slons started, its services back.
+      expect(slonStarts(l, 'C')).toEqual(['start_slon_fdb.sh', 'start_slon_edb.sh', 'start_slon_avdb.sh']);
+      expect(read(l, 'C', FDB_PROPERTIES)).not.toContain(`fdb.host.1=${A.address}\n`);
+      expect(l.services('C')).toEqual({ dtService: 'running', 'av-manager': 'running', diagnose: 'running' });
+      for (const db of DBS) {
+        expect(await catalogOf(l, 'B', db), db).toEqual([{ set_id: 1, local_id: '1', master_node: true }]);
+        expect(await catalogOf(l, 'A', db), db).toEqual([{ set_id: 1, local_id: '2', master_node: false }]);
+        expect(await catalogOf(l, 'C', db), db).toEqual([{ set_id: 1, local_id: '3', master_node: false }]);
+      }
+      for (const id of ['t3-verify-others-subscribed', 't4-verify-others-edb-subscribed', 't4-verify-others-avdb-subscribed'])
+        expect(statusOf(summary, id), id).toBe('succeeded');
+      await expectCapabilitiesMovedInMasterSp(l);
+      expectNoSecretOnAppliances(l);
+      // C goes on writing, now to B (A's address left its fdb.properties).
+      await nextWrite(l, 'C', 'a new write of C to B', (w) => w.db === 'fdb' && w.host === B.address);
+    },
+    LAB_RUN_MS,
+  );
+
+  it(
+    'service provider, primary reachable, another SP appliance C whose dtService writes all the time: C is stopped for the backup, its old catalog dropped, and it rejoins FDB as a subscriber of B',
+    async () => {
+      const l = await start('service-provider', { others: 1 });
+      const { A, B } = l.appliances;
+      await nextWrite(l, 'C', "C's dtService writing to A's FDB", (w) => w.host === A.address);
+      const { summary, done } = await run(
+        l,
+        { appliance_kind: 'service-provider', primary_reachable: true },
+        {},
+        { 't2-reinit-slony': () => initializeSlony(l, { org: 1000, db: 'fdb', origin: 'B' }) },
+      );
+      expect(failures(summary)).toEqual([]);
+      expect(summary.status, summary.message).toBe('succeeded');
+      expect(done).toEqual(['t2-appliances-running', 't2-reinit-slony']);
+      // On C, in order: services stopped for the backup (1.5), dtService stopped (2.1), slons stopped
+      // (2.4), dtService started and stopped again (2.7, 2.8), slon started (2.9), services started (2.12).
+      const onC = commandsOn(l, 'C').filter((c) => !/ status$|^killall -q -s 0/.test(c));
+      expect(onC).toEqual([
+        'service dtService stop',
+        'service av-manager stop',
+        'service diagnose stop',
+        'service dtService stop',
+        'killall -w slon',
+        'service dtService start',
+        'service dtService stop',
+        'start_slon_fdb.sh fdb',
+        'service dtService start',
+        'service av-manager start',
+        'service diagnose start',
+      ]);
+      expect(read(l, 'C', FDB_PROPERTIES)).not.toContain(`fdb.host.1=${A.address}\n`);
+      expect(await catalogOf(l, 'B', 'fdb')).toEqual([{ set_id: 1, local_id: '1', master_node: true }]);
+      expect(await catalogOf(l, 'A', 'fdb')).toEqual([{ set_id: 1, local_id: '2', master_node: false }]);
+      expect(await catalogOf(l, 'C', 'fdb')).toEqual([{ set_id: 1, local_id: '3', master_node: false }]);
+      expect(statusOf(summary, 't2-verify-others-subscribed')).toBe('succeeded');
+      for (const id of ['A', 'B', 'C'] as const)
+        expect((await l.query(id, 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name')).slice(0, 2), id).toEqual([
+          { name: A.name, capabilities: 63 },
+          { name: B.name, capabilities: 255 },
+        ]);
+      await nextWrite(l, 'C', 'a new write of C to B', (w) => w.host === B.address);
+    },
+    LAB_RUN_MS,
+  );
+
+  it(
+    "service provider, primary reachable, a writer the runbook cannot stop adds a row to A's FDB between the row counts and the dump: the restore check fails, the typed rollback puts B's FDB back as it was, and the run stops",
+    async () => {
+      const l = await start('service-provider');
+      const { A, B } = l.appliances;
+      const psql = (id: 'A' | 'B', sql: string) => {
+        const c = l.appliances[id].db.fdb;
+        const r = spawnSync(
+          'psql',
+          [`host=${c.host} port=${c.port} dbname=fdb user=${c.user} password=${c.password}`, '-qAtX', '-c', sql],
+          {
+            encoding: 'utf8',
+          },
+        );
+        if (r.status !== 0) throw new Error(`psql on ${id}: ${r.stderr}`);
+        return r.stdout.trim();
+      };
+      let bTasksBeforeRestore = '';
+      const r = await runInLab(ID, {
+        inventory: writeInventory(l, { appliance_kind: 'service-provider', primary_reachable: true }),
+        env: secretsOf(l),
+        manual: { 't2-reinit-slony': () => initializeSlony(l, { org: 1000, db: 'fdb', origin: 'B' }) },
+        onEvent: (e) => {
+          // A batch job elsewhere writes to A once the rows are counted; B as it was before the restore.
+          if (e.type === 'step-finished' && e.stepId === 't1-count-rows-primary-fdb')
+            psql('A', "insert into task (org_id, kind, state) values (1000, 'batch-job', 'done')");
+          if (e.type === 'step-started' && e.stepId === 't1-restore-fdb') bTasksBeforeRestore = psql('B', 'select count(*) from task');
+        },
+      });
+      expect(r.error).toBeNull();
+      expect(r.summary!.status).toBe('failed');
+      expect(statusOf(r.summary, 't1-restore-fdb')).toBe('failed');
+      expect(r.summary!.steps.find((s) => s.id === 't1-restore-fdb')?.message).toMatch(/verification failed/);
+      // The rollback asked for its own typed confirmation and restored B's dump taken before the restore.
+      expect(r.typed).toContainEqual(['rollback-restore-fdb', `${B.name}/fdb`]);
+      expect(statusOf(r.summary, 'rollback-restore-fdb')).toBe('succeeded');
+      expect(bTasksBeforeRestore).toMatch(/^\d+$/);
+      expect(psql('B', 'select count(*) from task')).toBe(bTasksBeforeRestore);
+      expect(psql('B', "select count(*) from task where kind = 'batch-job'")).toBe('0');
+      expect(psql('A', "select count(*) from task where kind = 'batch-job'")).toBe('1');
+      // Nothing after the failed restore ran: B's configuration still names A.
+      expect(statusOf(r.summary, 't1-edit-fdb-properties') ?? 'not run').toBe('not run');
+      expect(read(l, 'B', FDB_PROPERTIES)).toContain(`fdb.host.1=${A.address}\n`);
     },
     LAB_RUN_MS,
   );
@@ -361,27 +576,14 @@ describe(`${ID} in the lab`, () => {
     async () => {
       const l = await start('tenant');
       for (const db of ['edb', 'avdb'] as const) expect(l.databases).toContain(db);
-      const { summary, done } = await run(
-        l,
-        { appliance_kind: 'tenant', primary_reachable: true },
-        { 't4-restart-primary-now': 'now' },
-        {
-          't3-reinit-slony': () => initializeSlony(l, { org: l.orgId, db: 'fdb', origin: 'B' }),
-          't4-reinit-slony-edb': () => initializeSlony(l, { org: l.orgId, db: 'edb', origin: 'B' }),
-          't4-reinit-slony-avdb': () => initializeSlony(l, { org: l.orgId, db: 'avdb', origin: 'B' }),
-        },
-      );
-      expect(failures(summary)).toEqual([]);
-      expect(summary.status, summary.message).toBe('succeeded');
-      expect(done).toEqual(['t3-reinit-slony', 't4-restart-primary', 't4-reinit-slony-edb', 't4-reinit-slony-avdb']);
+      const { summary } = await tenantFailoverWithPrimaryReachable(l);
       const ok = new Set(summary.steps.filter((s) => s.status === 'succeeded').map((s) => s.id));
       for (const db of ['fdb', 'edb', 'avdb']) for (const id of [`t1-backup-${db}`, `t1-restore-${db}`]) expect(ok.has(id), id).toBe(true);
       expect(ok.has('t3-update-capabilities') && ok.has('t3-verify-master-node')).toBe(true);
       // B's dtService, started again at task 1 step 13, wrote to B's FDB after the restore; task 3.5
       // still found the restored FDB (it no longer compares row counts that the service changed).
       expect(ok.has('t3-check-restored-fdb')).toBe(true);
-      const started = await l.query<{ n: number }>('B', 'fdb', "SELECT count(*)::int AS n FROM task WHERE kind = 'dtservice-start'");
-      expect(started[0]!.n).toBeGreaterThanOrEqual(1);
+      expect(l.writes('B').some((w) => w.service === 'dtService' && w.host === l.appliances.B.address)).toBe(true);
       for (const db of ['edb', 'avdb'] as const) {
         expect(read(l, 'B', `/usr/local/desktone/release/active/conf/${db}.properties`)).not.toContain(
           `${db}.host.1=${l.appliances.A.address}\n`,
@@ -393,10 +595,7 @@ describe(`${ID} in the lab`, () => {
         .filter((c) => c.tool.startsWith('start_slon_'))
         .map((c) => c.tool);
       expect(slons).toEqual(['start_slon_fdb.sh', 'start_slon_edb.sh', 'start_slon_avdb.sh']);
-      expect(await l.query('B', 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name')).toEqual([
-        { name: l.appliances.A.name, capabilities: 63 },
-        { name: l.appliances.B.name, capabilities: 255 },
-      ]);
+      await expectCapabilitiesMovedInMasterSp(l);
       // A (reachable) rejoined every database as a subscriber of B: its FDB slon started before the
       // task 3 re-initialisation, its old EDB/AVDB catalogs dropped and slons started in task 4, its
       // services stopped; its databases were dumped before they were overwritten.
@@ -610,12 +809,9 @@ describe(`${ID} in the lab`, () => {
       expect(l.services('B')).toMatchObject({ dtService: 'running', 'av-manager': 'running', diagnose: 'running' });
       expect(l.commands('B').find((c) => c.tool === 'av-setup')?.env).toEqual({ DB_HOST: B.address, DB_PASSWORD: '<set>' });
 
-      // Task 3: capabilities moved in the master SP FDB (B's FDB in the lab); B became the Slony
-      // master of FDB while A was down: a one-node cluster.
-      expect(await l.query('B', 'fdb', 'SELECT name, capabilities FROM appliance ORDER BY name')).toEqual([
-        { name: A.name, capabilities: 63 },
-        { name: B.name, capabilities: 255 },
-      ]);
+      // Task 3: capabilities moved in the master SP FDB; B became the Slony master of FDB while A
+      // was down: a one-node cluster.
+      await expectCapabilitiesMovedInMasterSp(l);
       const slons = l
         .commands('B')
         .filter((c) => c.tool.startsWith('start_slon_'))
@@ -644,8 +840,10 @@ describe(`${ID} in the lab`, () => {
         't4-verify-primary-fdb-not-master',
         't4-reinit-slony-edb',
         't4-verify-primary-edb-not-master',
+        't4-verify-others-edb-subscribed',
         't4-reinit-slony-avdb',
         't4-verify-primary-avdb-not-master',
+        't4-verify-others-avdb-subscribed',
       ]);
       expect(byId.get('t4-restart-primary')?.message).toMatch(/check passed/);
       expect(atReinit).toEqual({

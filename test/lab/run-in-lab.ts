@@ -58,6 +58,11 @@ export interface LabRunOptions {
    * taken effect but whose end was not yet journaled is run again by a resume of this run.
    */
   killAt?: (event: RunEvent) => boolean;
+  /**
+   * Called synchronously with each event before the run goes on: what it does (e.g. a write with
+   * spawnSync) has happened before the next step starts.
+   */
+  onEvent?: (event: RunEvent) => void;
 }
 
 /** The steps an earlier run completed, as `runbook resume` hands them to the executor. */
@@ -95,6 +100,7 @@ export async function runInLab(runbookId: string, options: LabRunOptions): Promi
   bus.on((e) => {
     if (kill.signal.aborted) return;
     result.events.push(e);
+    options.onEvent?.(e);
     if (options.killAt?.(e)) {
       kill.abort();
       stop.abort();

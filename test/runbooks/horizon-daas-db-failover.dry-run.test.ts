@@ -34,6 +34,9 @@ databases:
   tenant-b-fdb: { host: 198.51.100.32, database: fdb, user: postgres, password: { env: HORIZON_DB_ADMIN_PASSWORD } }
   tenant-b-edb: { host: 198.51.100.32, database: edb, user: postgres, password: { env: HORIZON_DB_ADMIN_PASSWORD } }
   tenant-b-avdb: { host: 198.51.100.32, database: avdb, user: postgres, password: { env: HORIZON_DB_ADMIN_PASSWORD } }
+  tenant-c-fdb: { host: 198.51.100.33, database: fdb, user: postgres, password: { env: HORIZON_DB_ADMIN_PASSWORD } }
+  tenant-c-edb: { host: 198.51.100.33, database: edb, user: postgres, password: { env: HORIZON_DB_ADMIN_PASSWORD } }
+  tenant-c-avdb: { host: 198.51.100.33, database: avdb, user: postgres, password: { env: HORIZON_DB_ADMIN_PASSWORD } }
 roles:
   primary: tenant-a
   secondary: tenant-b
@@ -44,6 +47,9 @@ roles:
   primary_avdb: tenant-a-avdb
   secondary_edb: tenant-b-edb
   secondary_avdb: tenant-b-avdb
+  other_fdb: [tenant-c-fdb]
+  other_edb: [tenant-c-edb]
+  other_avdb: [tenant-c-avdb]
   master_sp_fdb: sp-b-fdb
 parameters:
   appliance_kind: tenant
@@ -107,9 +113,9 @@ describe(`${ID} dry-run`, () => {
     const down = running((await plan(BRANCHES['tenant, primary unreachable']!)).steps);
     const ids = running(up.steps);
     // Nothing writes while the counts are taken and the dumps made: the other appliances' dtService is stopped first.
-    expect(ids.indexOf('t1-stop-dtservice-others')).toBeGreaterThan(ids.indexOf('t1-stop-services-secondary'));
-    expect(ids.indexOf('t1-stop-dtservice-others')).toBeLessThan(ids.indexOf('t1-count-rows-primary-fdb'));
-    expect(down).not.toContain('t1-stop-dtservice-others');
+    expect(ids.indexOf('t1-stop-services-others')).toBeGreaterThan(ids.indexOf('t1-stop-services-secondary'));
+    expect(ids.indexOf('t1-stop-services-others')).toBeLessThan(ids.indexOf('t1-count-rows-primary-fdb'));
+    expect(down).not.toContain('t1-stop-services-others');
     for (const db of ['fdb', 'edb', 'avdb']) {
       expect(ids.indexOf(`t1-backup-${db}`)).toBeGreaterThan(ids.indexOf(`t1-count-rows-primary-${db}`));
       expect(ids.indexOf(`t1-restore-${db}`)).toBe(ids.indexOf(`t1-backup-${db}`) + 1);
@@ -155,7 +161,9 @@ describe(`${ID} dry-run`, () => {
       't4-start-slon-primary-fdb',
       't4-start-slon-primary-edb-avdb',
       't4-reinit-slony-edb',
+      't4-verify-others-edb-subscribed',
       't4-reinit-slony-avdb',
+      't4-verify-others-avdb-subscribed',
     ]);
     // Unreachable primary: after the restart, A is cleaned, then FDB is re-initialised and A checked.
     expect(t4(running((await plan(BRANCHES['service-provider, primary unreachable']!)).steps))).toEqual([
@@ -183,8 +191,10 @@ describe(`${ID} dry-run`, () => {
       't4-verify-primary-fdb-not-master',
       't4-reinit-slony-edb',
       't4-verify-primary-edb-not-master',
+      't4-verify-others-edb-subscribed',
       't4-reinit-slony-avdb',
       't4-verify-primary-avdb-not-master',
+      't4-verify-others-avdb-subscribed',
     ]);
     for (const db of ['fdb', 'edb', 'avdb']) {
       const drop = down.steps.find((s) => s.id === `t4-drop-slony-primary-${db}`)!;
@@ -202,6 +212,12 @@ describe(`${ID} dry-run`, () => {
     expect(r.stdout).toContain('[sql, type "t1001-b/avdb" to confirm, DESTRUCTIVE]');
     expect(r.stdout).toContain('[sql, type "t1001-a/fdb" to confirm, DESTRUCTIVE]');
     expect(r.stdout).toContain('[ssh, type "t1001-b/fdb" to confirm, DESTRUCTIVE]');
+    // The other appliances' old catalogs, one typed confirmation per database for all of them.
+    for (const db of ['fdb', 'edb', 'avdb'])
+      expect(r.stdout).toContain(
+        `t3-drop-slony-others-${db}: Task 3.6: drop the old Slony schema in the ${db.toUpperCase()} of the other tenant appliances`,
+      );
+    expect(r.stdout).toMatch(/t3-drop-slony-others-fdb: [^\n]*\[sql, type "others\/fdb" to confirm, DESTRUCTIVE\]/);
   });
 
   it('binds the appliance names as SQL parameters and masks the secrets', async () => {
