@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { identifyProcess, isRunning, runCleanupSync, waitFor } from '../harness/util.js';
+import { HARNESS_ROOT, identifyProcess, isRunning, runCleanupSync, waitFor } from '../harness/util.js';
 
 const children: ChildProcess[] = [];
 afterEach(() => {
@@ -53,5 +53,23 @@ describe('harness cleanup', () => {
     runCleanupSync({ mountNamespaces: [{ ns: markedNs, mark }] });
     await waitFor('the marked namespace emptied', () => !isRunning(marked.pid!));
     fs.rmSync(mark, { recursive: true, force: true });
+  });
+
+  it('the watchdog reaper applies the same rules once the owner is gone', async () => {
+    const owner = start(['sleep', '60']);
+    const left = start(['sleep', '60']);
+    const reused = start(['sleep', '60']);
+    const [identity] = identifyProcess(left.pid!);
+    const [other] = identifyProcess(reused.pid!);
+    const registry = path.join(HARNESS_ROOT, 'registry');
+    fs.mkdirSync(registry, { recursive: true });
+    const entry = { processes: [identity!, { pid: reused.pid!, start: `${other!.start}1` }] };
+    fs.writeFileSync(path.join(registry, `${owner.pid}-reaper-test.json`), JSON.stringify({ owner: owner.pid, entry }));
+    const reaper = start([process.execPath, path.join('test', 'harness', 'reaper.mjs'), String(owner.pid)]);
+    owner.kill('SIGKILL');
+    await waitFor('the left-behind process to die', () => !isRunning(left.pid!));
+    await waitFor('the reaper to finish', () => !isRunning(reaper.pid!));
+    expect(isRunning(reused.pid!)).toBe(true);
+    expect(fs.existsSync(path.join(registry, `${owner.pid}-reaper-test.json`))).toBe(false);
   });
 });

@@ -7,6 +7,31 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  isAlive,
+  PORTS_DIR,
+  processStartTime,
+  reapRegistry,
+  REGISTRY_DIR,
+  releasePort,
+  runCleanupSync,
+  type CleanupEntry,
+  type ProcessIdentity,
+} from './cleanup.mjs';
+
+// The cleanup rules live in cleanup.mjs, which the reaper (plain node) shares.
+export {
+  HARNESS_ROOT,
+  isAlive,
+  pidsInMountNamespace,
+  processStartTime,
+  releasePort,
+  runCleanupSync,
+  sleepSync,
+  type CleanupEntry,
+  type NamespaceIdentity,
+  type ProcessIdentity,
+} from './cleanup.mjs';
 
 export interface RunResult {
   stdout: string;
@@ -40,11 +65,6 @@ export function run(file: string, args: readonly string[], opts: ExecFileOptions
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Synchronous sleep, for exit handlers only. */
-export function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
 
 /**
  * Polls `fn` until it returns a value other than undefined/false, or throws after `timeoutMs`
@@ -102,19 +122,6 @@ export function canBind(address: string, port: number): Promise<boolean> {
 // Cross-process bookkeeping in /tmp/runbook-harness: port reservations and a registry of what
 // each process started, so a later run can reap servers left behind by a killed worker.
 
-export const HARNESS_ROOT = '/tmp/runbook-harness';
-const PORTS_DIR = path.join(HARNESS_ROOT, 'ports');
-const REGISTRY_DIR = path.join(HARNESS_ROOT, 'registry');
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Reserves address:port for this process (an O_EXCL lock file naming our pid; stale files of dead
  * processes are taken over). Returns false when another live process holds it.
@@ -145,15 +152,6 @@ export function reservePort(address: string, port: number): boolean {
   return false;
 }
 
-export function releasePort(address: string, port: number, force = false): void {
-  const file = path.join(PORTS_DIR, `${address}_${port}`);
-  try {
-    if (force || Number(fs.readFileSync(file, 'utf8')) === process.pid) fs.unlinkSync(file);
-  } catch {
-    /* gone */
-  }
-}
-
 /**
  * Finds a port in [from, to) that is bindable on every address and reserves it on all of them.
  */
@@ -181,162 +179,13 @@ export async function findFreePort(addresses: readonly string[], from: number, t
 // ---------------------------------------------------------------------------------------------
 // Cleanup.
 
-/**
- * A process as the cleanup knows it: pid numbers are reused (pid_max is 32768 here), so a pid is
- * only killed while its start time is still the one recorded.
- */
-export interface ProcessIdentity {
-  pid: number;
-  /** Field 22 of /proc/<pid>/stat (clock ticks since boot). */
-  start: string;
-}
-
-/**
- * A mount namespace as the cleanup knows it: "mnt:[inode]" numbers are reused as soon as a
- * namespace dies, so a process in it is only killed when its mount table also shows `mark`, a
- * path mounted in that namespace only (see sshd.ts).
- */
-export interface NamespaceIdentity {
-  ns: string;
-  mark: string;
-}
-
-export interface CleanupEntry {
-  /** Kill these processes (SIGKILL) if they are still the same processes. */
-  processes?: ProcessIdentity[];
-  /** Kill every process of these mount namespaces whose mount table shows the mark. */
-  mountNamespaces?: NamespaceIdentity[];
-  /** PostgreSQL data dirs: SIGQUIT the postmaster named in postmaster.pid. */
-  pgDataDirs?: string[];
-  /** Directories to remove. */
-  dirs?: string[];
-  /** Port reservations to release. */
-  ports?: Array<[string, number]>;
-}
-
 const cleanups = new Map<string, () => CleanupEntry>();
 let exitHookInstalled = false;
 let seq = 0;
 
-/** The start time of a process (field 22 of /proc/<pid>/stat), or undefined when it is gone. */
-export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
 export function identifyProcess(pid: number): ProcessIdentity[] {
   const start = processStartTime(pid);
   return start === undefined ? [] : [{ pid, start }];
-}
-
-/** True when `pid` shows `mark` in its mount table (so it lives in the namespace that mounted it). */
-function showsMount(pid: number, mark: string): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/mountinfo`, 'utf8').includes(` ${mark} `);
-  } catch {
-    return false;
-  }
-}
-
-/** Processes whose mount namespace is `ns` ("mnt:[...]"). */
-export function pidsInMountNamespace(ns: string): number[] {
-  const out: number[] = [];
-  let entries: string[] = [];
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return out;
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      if (fs.readlinkSync(`/proc/${e}/ns/mnt`) === ns) out.push(Number(e));
-    } catch {
-      /* exited */
-    }
-  }
-  return out;
-}
-
-function isPostmasterOf(pid: number, dataDir: string): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(dataDir);
-  } catch {
-    return false;
-  }
-}
-
-function postmasterPid(dataDir: string): number | undefined {
-  try {
-    const first = fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0];
-    const pid = Number(first);
-    return Number.isFinite(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Synchronously tears down what an entry describes (used at exit and by the reaper). */
-export function runCleanupSync(entry: CleanupEntry, forcePorts = false): void {
-  const myNs = (() => {
-    try {
-      return fs.readlinkSync('/proc/self/ns/mnt');
-    } catch {
-      return '';
-    }
-  })();
-  for (const { ns, mark } of entry.mountNamespaces ?? []) {
-    if (ns === myNs) continue; // never kill ourselves
-    for (const pid of pidsInMountNamespace(ns)) {
-      if (!showsMount(pid, mark)) continue; // the number now names another namespace
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-  }
-  for (const { pid, start } of entry.processes ?? []) {
-    if (processStartTime(pid) !== start) continue; // gone, or the pid was reused
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-  const postmasters: number[] = [];
-  for (const d of entry.pgDataDirs ?? []) {
-    const pid = postmasterPid(d);
-    // A stale postmaster.pid may name a reused pid: only a postgres of this data directory.
-    if (pid === undefined || !isPostmasterOf(pid, d)) continue;
-    try {
-      process.kill(pid, 'SIGQUIT');
-      postmasters.push(pid);
-    } catch {
-      /* gone */
-    }
-  }
-  const deadline = Date.now() + 3000;
-  while (postmasters.some(isAlive) && Date.now() < deadline) sleepSync(20);
-  for (const pid of postmasters) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-  for (const d of entry.dirs ?? []) {
-    try {
-      fs.rmSync(d, { recursive: true, force: true });
-    } catch {
-      /* best effort */
-    }
-  }
-  for (const [a, p] of entry.ports ?? []) releasePort(a, p, forcePorts);
 }
 
 /**
@@ -404,23 +253,7 @@ function removeRegistry(id: string): void {
 
 /** Tears down servers registered by processes that no longer exist. */
 export function reapStale(): void {
-  let files: string[] = [];
-  try {
-    files = fs.readdirSync(REGISTRY_DIR);
-  } catch {
-    return;
-  }
-  for (const f of files) {
-    const full = path.join(REGISTRY_DIR, f);
-    try {
-      const { owner, entry } = JSON.parse(fs.readFileSync(full, 'utf8')) as { owner: number; entry: CleanupEntry };
-      if (isAlive(owner)) continue;
-      runCleanupSync(entry, true);
-      fs.unlinkSync(full);
-    } catch {
-      /* another process is reaping it, or it's garbage */
-    }
-  }
+  reapRegistry((owner) => !isAlive(owner));
 }
 
 /** True when the process exists and is not a zombie. */
