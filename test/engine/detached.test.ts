@@ -8,48 +8,35 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startExampleLab, type ExampleLab } from './example-lab.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { exampleEnv, useExampleLab } from './example-lab.js';
+import { runbookWriter } from '../runbook/builders.js';
 import { TerminalSession } from './tmux.js';
 import { runCli, type CliResult } from '../cli/run-cli.js';
 import { killAt, readJournal } from '../journal/journal-lab.js';
 
 const TOOL = join(process.cwd(), 'fixtures', 'detached', 'slow-tool.sh');
 
-let lab: ExampleLab;
+const lab = useExampleLab();
 let session: TerminalSession | undefined;
 let n = 0;
-beforeAll(async () => {
-  lab = await startExampleLab();
-});
 afterEach(() => session?.kill());
-afterAll(async () => {
-  await lab?.stop();
-});
 
 const stateDir = () => join(lab.dir, 'state');
-const env = () => ({ EXAMPLE_DB_PASSWORD: lab.dbPassword });
+const env = () => exampleEnv(lab);
 const uniqueId = (name: string) => `${name}-${process.pid}-${++n}`;
 const marker = (host: string, tag: string) => join(lab.ssh.host(host).stateDir, `tool-${tag}.log`);
 const finishedOn = (host: string, tag: string) =>
   existsSync(marker(host, tag)) ? readFileSync(marker(host, tag), 'utf8').split('\n').filter(Boolean) : [];
 
+const writeRunbook = runbookWriter(() => lab.dir, 'detached', { targets: { app: 'hosts' } });
 /** A runbook on app1 only: the detached tool step, then a step that marks that the run went on. */
-function runbook(tag: string, step: string, extra = ''): string {
-  const path = join(lab.dir, `detached-${tag}.yaml`);
-  writeFileSync(
-    path,
-    `id: detached-${tag}
-title: Detached ${tag}
-targets:
-  app: { type: hosts }
-steps:
-${step}
-  - { id: after, title: after the tool, kind: ssh, target: app, command: 'echo after >> {{ host.vars.workdir }}/after-${tag}.log' }
-${extra}`,
+const runbook = (tag: string, step: string, extra = '') =>
+  writeRunbook(
+    `${step}\n  - { id: after, title: after the tool, kind: ssh, target: app, command: 'echo after >> {{ host.vars.workdir }}/after-${tag}.log' }`,
+    extra,
+    `detached-${tag}`,
   );
-  return path;
-}
 
 function toolStep(tag: string, seconds: number, code: number, extra = ''): string {
   return `  - id: tool

@@ -4,45 +4,28 @@
  */
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startExampleLab, type ExampleLab } from './example-lab.js';
+import { describe, expect, it } from 'vitest';
+import { exampleEnv, useExampleLab } from './example-lab.js';
+import { runbookWriter } from '../runbook/builders.js';
 import { runCli, startCli } from '../cli/run-cli.js';
 import { waitFor } from '../harness/util.js';
 
-let lab: ExampleLab;
-let n = 0;
-beforeAll(async () => {
-  lab = await startExampleLab();
-  await lab.pg.query('app', 'create table audit(id serial primary key, note text not null)');
-  await lab.pg.query('app', 'alter table audit owner to app_owner');
-});
-afterAll(async () => {
-  await lab?.stop();
+const lab = useExampleLab(async (started) => {
+  await started.pg.query('app', 'create table audit(id serial primary key, note text not null)');
+  await started.pg.query('app', 'alter table audit owner to app_owner');
 });
 
 /** Writes a runbook with the example's targets and the given parameters and steps (YAML). */
-function runbook(steps: string, extra = ''): string {
-  const path = join(lab.dir, `rb-${++n}.yaml`);
-  writeFileSync(
-    path,
-    `id: engine-test-${n}
-title: Engine test ${n}
-parameters:
-  value: { type: string, default: plain }
-  db_admin_password: { type: secret, env: EXAMPLE_DB_PASSWORD }
-  release: { type: string, default: '1.0.0' }
-targets:
-  app: { type: hosts }
-  appdb: { type: database }
-  api: { type: http }
-${extra}
-steps:
-${steps}`,
-  );
-  return path;
-}
+const runbook = runbookWriter(() => lab.dir, 'engine-test', {
+  parameters: {
+    value: '{ type: string, default: plain }',
+    db_admin_password: '{ type: secret, env: EXAMPLE_DB_PASSWORD }',
+    release: "{ type: string, default: '1.0.0' }",
+  },
+  targets: { app: 'hosts', appdb: 'database', api: 'http' },
+});
 
-const env = () => ({ EXAMPLE_DB_PASSWORD: lab.dbPassword });
+const env = () => exampleEnv(lab);
 const exec = (rb: string, args: string[] = [], inventory = lab.inventoryPath) =>
   runCli(['exec', rb, '-i', inventory, '--yes', '--state-dir', join(lab.dir, 'state'), ...args], { env: env() });
 const workdir = (host: string) => lab.ssh.host(host).stateDir;
@@ -86,7 +69,7 @@ describe('commands over SSH', () => {
     );
     const log = (host: string) => join(workdir(host), 'lost.log');
     writeFileSync(join(workdir('app2'), 'go'), '');
-    const runId = `engine-lost-${n}`;
+    const runId = `engine-lost`;
     const pending = exec(rb, ['--run-id', runId]);
     // app1 is in its sleep once its log line is there; then its SSH session dies under it.
     await waitFor('app1 to start the step', () => existsSync(log('app1')) && existsSync(log('app2')), { timeoutMs: 60_000 });
@@ -109,7 +92,7 @@ describe('commands over SSH', () => {
       `  - { id: s, title: s, kind: ssh, target: app, command: 'echo ran >> {{ host.vars.workdir }}/failed.log; [ -e {{ host.vars.workdir }}/fixed ]' }`,
     );
     writeFileSync(join(workdir('app2'), 'fixed'), '');
-    const runId = `engine-failed-${n}`;
+    const runId = `engine-failed`;
     expect((await exec(rb, ['--run-id', runId])).code).toBe(1);
     writeFileSync(join(workdir('app1'), 'fixed'), '');
     const resumed = await runCli(['resume', runId, '--yes', '--state-dir', join(lab.dir, 'state')], { env: env() });
@@ -124,7 +107,7 @@ describe('commands over SSH', () => {
     // A stopped sshd still accepts TCP connections (the kernel does), but never speaks.
     process.kill(sshd!.pid, 'SIGSTOP');
     try {
-      const fast = join(lab.dir, `hang-inventory-${n}.yaml`);
+      const fast = join(lab.dir, `hang-inventory.yaml`);
       writeFileSync(fast, readFileSync(lab.inventoryPath, 'utf8').replace('connectTimeout: 10s', 'connectTimeout: 2s'));
       const rb = runbook(`  - { id: x, title: x, kind: ssh, target: app, readOnly: true, command: 'true' }`);
       const r = await exec(rb, [], fast);
@@ -324,7 +307,7 @@ describe('Ctrl-C during a serial fan-out', () => {
   - { id: undo, title: undo, kind: ssh, target: app, command: 'echo undo >> {{ host.vars.workdir }}/ctrlc.log' }`,
     );
     const log = (host: string) => join(workdir(host), 'ctrlc.log');
-    const runId = `engine-ctrlc-${n}`;
+    const runId = `engine-ctrlc`;
     const state = join(lab.dir, 'state');
     const running = startCli(['exec', rb, '-i', lab.inventoryPath, '--yes', '--state-dir', state, '--run-id', runId], { env: env() });
     await waitFor('app1 to start', () => existsSync(log('app1')), { timeoutMs: 60_000 });

@@ -1,21 +1,15 @@
 /** The example runbook, every step kind, end to end against real sshd, PostgreSQL and HTTP. */
 import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../cli/run-cli.js';
-import { startExampleLab, type ExampleLab } from './example-lab.js';
+import { exampleEnv, useExampleLab } from './example-lab.js';
 
 const RUNBOOK = join(process.cwd(), 'fixtures', 'example', 'example-maintenance.yaml');
 
-let lab: ExampleLab;
-beforeAll(async () => {
-  lab = await startExampleLab();
-});
-afterAll(async () => {
-  await lab?.stop();
-});
+const lab = useExampleLab();
 
-const cli = (args: string[]) => runCli(args, { env: { EXAMPLE_DB_PASSWORD: lab.dbPassword }, timeoutMs: 30_000 });
+const cli = (args: string[]) => runCli(args, { env: exampleEnv(lab), timeoutMs: 30_000 });
 
 describe('example runbook end to end', () => {
   it('runs every step kind against the lab with scripted answers', async () => {

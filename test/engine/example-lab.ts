@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSshLab, type SshLab } from '../harness/sshd.js';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
+import { afterAll, beforeAll } from 'vitest';
 
 export interface ExampleLab {
   ssh: SshLab;
@@ -85,3 +86,28 @@ ${overrides.extra ?? ''}`;
     },
   };
 }
+
+/**
+ * The example lab for one test file: started before its tests (then `setup`), stopped after them.
+ * The object returned stands for the lab from then on, so a file writes `const lab = useExampleLab()`
+ * once instead of its own beforeAll/afterAll.
+ */
+export function useExampleLab(setup?: (lab: ExampleLab) => Promise<void>): ExampleLab {
+  let started: ExampleLab | undefined;
+  beforeAll(async () => {
+    started = await startExampleLab();
+    await setup?.(started);
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
+  return new Proxy({} as ExampleLab, {
+    get(_, key) {
+      if (!started) throw new Error('the example lab is used before its beforeAll started it');
+      return started[key as keyof ExampleLab];
+    },
+  });
+}
+
+/** The environment the example inventory reads its database password from. */
+export const exampleEnv = (lab: ExampleLab): Record<string, string> => ({ EXAMPLE_DB_PASSWORD: lab.dbPassword });

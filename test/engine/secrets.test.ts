@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stageCommand, unstageCommand } from '../../src/targets/secret-delivery.js';
 import { startSshLab, type SshLab } from '../harness/sshd.js';
 import { runCli } from '../cli/run-cli.js';
+import { runbookWriter } from '../runbook/builders.js';
 
 const SECRET = 'Hunter2-s3cret value';
 const OTHER = 'Other-p4ss';
@@ -17,7 +18,6 @@ let lab: SshLab;
 let dir: string;
 let hostTmp: string;
 let inventory: string;
-let n = 0;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'runbook-secrets-'));
@@ -44,22 +44,10 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function runbook(steps: string): string {
-  const path = join(dir, `rb-${++n}.yaml`);
-  writeFileSync(
-    path,
-    `id: secrets-test-${n}
-title: Secrets test ${n}
-parameters:
-  db_password: { type: secret, env: TEST_DB_PASSWORD }
-  api_password: { type: secret, env: TEST_API_PASSWORD }
-targets:
-  app: { type: hosts }
-steps:
-${steps}`,
-  );
-  return path;
-}
+const runbook = runbookWriter(() => dir, 'secrets-test', {
+  parameters: { db_password: '{ type: secret, env: TEST_DB_PASSWORD }', api_password: '{ type: secret, env: TEST_API_PASSWORD }' },
+  targets: { app: 'hosts' },
+});
 
 const exec = (rb: string, dbPassword = SECRET) =>
   runCli(['exec', rb, '-i', inventory, '--yes', '--state-dir', join(dir, 'state')], {

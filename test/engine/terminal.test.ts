@@ -1,36 +1,21 @@
 /** Confirmations, typed confirmations, manual steps and Ctrl-C answered in a real terminal (tmux). */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startExampleLab, type ExampleLab } from './example-lab.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { exampleEnv, useExampleLab } from './example-lab.js';
+import { runbookWriter } from '../runbook/builders.js';
 import { runCli } from '../cli/run-cli.js';
 import { TerminalSession } from './tmux.js';
 
-let lab: ExampleLab;
+const lab = useExampleLab();
 let session: TerminalSession | undefined;
-let n = 0;
-beforeAll(async () => {
-  lab = await startExampleLab();
-});
 afterEach(() => session?.kill());
-afterAll(async () => {
-  await lab?.stop();
-});
 
-function runbook(steps: string): string {
-  const path = join(lab.dir, `term-${++n}.yaml`);
-  writeFileSync(
-    path,
-    `id: terminal-${n}\ntitle: Terminal ${n}\ntargets:\n  app: { type: hosts }\n  appdb: { type: database }\n  api: { type: http }\nsteps:\n${steps}`,
-  );
-  return path;
-}
+const runbook = runbookWriter(() => lab.dir, 'terminal', { targets: { app: 'hosts', appdb: 'database', api: 'http' } });
 
 const marker = (name: string) => join(lab.ssh.host('app1').stateDir, name);
 const start = (rb: string, ...args: string[]) =>
-  (session = TerminalSession.start(['exec', rb, '-i', lab.inventoryPath, '--state-dir', join(lab.dir, 'state'), ...args], {
-    EXAMPLE_DB_PASSWORD: lab.dbPassword,
-  }));
+  (session = TerminalSession.start(['exec', rb, '-i', lab.inventoryPath, '--state-dir', join(lab.dir, 'state'), ...args], exampleEnv(lab)));
 
 describe('in a terminal', () => {
   it('asks before a changing step; "No" (the default) aborts with exit 5 and runs nothing', async () => {

@@ -62,6 +62,36 @@ export function inventoryObject(overrides: Obj = {}): Obj {
   };
 }
 
+/**
+ * A writer of small numbered runbook files (YAML text) for the tests that run them against a lab:
+ * `id: <prefix>-<n>`, the given parameters and targets, then the steps (and `extra`, e.g. a
+ * rollback section) exactly as the test writes them. `name` replaces `<prefix>-<n>`.
+ */
+export function runbookWriter(
+  dir: () => string,
+  prefix: string,
+  head: { parameters?: Record<string, string>; targets: Record<string, 'hosts' | 'database' | 'http'> },
+): (steps: string, extra?: string, name?: string) => string {
+  let n = 0;
+  const lines = (title: string, entries: Array<[string, string]>) =>
+    entries.length ? `${title}:\n${entries.map(([k, v]) => `  ${k}: ${v}`).join('\n')}\n` : '';
+  return (steps, extra = '', name) => {
+    const id = name ?? `${prefix}-${++n}`;
+    const path = join(dir(), `${id}.yaml`);
+    writeFileSync(
+      path,
+      `id: ${id}\ntitle: ${id}\n` +
+        lines('parameters', Object.entries(head.parameters ?? {})) +
+        lines(
+          'targets',
+          Object.entries(head.targets).map(([k, type]) => [k, `{ type: ${type} }`]),
+        ) +
+        `steps:\n${steps}\n${extra}`,
+    );
+    return path;
+  };
+}
+
 /** A temporary directory removed by `cleanup()`. */
 export function tempDir(prefix = 'runbook-test-'): { dir: string; write(name: string, text: string): string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
