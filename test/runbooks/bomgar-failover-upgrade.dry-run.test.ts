@@ -1,10 +1,11 @@
 /** Dry-run of bomgar-failover-upgrade: the whole plan, both methods in one runbook, the seed's remarks covered. */
 import { describe, expect, it } from 'vitest';
-import { shippedRunbook } from './dry-run.js';
+import { itValidatesAndPrintsItsPlan, shippedRunbook } from './dry-run.js';
 
 const ID = 'bomgar-failover-upgrade';
 const SECRET = 'client-secret-never-shown-4711';
-const { cli, plan: planWith, inventory: INVENTORY } = shippedRunbook(ID, { env: { BOMGAR_CLIENT_SECRET: SECRET } });
+const rb = shippedRunbook(ID, { env: { BOMGAR_CLIENT_SECRET: SECRET } });
+const { cli, plan: planWith, inventory: INVENTORY } = rb;
 const plan = () => planWith(['-i', INVENTORY]);
 
 const SYNC_STEPS = [
@@ -46,21 +47,7 @@ const ASYNC_STEPS = [
 ];
 
 describe(`${ID} dry-run`, () => {
-  it('validates with no warnings', async () => {
-    const r = await cli(['validate', `src/runbooks/${ID}.yaml`]);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^valid\s/m);
-    expect(r.stdout + r.stderr).not.toMatch(/warning/i);
-  });
-
-  it('prints the whole plan without a terminal (snapshot)', async () => {
-    const r = await cli(['exec', ID, '--dry-run', '-i', INVENTORY]);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain('Dry-run: nothing was run.');
-    expect(r.stdout).not.toContain(SECRET);
-    expect(r.stdout).toMatchSnapshot();
-  });
+  itValidatesAndPrintsItsPlan(rb, { '': ['-i', INVENTORY] });
 
   it('has the steps in order: choice, health before, backup and sync, then both methods, then health after', async () => {
     const p = await plan();

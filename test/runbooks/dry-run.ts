@@ -3,7 +3,7 @@
  * the plan as `plan --json` prints it (typed by src's own plan types, not a hand copy), and small
  * readers of it.
  */
-import { expect } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Plan, PlannedAction, PlannedStep } from '../../src/planner/plan-types.js';
 import { displayParts, type Part } from '../../src/core/template.js';
 import type { RunnableCommand } from '../../src/steps/command-run.js';
@@ -19,6 +19,8 @@ export interface ShippedRunbook {
   cli(args: string[]): Promise<CliResult>;
   /** `runbook plan <id> --json <args>`, which must succeed. */
   plan(args: string[]): Promise<Plan>;
+  /** The secret values in the environment, which no output may show. */
+  secrets: string[];
 }
 
 export function shippedRunbook(id: string, options: { env?: Record<string, string>; hide?: string } = {}): ShippedRunbook {
@@ -30,12 +32,37 @@ export function shippedRunbook(id: string, options: { env?: Record<string, strin
     id,
     inventory: `fixtures/inventories/${id}.yaml`,
     cli,
+    secrets: Object.values(options.env ?? {}),
     async plan(args) {
       const r = await cli(['plan', id, '--json', ...args]);
       expect(r.code, r.stderr).toBe(0);
       return JSON.parse(r.stdout) as Plan;
     },
   };
+}
+
+/**
+ * The tests every shipped runbook's dry-run has (called inside its describe): the runbook
+ * validates without a warning, and the plan text of each branch (its arguments; '' names the only
+ * one) is printed without a terminal, secrets masked, as in the snapshot.
+ */
+export function itValidatesAndPrintsItsPlan(rb: ShippedRunbook, branches: Record<string, string[]>): void {
+  it('validates with no warnings', async () => {
+    const r = await rb.cli(['validate', `src/runbooks/${rb.id}.yaml`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^valid\s/m);
+    expect(r.stdout + r.stderr).not.toMatch(/warning/i);
+  });
+  for (const [branch, args] of Object.entries(branches)) {
+    it(`prints the whole plan without a terminal${branch ? `: ${branch}` : ''} (snapshot)`, async () => {
+      const r = await rb.cli(['exec', rb.id, '--dry-run', ...args]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('Dry-run: nothing was run.');
+      for (const secret of rb.secrets) expect(r.stdout).not.toContain(secret);
+      expect(r.stdout).toMatchSnapshot();
+    });
+  }
 }
 
 /** A step of the plan, main or rollback. */

@@ -7,13 +7,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { running, shippedRunbook } from './dry-run.js';
+import { itValidatesAndPrintsItsPlan, running, shippedRunbook } from './dry-run.js';
 
 const ID = 'horizon-daas-db-failover';
 const SECRETS = { HORIZON_DB_PASSWORD: 'av-setup-pw-never-shown-1', HORIZON_DB_ADMIN_PASSWORD: 'pg-admin-pw-never-shown-2' };
 
 const tmp = mkdtempSync(join(tmpdir(), 'runbook-horizon-dry-'));
-const { cli, plan, inventory: INVENTORY } = shippedRunbook(ID, { env: SECRETS, hide: tmp });
+const rb = shippedRunbook(ID, { env: SECRETS, hide: tmp });
+const { cli, plan, inventory: INVENTORY } = rb;
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** The tenant variant of the example inventory (same hosts file, tenant roles bound). */
@@ -68,23 +69,7 @@ const BRANCHES: Record<string, string[]> = {
 };
 
 describe(`${ID} dry-run`, () => {
-  it('validates with no warnings', async () => {
-    const r = await cli(['validate', `src/runbooks/${ID}.yaml`]);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^valid\s/m);
-    expect(r.stdout + r.stderr).not.toMatch(/warning/i);
-  });
-
-  for (const [branch, args] of Object.entries(BRANCHES)) {
-    it(`prints the whole plan without a terminal: ${branch} (snapshot)`, async () => {
-      const r = await cli(['exec', ID, '--dry-run', ...args]);
-      expect(r.stderr).toBe('');
-      expect(r.code).toBe(0);
-      expect(r.stdout).toContain('Dry-run: nothing was run.');
-      for (const secret of Object.values(SECRETS)) expect(r.stdout).not.toContain(secret);
-      expect(r.stdout).toMatchSnapshot();
-    });
-  }
+  itValidatesAndPrintsItsPlan(rb, BRANCHES);
 
   it('runs task 2 for a service provider and task 3 (with EDB and AVDB) for a tenant', async () => {
     const sp = running((await plan(BRANCHES['service-provider, primary reachable']!)).steps);

@@ -4,10 +4,11 @@
  * and every numbered item of seed 003 referenced by a step's `source`.
  */
 import { describe, expect, it } from 'vitest';
-import { commandOf, shippedRunbook, step, text } from './dry-run.js';
+import { commandOf, itValidatesAndPrintsItsPlan, shippedRunbook, step, text } from './dry-run.js';
 
 const ID = 'opengauss-cm-upgrade';
-const { cli, plan, inventory: INVENTORY } = shippedRunbook(ID);
+const rb = shippedRunbook(ID);
+const { cli, plan, inventory: INVENTORY } = rb;
 
 const STEPS = [
   'check-upgrade-cm-supported',
@@ -27,20 +28,7 @@ const STEPS = [
 ];
 
 describe(`${ID} dry-run`, () => {
-  it('validates with no warnings', async () => {
-    const r = await cli(['validate', `src/runbooks/${ID}.yaml`]);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^valid\s/m);
-    expect(r.stdout + r.stderr).not.toMatch(/warning/i);
-  });
-
-  it('prints the whole plan without a terminal (snapshot)', async () => {
-    const r = await cli(['exec', ID, '--dry-run', '-i', INVENTORY]);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain('Dry-run: nothing was run.');
-    expect(r.stdout).toMatchSnapshot();
-  });
+  itValidatesAndPrintsItsPlan(rb, { '': ['-i', INVENTORY] });
 
   it('prints the plan with another disk threshold and SSH port (snapshot)', async () => {
     const r = await cli(['exec', ID, '--dry-run', '-i', INVENTORY, '-p', 'disk_use_max_percent=70', '-p', 'node_ssh_port=2222']);

@@ -6,31 +6,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { PlannedStep } from '../../src/planner/plan-types.js';
-import { commandOf, running as runningSteps, shippedRunbook, step, text, waitOf } from './dry-run.js';
+import { commandOf, running as runningSteps, itValidatesAndPrintsItsPlan, shippedRunbook, step, text, waitOf } from './dry-run.js';
 
 const ID = 'timesten-online-upgrade';
-const { cli, plan, inventory: INVENTORY } = shippedRunbook(ID);
+const rb = shippedRunbook(ID);
+const { cli, plan, inventory: INVENTORY } = rb;
 const running = (p: { steps: PlannedStep[] }) => runningSteps(p.steps);
 /** Source step number of a step ("seed 004, step 11 (...)" -> 11). */
 const stepNumber = (s: PlannedStep) => Number(/step (\d+)/.exec(s.source ?? '')?.[1]);
 
 describe(`${ID} dry-run`, () => {
-  it('validates with no warnings', async () => {
-    const r = await cli(['validate', `src/runbooks/${ID}.yaml`]);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^valid\s/m);
-    expect(r.stdout + r.stderr).not.toMatch(/warning/i);
-  });
-
-  for (const [branch, extra] of Object.entries({ 'Temporary=0': [], 'Temporary=1': ['-p', 'temporary=true'] })) {
-    it(`prints the whole plan without a terminal: ${branch} (snapshot)`, async () => {
-      const r = await cli(['exec', ID, '--dry-run', '-i', INVENTORY, ...extra]);
-      expect(r.stderr).toBe('');
-      expect(r.code).toBe(0);
-      expect(r.stdout).toContain('Dry-run: nothing was run.');
-      expect(r.stdout).toMatchSnapshot();
-    });
-  }
+  itValidatesAndPrintsItsPlan(rb, { 'Temporary=0': ['-i', INVENTORY], 'Temporary=1': ['-i', INVENTORY, '-p', 'temporary=true'] });
 
   it('implements the 23 source steps in order, the Upgrade system first within a step', async () => {
     const p = await plan(['-i', INVENTORY]);

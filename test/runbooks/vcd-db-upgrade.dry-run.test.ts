@@ -9,13 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Plan } from '../../src/planner/plan-types.js';
-import { commandOf, running, shippedRunbook, sqlOf, step, text } from './dry-run.js';
+import { commandOf, itValidatesAndPrintsItsPlan, running, shippedRunbook, sqlOf, step, text } from './dry-run.js';
 
 const ID = 'vcd-db-upgrade';
 const SECRETS = { VCD_SYSADMIN_PASSWORD: 'sysadmin-pw-never-shown-7', VCD_DB_PASSWORD: 'db-pw-never-shown-8' };
 
 const tmp = mkdtempSync(join(tmpdir(), 'runbook-vcd-dry-'));
-const { cli, plan, inventory: INVENTORY } = shippedRunbook(ID, { env: SECRETS, hide: tmp });
+const rb = shippedRunbook(ID, { env: SECRETS, hide: tmp });
+const { cli, plan, inventory: INVENTORY } = rb;
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** A single-cell server group without a database binding (other_cells and database are optional). */
@@ -57,23 +58,7 @@ const ALL_STEPS = [
 ];
 
 describe(`${ID} dry-run`, () => {
-  it('validates with no warnings', async () => {
-    const r = await cli(['validate', `src/runbooks/${ID}.yaml`]);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^valid\s/m);
-    expect(r.stdout + r.stderr).not.toMatch(/warning/i);
-  });
-
-  for (const [branch, args] of Object.entries(BRANCHES)) {
-    it(`prints the whole plan without a terminal: ${branch} (snapshot)`, async () => {
-      const r = await cli(['exec', ID, '--dry-run', ...args]);
-      expect(r.stderr).toBe('');
-      expect(r.code).toBe(0);
-      expect(r.stdout).toContain('Dry-run: nothing was run.');
-      for (const secret of Object.values(SECRETS)) expect(r.stdout).not.toContain(secret);
-      expect(r.stdout).toMatchSnapshot();
-    });
-  }
+  itValidatesAndPrintsItsPlan(rb, BRANCHES);
 
   it('keeps the steps in the order of the procedure', async () => {
     const p = await plan(['-i', INVENTORY]);
