@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/engine/events.js';
 import { createTerminalRenderer } from '../../src/ui/terminal-renderer.js';
 import { waitFor } from '../harness/util.js';
-import { runCli } from './cli-runner.js';
+import { runCli } from '../cli/run-cli.js';
 import { startExampleLab, type ExampleLab } from './example-lab.js';
 
 let lab: ExampleLab;
@@ -50,19 +50,19 @@ const painted = (host: string) => existsSync(join(lab.ssh.host(host).stateDir, '
 
 describe('--limit, collapsed commands and run-time values', () => {
   it('the dry-run shows the limit and each identical command once with all its hosts', async () => {
-    const all = await runCli(['plan', rb, '-i', lab.inventoryPath], env());
+    const all = await runCli(['plan', rb, '-i', lab.inventoryPath], { env: env() });
     expect(all.code).toBe(0);
     expect(all.stdout).toMatch(
       /on app1, app2 \(runbook-lab@127\.0\.40\.1:\d+, runbook-lab@127\.0\.40\.2:\d+\):\n\s+\$ echo <steps\.pick\.value> \*\*\* > /,
     );
-    const limited = await runCli(['plan', rb, '-i', lab.inventoryPath, '--limit', 'app2'], env());
+    const limited = await runCli(['plan', rb, '-i', lab.inventoryPath, '--limit', 'app2'], { env: env() });
     expect(limited.code).toBe(0);
     expect(limited.stdout).toContain('Limited to: app2 (--limit app2)');
     expect(limited.stdout).not.toContain('on app1');
-    const bad = await runCli(['plan', rb, '-i', lab.inventoryPath, '--limit', 'app9'], env());
+    const bad = await runCli(['plan', rb, '-i', lab.inventoryPath, '--limit', 'app9'], { env: env() });
     expect(bad.code).toBe(3);
     expect(bad.stderr).toContain('--limit app9: not a host or a role of hosts of the inventory (hosts: app1, app2)');
-    const reviewed = await runCli(['exec', rb, '--plan', join(lab.dir, 'plan.json'), '--limit', 'app1'], env());
+    const reviewed = await runCli(['exec', rb, '--plan', join(lab.dir, 'plan.json'), '--limit', 'app1'], { env: env() });
     expect(reviewed.code).toBe(2);
     expect(reviewed.stderr).toContain('--limit with --plan: a reviewed plan runs on the hosts it was made for');
   });
@@ -85,12 +85,12 @@ describe('--limit, collapsed commands and run-time values', () => {
         '--run-id',
         'limited',
       ],
-      env(),
+      { env: env() },
     );
     expect(run.code, run.stderr).toBe(0);
     expect(painted('app2')).toBe(true);
     expect(painted('app1')).toBe(false);
-    const md = await runCli(['report', 'limited', '--format', 'md', '--state-dir', state], env());
+    const md = await runCli(['report', 'limited', '--format', 'md', '--state-dir', state], { env: env() });
     expect(md.stdout).toContain('| Limited to | app2 (--limit app2) |');
     expect(md.stdout).toMatch(/# on app2\n\$ echo blue \*\*\* > /);
     expect(md.stdout).not.toContain('<steps.pick.value>');
@@ -98,15 +98,18 @@ describe('--limit, collapsed commands and run-time values', () => {
 
     const all = join(lab.dir, 'state-all');
     expect(
-      (await runCli(['exec', rb, '-i', lab.inventoryPath, '--yes', '--answer', 'pick=green', '--state-dir', all, '--run-id', 'all'], env()))
-        .code,
+      (
+        await runCli(['exec', rb, '-i', lab.inventoryPath, '--yes', '--answer', 'pick=green', '--state-dir', all, '--run-id', 'all'], {
+          env: env(),
+        })
+      ).code,
     ).toBe(0);
-    const report = await runCli(['report', 'all', '--format', 'md', '--state-dir', all], env());
+    const report = await runCli(['report', 'all', '--format', 'md', '--state-dir', all], { env: env() });
     // The same command on both hosts is written once; commands that differ per host stay apart.
     expect(report.stdout).toMatch(/# on app1, app2\n\$ echo green \*\*\* > /);
     expect(report.stdout).toMatch(/# on app1\n\$ cat .*\n# on app2\n\$ cat /);
     // The JSON report collapses them the same way (docs/report.md).
-    const json = await runCli(['report', 'all', '--format', 'json', '--state-dir', all], env());
+    const json = await runCli(['report', 'all', '--format', 'json', '--state-dir', all], { env: env() });
     const steps = (JSON.parse(json.stdout) as { reportVersion: number; steps: Array<{ id: string; commands: unknown }> }).steps;
     const commandsOf = (id: string) => steps.find((s) => s.id === id)?.commands;
     expect(commandsOf('paint')).toEqual([{ targets: ['app1', 'app2'], lines: [expect.stringMatching(/^\$ echo green \*\*\* > /)] }]);

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunEventType } from '../../src/engine/events.js';
-import { runCli as run, type CliResult, type KillWhen } from '../cli/run-cli.js';
+import type { KillWhen } from '../cli/run-cli.js';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
 import { startSshLab, type SshLab } from '../harness/sshd.js';
 import { waitFor } from '../harness/util.js';
@@ -90,9 +90,6 @@ roles:
   };
 }
 
-/** @deprecated transitional name: a run's result is test/cli/run-cli.ts's CliResult. */
-export type CliRun = CliResult;
-
 /**
  * A point of a run, named by its journal: a step's record of this type appears (on `target`, for
  * a record of one target), and `until` holds (a process state on a target, a file).
@@ -107,22 +104,6 @@ export function killAt(journal: string, point: KillPoint): KillWhen {
     ...(point.until ? { until: point.until } : {}),
     ...(point.delayMs ? { delayMs: point.delayMs } : {}),
   };
-}
-
-/**
- * Transitional: the old signature, kept only until the files another engineer is editing this
- * session are moved to test/cli/run-cli.ts's `runCli` with `kill: killAt(...)`.
- */
-export function runCli(
-  args: string[],
-  env: Record<string, string>,
-  options: { killAt?: KillPoint; journal?: string; timeoutMs?: number } = {},
-): Promise<CliResult> {
-  return run(args, {
-    env,
-    ...(options.killAt && options.journal ? { kill: killAt(options.journal, options.killAt) } : {}),
-    timeoutMs: options.timeoutMs ?? 60_000,
-  });
 }
 
 export interface Record_ {
