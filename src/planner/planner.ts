@@ -95,7 +95,7 @@ class Planner {
       const path = ['preconditions', i];
       // Planned even when skipped, so that its references are checked all the same.
       const action = this.planAction(check, null, path, new Set());
-      const condition = this.planCondition(check as unknown as StepSpec, path, new Set());
+      const condition = this.planCondition(check, path, new Set());
       if (condition.decided === 'skip') skippedPreconditions.push({ title: action.title, condition: condition.text ?? '' });
       else if (this.limit && action.role && !action.instances.length)
         skippedPreconditions.push({ title: action.title, condition: `a host of --limit is in role ${action.role}` });
@@ -383,7 +383,7 @@ class Planner {
     return { mode, expected: this.renderer(null, earlier, path).parts(template, 'text') };
   }
 
-  private planCondition(step: StepSpec, path: PathSegment[], earlier: ReadonlySet<string>): StepCondition {
+  private planCondition(step: Pick<StepSpec, 'when'>, path: PathSegment[], earlier: ReadonlySet<string>): StepCondition {
     if (!step.when) return { decided: 'run', text: null, runtime: null };
     for (const leaf of conditionLeaves(step.when)) {
       if (leaf.param !== undefined && !(leaf.param in this.input.runbook.spec.parameters)) {

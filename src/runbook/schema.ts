@@ -3,9 +3,9 @@
  * what runbook authors see in their editor.
  */
 import { z } from 'zod';
-import { checkSchema, preconditionSchema } from '../steps/check-schema.js';
+import { atLeastOne } from '../steps/check-schema.js';
 import { refuseDetachedStdin } from '../steps/command-shape.js';
-import { stepKinds } from '../steps/registry.js';
+import { checkSchema, preconditionSchema, stepKinds } from '../steps/registry.js';
 import type { StepKind } from '../steps/types.js';
 import { condition, confirm, duration, fanOut, identifier, onFailure, retries, scalar, schemaKey } from '../core/schema-parts.js';
 
@@ -57,7 +57,7 @@ const stepCommon = {
   source: z.string().optional().describe('Which step of the source document this implements.'),
 };
 
-function stepVariant(kind: StepKind<never>) {
+function stepVariant(kind: StepKind) {
   return z
     .object({ kind: z.literal(kind.kind).describe(kind.summary), ...stepCommon, ...kind.fields })
     .strict()
@@ -65,10 +65,7 @@ function stepVariant(kind: StepKind<never>) {
     .describe(kind.summary);
 }
 
-export const stepSchema = z.discriminatedUnion(
-  'kind',
-  stepKinds.map(stepVariant) as unknown as [ReturnType<typeof stepVariant>, ...ReturnType<typeof stepVariant>[]],
-);
+export const stepSchema = z.discriminatedUnion('kind', atLeastOne(stepKinds.map(stepVariant)));
 export type StepSpec = z.infer<typeof stepSchema> & Record<string, unknown>;
 
 export const runbookSchema = z

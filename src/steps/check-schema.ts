@@ -1,17 +1,13 @@
 /**
  * A check: a read-only action with an expected result, used as a precondition, a step
- * verification, the check after a manual step, or the condition a `wait` step polls.
+ * verification, the check after a manual step, or the condition a `wait` step polls. Its schema
+ * is built from the kinds that say they are `checkable` (the registry passes them), so this
+ * module imports no kind: the kinds holding a check (manual, wait) get it from the registry.
  */
 import { z } from 'zod';
 import { condition, identifier } from '../core/schema-parts.js';
 import { refuseDetachedCheck } from './command-shape.js';
-import { httpStep } from './http.js';
-import { localStep } from './local.js';
-import { sqlStep } from './sql.js';
-import { sshStep } from './ssh.js';
 import type { StepKind } from './types.js';
-
-export const checkableKinds: ReadonlyArray<StepKind<never>> = [sshStep, sqlStep, httpStep, localStep] as never;
 
 const checkCommon = {
   id: identifier.optional().describe('Identifies the check in output and the journal.'),
@@ -26,36 +22,43 @@ const preconditionOnly = {
   source: z.string().optional().describe('Which part of the source procedure this check implements.'),
 };
 
-function checkVariant(kind: StepKind<never>) {
-  return z
-    .object({ kind: z.literal(kind.kind), ...checkCommon, ...kind.fields })
-    .strict()
-    .superRefine(refuseDetachedCheck);
+/** The schemas of a check and of a precondition, one variant per checkable kind. */
+export function checkSchemas(kinds: ReadonlyArray<StepKind>) {
+  const checkable = kinds.filter((k) => k.checkable);
+  const names = checkable.map((k) => k.kind);
+  const which = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names.join('');
+  const check = z
+    .discriminatedUnion(
+      'kind',
+      atLeastOne(
+        checkable.map((kind) =>
+          z
+            .object({ kind: z.literal(kind.kind), ...checkCommon, ...kind.fields })
+            .strict()
+            .superRefine(refuseDetachedCheck),
+        ),
+      ),
+    )
+    .describe(`A read-only check: an ${which} action with its expected result.`);
+  const precondition = z
+    .discriminatedUnion(
+      'kind',
+      atLeastOne(
+        checkable.map((kind) =>
+          z
+            .object({ kind: z.literal(kind.kind), ...checkCommon, ...preconditionOnly, ...kind.fields })
+            .strict()
+            .superRefine(refuseDetachedCheck),
+        ),
+      ),
+    )
+    .describe('A read-only check run before anything changes, optionally only when a condition on parameters holds.');
+  return { check, precondition };
 }
 
-function preconditionVariant(kind: StepKind<never>) {
-  return z
-    .object({ kind: z.literal(kind.kind), ...checkCommon, ...preconditionOnly, ...kind.fields })
-    .strict()
-    .superRefine(refuseDetachedCheck);
+/** The variants of a discriminated union: zod needs at least one. */
+export function atLeastOne<T>(items: readonly T[]): [T, ...T[]] {
+  const [first, ...rest] = items;
+  if (first === undefined) throw new Error('a union needs at least one variant');
+  return [first, ...rest];
 }
-
-export const checkSchema = z
-  .discriminatedUnion(
-    'kind',
-    checkableKinds.map(checkVariant) as unknown as [ReturnType<typeof checkVariant>, ...ReturnType<typeof checkVariant>[]],
-  )
-  .describe('A read-only check: an ssh, sql, http or local action with its expected result.');
-
-export type CheckSpec = z.infer<typeof checkSchema>;
-
-/** A check run before anything changes; it may apply only to some parameter values. */
-export const preconditionSchema = z
-  .discriminatedUnion(
-    'kind',
-    checkableKinds.map(preconditionVariant) as unknown as [
-      ReturnType<typeof preconditionVariant>,
-      ...ReturnType<typeof preconditionVariant>[],
-    ],
-  )
-  .describe('A read-only check run before anything changes, optionally only when a condition on parameters holds.');

@@ -18,13 +18,13 @@ export interface PtyData {
   unexpectedPromptAfterMs: number;
 }
 
-export interface RunnableCommand extends CommandData {
+export type RunnableCommand = CommandData & {
   expect?: CommandExpect | undefined;
   capture?: { regex?: string | undefined } | undefined;
   pty?: PtyData | null | undefined;
   /** Runs apart from the session (see detached.ts). */
   detached?: boolean | undefined;
-}
+};
 
 export async function runCommand(target: CommandTarget, data: RunnableCommand, ctx: RunContext): Promise<ActionResult> {
   const started = Date.now();

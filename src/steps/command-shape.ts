@@ -72,14 +72,14 @@ export interface CommandSpec {
   umask?: string | undefined;
 }
 
-export interface CommandData {
+export type CommandData = {
   command: Part[];
   env: Array<{ name: string; value: Part[] }>;
   sudo: string | null;
   stdin: Part[] | null;
   /** Set first in the shell that runs the command (optional: plans written before it lack it). */
   umask?: string | undefined;
-}
+};
 
 export function planCommand(spec: CommandSpec, render: Renderer): CommandData {
   return {

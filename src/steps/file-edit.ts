@@ -57,18 +57,19 @@ interface FileEditSpec extends Record<string, unknown> {
 type PlannedEdit =
   { set: { key: string; value: Part[]; separator: string } } | { removeLines: Part[] } | { replace: { pattern: Part[]; with: Part[] } };
 
-interface FileEditData {
+type FileEditData = {
   path: Part[];
   edits: PlannedEdit[];
   backup: boolean;
   sudo: string | null;
-}
+};
 
-export const fileEditStep: StepKind<FileEditSpec> = {
+export const fileEditStep: StepKind<FileEditSpec, FileEditData> = {
   kind: 'file-edit',
   summary: 'Edit a text file on every host of the target role, with a backup and a diff.',
   target: 'hosts',
   changes: true,
+  checkable: false,
   fields: {
     path: z.string().min(1).describe('Absolute path of the file on the host.'),
     edits: z.array(edit).min(1),
@@ -86,10 +87,9 @@ export const fileEditStep: StepKind<FileEditSpec> = {
       backup: spec.backup ?? true,
       sudo: spec.sudo === true ? 'root' : typeof spec.sudo === 'string' ? spec.sudo : null,
     };
-    return data as unknown as Record<string, unknown>;
+    return data;
   },
-  describe(raw) {
-    const data = raw as unknown as FileEditData;
+  describe(data) {
     const lines = [`edit ${displayParts(data.path)}${data.backup ? ' (backup kept beside it)' : ''}`];
     for (const e of data.edits) {
       if ('set' in e) lines.push(`  set ${e.set.key}${e.set.separator}${displayParts(e.set.value)}`);
@@ -98,8 +98,7 @@ export const fileEditStep: StepKind<FileEditSpec> = {
     }
     return lines;
   },
-  async run(raw, ctx) {
-    const data = raw as unknown as FileEditData;
+  async run(data, ctx) {
     const started = Date.now();
     const target = await ctx.connections.command(ctx.target);
     const path = materializeParts(data.path, ctx.values);

@@ -15,7 +15,7 @@ interface HttpSpec extends Record<string, unknown> {
   capture?: { regex?: string };
 }
 
-interface HttpData {
+type HttpData = {
   method: string;
   path: Part[];
   query: Array<{ name: string; value: Part[] }>;
@@ -23,13 +23,14 @@ interface HttpData {
   body: Part[] | null;
   expect: { status: number[]; body: TextMatch | null };
   capture: { regex?: string | undefined } | null;
-}
+};
 
-export const httpStep: StepKind<HttpSpec> = {
+export const httpStep: StepKind<HttpSpec, HttpData> = {
   kind: 'http',
   summary: 'Send an HTTP(S) request to the endpoints of the target role and check status and body.',
   target: 'http',
   changes: true,
+  checkable: true,
   fields: {
     method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']).optional().describe('Default GET.'),
     path: z.string().min(1).describe('Path (and fixed query) appended to the endpoint URL, e.g. "/api/command".'),
@@ -61,10 +62,9 @@ export const httpStep: StepKind<HttpSpec> = {
       },
       capture: spec.capture ?? null,
     };
-    return data as unknown as Record<string, unknown>;
+    return data;
   },
-  describe(raw) {
-    const data = raw as unknown as HttpData;
+  describe(data) {
     const query = data.query.map((q) => `${q.name}=${displayParts(q.value)}`).join('&');
     const lines = [`${data.method} ${displayParts(data.path)}${query ? (displayParts(data.path).includes('?') ? '&' : '?') + query : ''}`];
     for (const h of data.headers) lines.push(`${h.name}: ${displayParts(h.value)}`);
@@ -72,8 +72,7 @@ export const httpStep: StepKind<HttpSpec> = {
     lines.push(`expect status ${data.expect.status.join(' or ')}`);
     return [...lines, ...describeTextMatch('body', resolveExpectations(data.expect.body, displayParts) ?? undefined)];
   },
-  async run(raw, ctx) {
-    const data = raw as unknown as HttpData;
+  async run(data, ctx) {
     const started = Date.now();
     if (!ctx.target) throw new Error('http step without an endpoint target');
     const endpoint = await ctx.connections.http(ctx.target);

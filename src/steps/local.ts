@@ -12,11 +12,12 @@ interface LocalSpec extends CommandSpec, Record<string, unknown> {
   capture?: { regex?: string };
 }
 
-export const localStep: StepKind<LocalSpec> = {
+export const localStep: StepKind<LocalSpec, RunnableCommand> = {
   kind: 'local',
   summary: "Run a shell command on the operator's machine.",
   target: 'none',
   changes: true,
+  checkable: true,
   fields: { ...commandFields },
   plan(spec, render) {
     const data: RunnableCommand = {
@@ -25,18 +26,16 @@ export const localStep: StepKind<LocalSpec> = {
       capture: spec.capture,
       ...(spec.detached ? { detached: true } : {}),
     };
-    return data as unknown as Record<string, unknown>;
+    return data;
   },
-  describe(raw) {
-    const data = raw as unknown as RunnableCommand;
+  describe(data) {
     const lines = [`$ ${composeCommand(data, displayParts)}`];
     if (data.stdin) lines.push(`stdin: ${JSON.stringify(displayParts(data.stdin))}`);
     if (data.detached) lines.push(describeDetached(false));
     return [...lines, ...describeExpect(data.expect)];
   },
-  async run(raw, ctx) {
+  async run(data, ctx) {
     const target = await ctx.connections.command(null);
-    const data = raw as unknown as RunnableCommand;
     return data.detached ? runDetached(target, data, ctx) : runCommand(target, data, ctx);
   },
 };

@@ -10,18 +10,19 @@ interface PromptSpec extends Record<string, unknown> {
   pattern?: string;
 }
 
-interface PromptData {
+type PromptData = {
   question: Part[];
   choices: string[] | null;
   default: string | null;
   pattern: string | null;
-}
+};
 
-export const promptStep: StepKind<PromptSpec> = {
+export const promptStep: StepKind<PromptSpec, PromptData> = {
   kind: 'prompt',
   summary: 'Ask the operator a question; the answer is the step value. Pre-answer with --answer <id>=<value>.',
   target: 'none',
   changes: false,
+  checkable: false,
   fields: {
     question: z.string().min(1),
     choices: z.array(z.string().min(1)).min(2).optional().describe('The allowed answers.'),
@@ -35,16 +36,14 @@ export const promptStep: StepKind<PromptSpec> = {
       default: spec.default ?? null,
       pattern: spec.pattern ?? null,
     };
-    return data as unknown as Record<string, unknown>;
+    return data;
   },
-  describe(raw) {
-    const data = raw as unknown as PromptData;
+  describe(data) {
     const lines = [`? ${displayParts(data.question)}`];
     if (data.choices) lines.push(`choices: ${data.choices.join(' | ')}${data.default ? ` (default ${data.default})` : ''}`);
     return lines;
   },
-  async run(raw, ctx) {
-    const data = raw as unknown as PromptData;
+  async run(data, ctx) {
     const started = Date.now();
     const answer =
       ctx.presetAnswer ??

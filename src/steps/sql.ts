@@ -20,18 +20,19 @@ interface SqlSpec extends Record<string, unknown> {
   capture?: { column: string };
 }
 
-export interface SqlData {
+export type SqlData = {
   statements: RenderedSql[];
   transaction: boolean;
   expect: SqlExpect | null;
   capture: { column: string } | null;
-}
+};
 
-export const sqlStep: StepKind<SqlSpec> = {
+export const sqlStep: StepKind<SqlSpec, SqlData> = {
   kind: 'sql',
   summary: 'Run SQL statements (one transaction) or a query on the databases of the target role.',
   target: 'database',
   changes: true,
+  checkable: true,
   fields: {
     sql: z
       .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
@@ -57,10 +58,9 @@ export const sqlStep: StepKind<SqlSpec> = {
       expect: renderExpectations(spec.expect ?? null, render),
       capture: spec.capture ?? null,
     };
-    return data as unknown as Record<string, unknown>;
+    return data;
   },
-  describe(raw) {
-    const data = raw as unknown as SqlData;
+  describe(data) {
     const lines: string[] = [];
     if (data.transaction && data.statements.length > 1) lines.push('BEGIN;');
     for (const s of data.statements) {
@@ -75,8 +75,7 @@ export const sqlStep: StepKind<SqlSpec> = {
       lines.push(`expect ${how} ${JSON.stringify(value)}`);
     return lines;
   },
-  async run(raw, ctx) {
-    const data = raw as unknown as SqlData;
+  async run(data, ctx) {
     const started = Date.now();
     if (!ctx.target) throw new Error('sql step without a database target');
     const db = await ctx.connections.sql(ctx.target);

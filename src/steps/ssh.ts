@@ -15,11 +15,12 @@ interface SshSpec extends CommandSpec, Record<string, unknown> {
   capture?: { regex?: string };
 }
 
-export const sshStep: StepKind<SshSpec> = {
+export const sshStep: StepKind<SshSpec, RunnableCommand> = {
   kind: 'ssh',
   summary: 'Run a shell command on every host of the target role over SSH.',
   target: 'hosts',
   changes: true,
+  checkable: true,
   fields: {
     ...commandFields,
     sudo: z
@@ -54,10 +55,9 @@ export const sshStep: StepKind<SshSpec> = {
           }
         : null,
     };
-    return data as unknown as Record<string, unknown>;
+    return data;
   },
-  describe(raw) {
-    const data = raw as unknown as RunnableCommand;
+  describe(data) {
     const lines = [`$ ${composeCommand(data, displayParts)}`];
     if (data.stdin) lines.push(`stdin: ${JSON.stringify(displayParts(data.stdin))}`);
     for (const a of data.pty?.answers ?? []) {
@@ -66,9 +66,8 @@ export const sshStep: StepKind<SshSpec> = {
     if (data.detached) lines.push(describeDetached(Boolean(data.pty)));
     return [...lines, ...describeExpect(data.expect)];
   },
-  async run(raw, ctx) {
+  async run(data, ctx) {
     const target = await ctx.connections.command(ctx.target);
-    const data = raw as unknown as RunnableCommand;
     return data.detached ? runDetached(target, data, ctx) : runCommand(target, data, ctx);
   },
 };

@@ -123,7 +123,15 @@ export interface PlannedAction {
   timeoutMs: number;
 }
 
-export interface StepKind<Spec extends Record<string, unknown> = Record<string, unknown>> {
+/**
+ * A step kind, typed over its step fields (`Spec`, as the schema validated them) and the data
+ * its `plan` renders for one target (`Data`): `describe` and `run` get back exactly what `plan`
+ * made (the plan stores it; the dry-run and the executor hand it to the same kind). The registry
+ * holds every kind as a plain `StepKind`: the methods take their parameters bivariantly, so a
+ * `StepKind<SshSpec, RunnableCommand>` is one without a cast. `Data` is a type alias (not an
+ * interface) so that it is plain JSON data, an `ActionData`.
+ */
+export interface StepKind<Spec extends Record<string, unknown> = Record<string, unknown>, Data extends ActionData = ActionData> {
   kind: string;
   summary: string;
   /** The kind-specific fields (merged with the common step fields). */
@@ -131,10 +139,15 @@ export interface StepKind<Spec extends Record<string, unknown> = Record<string, 
   target: TargetType;
   /** True if a step of this kind changes something by default (so it asks for confirmation). */
   changes: boolean;
-  plan(spec: Spec, render: Renderer, plan: NestedPlanner): ActionData;
+  /**
+   * It may serve as a check (precondition, verification, a manual step's check, what a wait
+   * polls): a read-only action with an expected result.
+   */
+  checkable: boolean;
+  plan(spec: Spec, render: Renderer, plan: NestedPlanner): Data;
   /** Lines shown in the dry-run for one instance. */
-  describe(data: ActionData): string[];
-  run(data: ActionData, context: RunContext): Promise<ActionResult>;
+  describe(data: Data): string[];
+  run(data: Data, context: RunContext): Promise<ActionResult>;
 }
 
 /** Lets a kind plan a nested check (manual step check, wait until). */

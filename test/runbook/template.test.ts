@@ -22,8 +22,7 @@ import {
   type RuntimeValues,
 } from '../../src/core/template.js';
 import { composeCommand, type CommandData } from '../../src/steps/command-shape.js';
-import { fileEditStep } from '../../src/steps/file-edit.js';
-import { sshStep as sshStepKind } from '../../src/steps/ssh.js';
+import { getStepKind } from '../../src/steps/registry.js';
 import type { RenderedSql } from '../../src/core/template.js';
 import type { RunContext } from '../../src/steps/types.js';
 import type { CommandTarget } from '../../src/targets/types.js';
@@ -383,7 +382,7 @@ describe('file-edit values are data', () => {
     );
     expect(errors).toEqual([]);
     const data = plan?.steps[0]?.action.instances[0]?.data;
-    const result = await fileEditStep.run(data as Record<string, unknown>, context(noRuntimeValues));
+    const result = await getStepKind('file-edit').run(data as Record<string, unknown>, context(noRuntimeValues));
     expect(result.status, result.message).toBe('succeeded');
     expect(readFileSync(file, 'utf8')).toBe(`app.release=${value}\nother=1\n`);
     expect(existsSync(MARK)).toBe(false);
@@ -412,7 +411,7 @@ describe('file-edit values are data', () => {
       { inventory: inventoryObject(), params: { v: 'pa$&wo$1rd$$' } },
     );
     expect(errors).toEqual([]);
-    const result = await fileEditStep.run(plan?.steps[0]?.action.instances[0]?.data as Record<string, unknown>, context(noRuntimeValues));
+    const result = await getStepKind('file-edit').run(plan?.steps[0]?.action.instances[0]?.data as Record<string, unknown>, context(noRuntimeValues));
     expect(result.status, result.message).toBe('succeeded');
     // The template's own $1 is replacement syntax; the parameter's "$&", "$1" and "$$" are data.
     expect(readFileSync(file, 'utf8')).toBe('password = pa$&wo$1rd$$\n');
@@ -447,7 +446,7 @@ describe('file-edit values are data', () => {
       { inventory: inventoryObject(), params: { v: value } },
     );
     expect(errors).toEqual([]);
-    const result = await fileEditStep.run(plan?.steps[0]?.action.instances[0]?.data as Record<string, unknown>, context(noRuntimeValues));
+    const result = await getStepKind('file-edit').run(plan?.steps[0]?.action.instances[0]?.data as Record<string, unknown>, context(noRuntimeValues));
     expect(result.status, result.message).toBe('succeeded');
     expect(readFileSync(file, 'utf8')).toBe([...kept, 'owner=none'].join('\n') + '\n');
   });
@@ -465,7 +464,7 @@ describe('file-edit values are data', () => {
       }),
       { inventory: inventoryObject() },
     );
-    const result = await fileEditStep.run(plan?.steps[0]?.action.instances[0]?.data as Record<string, unknown>, context(noRuntimeValues));
+    const result = await getStepKind('file-edit').run(plan?.steps[0]?.action.instances[0]?.data as Record<string, unknown>, context(noRuntimeValues));
     expect(result.status).toBe('succeeded');
     expect(readFileSync(file, 'utf8')).toBe('k=2\n');
     const backups = readdirSync(dir).filter((f) => f.endsWith('.bak'));
@@ -499,7 +498,7 @@ describe('values in expected patterns (matches, notMatches) match themselves onl
     const statuses: string[] = [];
     for (const step of plan?.steps.slice(1) ?? []) {
       const data = step.action.instances[0]?.data as Record<string, unknown>;
-      statuses.push((await sshStepKind.run(data, context(values))).status);
+      statuses.push((await getStepKind('ssh').run(data, context(values))).status);
     }
     return statuses;
   }
