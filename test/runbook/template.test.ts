@@ -411,7 +411,10 @@ describe('file-edit values are data', () => {
       { inventory: inventoryObject(), params: { v: 'pa$&wo$1rd$$' } },
     );
     expect(errors).toEqual([]);
-    const result = await getStepKind('file-edit').run(plan?.steps[0]?.action.instances[0]?.data as Record<string, unknown>, context(noRuntimeValues));
+    const result = await getStepKind('file-edit').run(
+      plan?.steps[0]?.action.instances[0]?.data as Record<string, unknown>,
+      context(noRuntimeValues),
+    );
     expect(result.status, result.message).toBe('succeeded');
     // The template's own $1 is replacement syntax; the parameter's "$&", "$1" and "$$" are data.
     expect(readFileSync(file, 'utf8')).toBe('password = pa$&wo$1rd$$\n');
@@ -446,7 +449,10 @@ describe('file-edit values are data', () => {
       { inventory: inventoryObject(), params: { v: value } },
     );
     expect(errors).toEqual([]);
-    const result = await getStepKind('file-edit').run(plan?.steps[0]?.action.instances[0]?.data as Record<string, unknown>, context(noRuntimeValues));
+    const result = await getStepKind('file-edit').run(
+      plan?.steps[0]?.action.instances[0]?.data as Record<string, unknown>,
+      context(noRuntimeValues),
+    );
     expect(result.status, result.message).toBe('succeeded');
     expect(readFileSync(file, 'utf8')).toBe([...kept, 'owner=none'].join('\n') + '\n');
   });
@@ -464,7 +470,10 @@ describe('file-edit values are data', () => {
       }),
       { inventory: inventoryObject() },
     );
-    const result = await getStepKind('file-edit').run(plan?.steps[0]?.action.instances[0]?.data as Record<string, unknown>, context(noRuntimeValues));
+    const result = await getStepKind('file-edit').run(
+      plan?.steps[0]?.action.instances[0]?.data as Record<string, unknown>,
+      context(noRuntimeValues),
+    );
     expect(result.status).toBe('succeeded');
     expect(readFileSync(file, 'utf8')).toBe('k=2\n');
     const backups = readdirSync(dir).filter((f) => f.endsWith('.bak'));
