@@ -127,7 +127,9 @@ export class SshTarget implements CommandTarget {
                     },
                   ),
                 )
-              : resolve(stream),
+              : // The client opened over the channel reports its failures; before it is attached, or
+                // when opening it fails first, an 'error' without a listener would kill the process.
+                resolve(stream.on('error', () => undefined)),
           ),
         );
       }

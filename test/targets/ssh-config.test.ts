@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, type ClientCallback, type ClientChannel } from 'ssh2';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseInventory } from '../../src/inventory/inventory.js';
 import { SecretStore } from '../../src/engine/secrets.js';
 import { openConnections } from '../../src/targets/connections.js';
@@ -219,6 +220,28 @@ describe('ssh_config against the sshd lab', () => {
       expect(r.timedOut, label).toBe(false);
       expect(r.stdout + r.stderr, label).toContain(`cannot read the ${use} ${fifo}: a named pipe (FIFO), not a regular file`);
       expect(r.code, label).toBe(code);
+    }
+  });
+
+  it('a channel forwarded by a jump host never crashes the process with an error, even when no client is opened over it', async () => {
+    const fifo = join(tmp, 'lab', 'fifo-key');
+    execFileSync('mkfifo', [fifo]);
+    const forwarded: ClientChannel[] = [];
+    const forwardOut = Client.prototype.forwardOut;
+    const spy = vi.spyOn(Client.prototype, 'forwardOut').mockImplementation(function (this: Client, ...args: unknown[]) {
+      const [bindAddr, bindPort, host, port, callback] = args as [string, number, string, number, ClientCallback];
+      return forwardOut.call(this, bindAddr, bindPort, host, port, (err, stream) => {
+        if (stream) forwarded.push(stream);
+        callback(err, stream);
+      });
+    });
+    try {
+      // The target's key cannot be read: both channels are forwarded, the last one is never used.
+      await expect(runOn(`  target: { address: lab-target, identityFile: ${fifo} }`, 'true')).rejects.toThrow(/identity file/);
+      expect(forwarded).toHaveLength(2);
+      for (const channel of forwarded) expect(() => channel.emit('error', new Error('channel reset'))).not.toThrow();
+    } finally {
+      spy.mockRestore();
     }
   });
 
