@@ -72,7 +72,7 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
     .command('list')
     .description('list the available runbooks')
     .option('--ids', 'only the ids, one per line (for scripts and shell completion)')
-    .action((opts: { ids?: boolean }) => run((ctx) => import('./commands/catalog-commands.js').then((m) => m.listCommand(ctx, opts))));
+    .action((opts: { ids?: boolean }) => run((ctx) => import('./commands/list-command.js').then((m) => m.listCommand(ctx, opts))));
 
   addPlanOptions(
     program.command('show <runbook>').description('show a runbook as a readable procedure (parameters, targets, steps)'),

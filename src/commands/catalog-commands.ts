@@ -1,7 +1,7 @@
-/** `runbook list`, `runbook show`, `runbook validate`, `runbook schema`. */
+/** `runbook show`, `runbook validate`, `runbook schema` (`runbook list` is list-command.ts). */
 import { statSync } from 'node:fs';
 import { RunbookError, ValidationError, formatDiagnostic, type Diagnostic, type SkippedStage } from '../core/errors.js';
-import { loadCatalog, yamlFilesIn } from '../runbook/catalog.js';
+import { yamlFilesIn } from '../runbook/catalog-files.js';
 import { inventoryJsonSchema, loadInventory } from '../inventory/inventory.js';
 import { parseYamlText, readText } from '../core/yaml-source.js';
 import { runbookJsonSchema } from '../runbook/schema.js';
@@ -9,43 +9,6 @@ import { renderRunbookDocument } from '../ui/render-document.js';
 import type { CommandContext } from './context.js';
 import { checkRunbook } from './input-checks.js';
 import { preparePlan } from './prepare.js';
-
-export function listCommand(ctx: CommandContext, options: { ids?: boolean } = {}): void {
-  const entries = loadCatalog(ctx.runbookDirs);
-  if (options.ids) {
-    for (const e of entries) if (e.runbook) ctx.print(e.runbook.spec.id);
-    return;
-  }
-  if (ctx.json) {
-    ctx.print(
-      JSON.stringify(
-        entries.map((e) =>
-          e.runbook
-            ? {
-                id: e.runbook.spec.id,
-                title: e.runbook.spec.title,
-                version: e.runbook.spec.version,
-                file: e.file,
-                steps: e.runbook.spec.steps.length,
-                valid: true,
-              }
-            : { file: e.file, valid: false, diagnostics: e.diagnostics },
-        ),
-        null,
-        2,
-      ),
-    );
-    return;
-  }
-  const c = ctx.style;
-  const valid = entries.filter((e) => e.runbook);
-  const width = Math.max(2, ...valid.map((e) => e.runbook?.spec.id.length ?? 0));
-  for (const e of valid) {
-    const rb = e.runbook!.spec;
-    ctx.print(`${c.bold(rb.id.padEnd(width))}  ${rb.title} ${c.dim(`(${rb.steps.length} steps, v${rb.version})`)}`);
-  }
-  for (const e of entries.filter((x) => !x.runbook)) ctx.print(c.red(`invalid: ${e.file} (run \`runbook validate ${e.file}\`)`));
-}
 
 export async function showCommand(id: string, options: { inventory?: string; param?: string[] }, ctx: CommandContext): Promise<void> {
   const prepared = await preparePlan(id, options, ctx);

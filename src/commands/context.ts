@@ -1,7 +1,7 @@
 /** What every command gets from the CLI layer: options, output streams, styling. */
 import type { ChalkInstance } from 'chalk';
 import { createStyle } from '../ui/style.js';
-import { runbookDirs } from '../runbook/catalog.js';
+import { runbookDirs } from '../runbook/catalog-files.js';
 
 export interface CommandContext {
   json: boolean;

@@ -1,50 +1,13 @@
-/**
- * Where runbooks are found: the shipped ones (src/runbooks), then directories given with
- * --runbooks or RUNBOOK_PATH (colon-separated). A later directory's runbook with the same id
- * replaces the shipped one, so an operator can adapt a procedure without forking the tool.
- */
-import { readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+/** Loading the runbooks of the catalog (catalog-files.ts says where they are). */
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { RunbookError, ValidationError, type Diagnostic } from '../core/errors.js';
+import { catalogOf, yamlFilesIn, type CatalogEntry } from './catalog-files.js';
 import { loadRunbookFile, type LoadedRunbook } from './load.js';
 import { didYouMean } from '../core/suggest.js';
 
-export const shippedRunbooksDir = fileURLToPath(new URL('../../src/runbooks/', import.meta.url));
-
-export function runbookDirs(extra: string[], env: NodeJS.ProcessEnv): string[] {
-  const fromEnv = (env.RUNBOOK_PATH ?? '').split(':').filter(Boolean);
-  return [shippedRunbooksDir, ...fromEnv, ...extra].map((d) => resolve(d));
-}
-
-export function yamlFilesIn(dir: string): string[] {
-  try {
-    return readdirSync(dir)
-      .filter((f) => /\.ya?ml$/.test(f))
-      .sort()
-      .map((f) => join(dir, f));
-  } catch {
-    return [];
-  }
-}
-
-export interface CatalogEntry {
-  file: string;
-  runbook?: LoadedRunbook;
-  diagnostics: Diagnostic[];
-}
-
-export function loadCatalog(dirs: string[]): CatalogEntry[] {
-  const byId = new Map<string, CatalogEntry>();
-  const broken: CatalogEntry[] = [];
-  for (const dir of dirs) {
-    for (const file of yamlFilesIn(dir)) {
-      const { runbook, diagnostics } = loadRunbookFile(file);
-      if (runbook) byId.set(runbook.spec.id, { file, runbook, diagnostics });
-      else broken.push({ file, diagnostics });
-    }
-  }
-  return [...byId.values(), ...broken];
+export function loadCatalog(dirs: string[]): Array<CatalogEntry<LoadedRunbook>> {
+  return catalogOf(dirs, loadRunbookFile);
 }
 
 /** A runbook by id, or by path to a YAML file; an invalid one is a validation error. */

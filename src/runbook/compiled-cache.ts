@@ -11,6 +11,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Diagnostic } from '../core/errors.js';
+import { readInputFile } from '../core/input-file.js';
 import type { RunbookSpec } from './schema.js';
 
 export interface CompiledRunbook {
@@ -67,6 +68,20 @@ function walkedFingerprint(root: string): string {
 
 function entryPath(dir: string, contentHash: string): string {
   return join(dir, `${codeFingerprint()}-${contentHash}.json`);
+}
+
+/**
+ * A runbook file as the cache knows it, without parsing it: its text and hash (for a full load
+ * when the cache has nothing), and its validated form when cached. `list` stops here.
+ */
+export function readRunbookText(
+  file: string,
+  env = process.env,
+): { text: string; hash: string; compiled?: CompiledRunbook | undefined } | { diagnostic: Diagnostic } {
+  const read = readInputFile(file);
+  if (read.diagnostic) return { diagnostic: read.diagnostic };
+  const hash = createHash('sha256').update(read.text).digest('hex');
+  return { text: read.text, hash, compiled: readCompiled(hash, file, env) };
 }
 
 /** The validated form of a runbook whose text has this hash, with diagnostics naming `file`. */

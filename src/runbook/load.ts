@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Diagnostic } from '../core/errors.js';
 import { runbookSchema, type ParameterSpec, type RunbookSpec } from './schema.js';
 import { findPlaceholders, TemplateError } from '../core/template.js';
-import { readCompiled, writeCompiled } from './compiled-cache.js';
+import { readRunbookText, writeCompiled } from './compiled-cache.js';
 import {
   diagnosticAt,
   parseYamlText,
@@ -29,10 +29,9 @@ export interface LoadedRunbook {
 }
 
 export function loadRunbookFile(file: string): { runbook?: LoadedRunbook; diagnostics: Diagnostic[] } {
-  const { text, diagnostics: unreadable } = readText(file);
-  if (text === undefined) return { diagnostics: unreadable };
-  const hash = createHash('sha256').update(text).digest('hex');
-  const compiled = readCompiled(hash, file);
+  const read = readRunbookText(file);
+  if ('diagnostic' in read) return { diagnostics: [read.diagnostic] };
+  const { text, hash, compiled } = read;
   if (compiled) {
     const source = parsedOnDemand(file, text);
     return { runbook: { spec: compiled.spec, file, hash, source, warnings: compiled.warnings }, diagnostics: compiled.warnings };
