@@ -23,7 +23,6 @@ const oneOf = (names) => `(${names.map(escape).join('|')})`;
 const pending = {
   'connection-libraries-in-targets': ['src/journal/pg-store.ts', 'src/journal/pg-sync-worker.ts', 'src/commands/smoke-command.ts'],
   'prompts-in-ui': ['src/commands/attach-command.ts'],
-  'step-kinds-apart': ['src/steps/local.ts'],
   'commands-apart': [
     'src/commands/smoke-command.ts',
     'src/commands/resume-command.ts',

@@ -4,7 +4,7 @@ import type { TextMatch } from '../core/schema-parts.js';
 import type { CommandResult, CommandTarget, PromptAnswerSpec } from '../targets/types.js';
 import { newStagingDir, undeliverableSecret, type SecretDelivery } from '../targets/secret-delivery.js';
 import { composeRunnable, type CommandData } from './command-shape.js';
-import { captureText, checkExitCode, checkText, clip, resolveExpectations } from './expectations.js';
+import { captureText, checkExitCode, checkText, clip, describeTextMatch, resolveExpectations } from './expectations.js';
 import type { ActionResult, RunContext } from './types.js';
 
 export interface CommandExpect {
@@ -99,4 +99,13 @@ export function judgeCommand(
     return { status: 'failed', message: `capture /${data.capture.regex}/ found nothing in stdout`, ...base };
   }
   return { status: 'succeeded', message: `exit code ${result.exitCode}`, ...base, ...(value === undefined ? {} : { value }) };
+}
+
+/** The dry-run lines of a command's expectations (ssh and local steps). */
+export function describeExpect(rendered: RunnableCommand['expect']): string[] {
+  if (!rendered) return [];
+  const expect = resolveExpectations(rendered, displayParts);
+  const lines: string[] = [];
+  if (expect.exitCode !== undefined) lines.push(`expect exit code ${[expect.exitCode].flat().join(' or ')}`);
+  return [...lines, ...describeTextMatch('stdout', expect.stdout), ...describeTextMatch('stderr', expect.stderr)];
 }

@@ -2,8 +2,7 @@
 import { displayParts } from '../core/template.js';
 import { commandFields, composeCommand, describeDetached, planCommand, type CommandSpec } from './command-shape.js';
 import { runDetached } from './detached.js';
-import { runCommand, type RunnableCommand } from './command-run.js';
-import { describeExpect } from './ssh.js';
+import { describeExpect, runCommand, type RunnableCommand } from './command-run.js';
 import { renderExpectations } from './expectations.js';
 import type { StepKind } from './types.js';
 

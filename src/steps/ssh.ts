@@ -5,8 +5,8 @@ import { parseDuration } from '../core/duration.js';
 import { displayParts } from '../core/template.js';
 import { commandFields, composeCommand, describeDetached, planCommand, type CommandSpec } from './command-shape.js';
 import { runDetached } from './detached.js';
-import { runCommand, type RunnableCommand } from './command-run.js';
-import { describeTextMatch, renderExpectations, resolveExpectations } from './expectations.js';
+import { describeExpect, runCommand, type RunnableCommand } from './command-run.js';
+import { renderExpectations } from './expectations.js';
 import type { StepKind } from './types.js';
 
 interface SshSpec extends CommandSpec, Record<string, unknown> {
@@ -71,11 +71,3 @@ export const sshStep: StepKind<SshSpec, RunnableCommand> = {
     return data.detached ? runDetached(target, data, ctx) : runCommand(target, data, ctx);
   },
 };
-
-export function describeExpect(rendered: RunnableCommand['expect']): string[] {
-  if (!rendered) return [];
-  const expect = resolveExpectations(rendered, displayParts);
-  const lines: string[] = [];
-  if (expect.exitCode !== undefined) lines.push(`expect exit code ${[expect.exitCode].flat().join(' or ')}`);
-  return [...lines, ...describeTextMatch('stdout', expect.stdout), ...describeTextMatch('stderr', expect.stderr)];
-}
