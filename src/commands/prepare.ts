@@ -3,6 +3,7 @@ import { RunbookError, ValidationError, type Diagnostic } from '../core/errors.j
 import { planDigest } from '../journal/chain.js';
 import { readInputFile } from '../core/input-file.js';
 import { buildPlan } from '../planner/planner.js';
+import { readPlanFile } from '../planner/plan-file.js';
 import { PLAN_FORMAT_VERSION, type Plan } from '../planner/plan-types.js';
 import { loadInventory, type Inventory } from '../inventory/inventory.js';
 import { loadRunbookFile, type LoadedRunbook } from '../runbook/load.js';
@@ -63,6 +64,8 @@ export function planDocument(plan: Plan): string {
   return JSON.stringify({ ...plan, digest: planDigest(JSON.stringify(plan, null, 2)) }, null, 2);
 }
 
+const REVIEW_AGAIN = 'Nothing was run. Make and review a new plan: runbook plan <id> -i <inventory> -o plan.json';
+
 /**
  * A plan written by `runbook plan -o` and reviewed: executed as it is, provided its digest still
  * matches its content and the runbook and the inventory are still the ones it was made from
@@ -75,29 +78,39 @@ export function loadReviewedPlan(file: string, inventoryFile: string | undefined
     });
   const read = readInputFile(file);
   if (read.diagnostic) throw new ValidationError([read.diagnostic], 'Give the plan file written by runbook plan -o. Nothing was run.');
-  let sealed: Plan & { digest?: unknown };
+  let sealed: unknown;
   try {
-    sealed = JSON.parse(read.text) as Plan & { digest?: unknown };
+    sealed = JSON.parse(read.text);
   } catch (error) {
-    throw new RunbookError('invalid', `cannot read the plan ${file}: ${(error as Error).message}`);
+    throw new RunbookError('invalid', `cannot read the plan ${file}: ${(error as Error).message}`, { hint: REVIEW_AGAIN });
   }
-  const { digest, ...plan } = sealed;
-  if (plan.formatVersion === PLAN_FORMAT_VERSION && digest !== planDigest(JSON.stringify(plan, null, 2))) {
+  if (typeof sealed !== 'object' || sealed === null || Array.isArray(sealed))
+    throw new RunbookError(
+      'invalid',
+      `${file} is not a plan: it holds ${sealed === null ? 'null' : Array.isArray(sealed) ? 'an array' : `a ${typeof sealed}`}`,
+      {
+        hint: REVIEW_AGAIN,
+      },
+    );
+  const { digest, ...content } = sealed as Record<string, unknown>;
+  if (content.formatVersion === PLAN_FORMAT_VERSION && digest !== planDigest(JSON.stringify(content, null, 2))) {
     throw new RunbookError(
       'invalid',
       digest === undefined
         ? `the plan ${file} carries no digest, so runbook cannot tell whether it is the plan that was reviewed`
         : `the plan ${file} was changed after it was written: its content no longer matches its digest ${String(digest)}`,
-      { hint: 'Nothing was run. Make and review a new plan: runbook plan <id> -i <inventory> -o plan.json' },
+      { hint: REVIEW_AGAIN },
     );
   }
-  if (plan.formatVersion !== PLAN_FORMAT_VERSION) {
+  if (content.formatVersion !== PLAN_FORMAT_VERSION) {
     throw new RunbookError(
       'invalid',
-      `${file} is a plan of format ${String(plan.formatVersion)}; this runbook reads format ${PLAN_FORMAT_VERSION}`,
+      `${file} is a plan of format ${String(content.formatVersion)}; this runbook reads format ${PLAN_FORMAT_VERSION}`,
       { hint: 'Make the plan again with this version: runbook plan <id> -o plan.json' },
     );
   }
+  // The digest matches, but a digest can be written again by hand: the content is checked too.
+  const plan = readPlanFile(content, file);
   const { runbook, diagnostics } = loadRunbookFile(plan.runbook.file);
   if (!runbook) throw new ValidationError(diagnostics);
   const inventory = loadInventory(inventoryFile ?? plan.inventory?.file ?? '');
