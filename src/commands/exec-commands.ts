@@ -16,6 +16,7 @@ import type { Plan } from '../planner/plan-types.js';
 import { askSecret, createConfirmer, createOperatorIO } from '../ui/operator.js';
 import { createJsonRenderer, createTerminalRenderer } from '../ui/terminal-renderer.js';
 import type { CommandContext } from './context.js';
+import { interruptMessages } from './interrupt-message.js';
 import { loadReviewedPlan, preparePlan, type PlanOptions, type Prepared } from './prepare.js';
 import { printWarnings } from './plan-commands.js';
 import { checkSelection, selectsAll } from '../planner/selection.js';
@@ -220,13 +221,11 @@ function trapSignals(bus: EventBus): Signals {
   const stop = new AbortController();
   const kill = new AbortController();
   let interrupts = 0;
+  const message = interruptMessages(bus, GRACE_MS);
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
     if (interrupts === 1 && signal === 'SIGINT') {
-      bus.emit({
-        type: 'interrupt-requested',
-        message: `Ctrl-C: no new step will start; the running command gets ${GRACE_MS / 1000}s to end (Ctrl-C again to stop it now).`,
-      });
+      bus.emit({ type: 'interrupt-requested', message: message() });
       stop.abort();
       setTimeout(() => kill.abort(), GRACE_MS).unref();
     } else {

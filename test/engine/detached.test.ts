@@ -164,6 +164,9 @@ describe('a detached step outlives the session', () => {
     await session.waitFor(/slow-tool: starting/);
     session.send('C-c');
     expect(await session.exitCode()).toBe(11);
+    // The first Ctrl-C says what happens to the detached program, not a grace time it does not get.
+    expect(session.screen()).toContain('the detached program of tool on app1 keeps running on its target');
+    expect(session.screen()).not.toContain('to end (Ctrl-C again');
     expect(session.screen()).toContain('stopped waiting (Ctrl-C); the detached program keeps running on app1');
     expect(finishedOn('app1', tag)).toEqual([]);
     await until('the tool finished', () => finishedOn('app1', tag).length === 1);
