@@ -2,12 +2,11 @@
  * The loopback lab, from the test harness itself (compiled beside the bench): N sshd hosts on
  * 127.0.60.x/127.0.61.x and one PostgreSQL. Stopped on exit and on SIGINT/SIGTERM.
  */
-import { copyFileSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startPostgres, type PgServer } from '../../test/harness/postgres.js';
 import { startSshLab, type SshLab } from '../../test/harness/sshd.js';
-import { REPO, TMP, log } from './context.js';
+import { TMP, log } from './context.js';
 
 export interface Lab {
   ssh: SshLab;
@@ -39,9 +38,6 @@ export function hostAddress(index: number): string {
 }
 
 export async function startLab(hostCount: number): Promise<Lab> {
-  // The harness starts a watchdog (reaper.mjs) from its own folder; tsc does not copy .mjs files.
-  const harness = path.dirname(fileURLToPath(import.meta.resolve('../../test/harness/util.js')));
-  copyFileSync(path.join(REPO, 'test', 'harness', 'reaper.mjs'), path.join(harness, 'reaper.mjs'));
   const hosts = Array.from({ length: hostCount }, (_, i) => ({ name: `h${String(i + 1).padStart(3, '0')}`, address: hostAddress(i) }));
   const [ssh, pg] = await Promise.all([
     startSshLab({ hosts, startTimeoutMs: 60_000 }),
