@@ -409,7 +409,7 @@ describe(`${ID} in the lab`, () => {
 
       // The "other appliance" steps ran on C: its catalogs dropped, its slons started, its services back.
       expect(slonStarts(l, 'C')).toEqual(['start_slon_fdb.sh', 'start_slon_edb.sh', 'start_slon_avdb.sh']);
-      expect(read(l, 'C', FDB_PROPERTIES)).not.toContain(`fdb.host.1=${A.address}\n`);
+      for (const db of DBS) expect(read(l, 'C', `/usr/local/desktone/release/active/conf/${db}.properties`), db).not.toContain(A.address);
       expect(l.services('C')).toEqual({ dtService: 'running', 'av-manager': 'running', diagnose: 'running' });
       for (const db of DBS) {
         expect(await catalogOf(l, 'B', db), db).toEqual([{ set_id: 1, local_id: '1', master_node: true }]);
@@ -420,8 +420,13 @@ describe(`${ID} in the lab`, () => {
         expect(statusOf(summary, id), id).toBe('succeeded');
       await expectCapabilitiesMovedInMasterSp(l);
       expectNoSecretOnAppliances(l);
-      // C goes on writing, now to B (A's address left its fdb.properties).
-      await nextWrite(l, 'C', 'a new write of C to B', (w) => w.db === 'fdb' && w.host === B.address);
+      // Once started again, C's services wrote to B only: no write went to A, whose EDB and AVDB
+      // task 4 then replaced with B's. C goes on writing, to B.
+      const restarted = l.commands('C').filter((c) => c.tool === 'service' && c.argv.join(' ') === 'av-manager start');
+      expect(restarted).toHaveLength(1);
+      expect(l.writes('C').filter((w) => w.time > restarted[0]!.time && w.host === A.address)).toEqual([]);
+      for (const db of ['fdb', 'avdb'] as const)
+        await nextWrite(l, 'C', `a new write of C to B's ${db}`, (w) => w.db === db && w.host === B.address);
     },
     LAB_RUN_MS,
   );
