@@ -226,12 +226,16 @@ describe('a detached step outlives the session', () => {
     const tag = uniqueId('killop');
     const runId = tag;
     const rb = runbook(tag, toolStep(tag, 30, 0, '    timeout: 2s'));
-    expect((await exec(rb, runId)).code).toBe(11);
+    const left = await exec(rb, runId);
+    expect(left.code).toBe(11);
+    expect(left.stdout).toContain(`stopped waiting at the step timeout; the detached program keeps running on app1 (pid `);
+    expect(left.stdout).toContain(`): re-attach with runbook attach ${runId}`);
     const refused = await attach(runId, ['--kill']);
     expect(refused.code).toBe(5);
     expect(refused.stderr).toContain('--confirm-kill app1');
     const wrong = await attach(runId, ['--kill', '--confirm-kill', 'app2']);
     expect(wrong.code).toBe(5);
+    expect(wrong.stderr).toContain('error: not killed: the confirmation "app2" is not "app1"');
     const killed = await attach(runId, ['--kill', '--confirm-kill', 'app1']);
     expect(killed.code, killed.stdout + killed.stderr).toBe(1);
     expect(killed.stdout).toContain('killed by the operator');

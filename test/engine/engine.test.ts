@@ -93,7 +93,11 @@ describe('commands over SSH', () => {
     );
     writeFileSync(join(workdir('app2'), 'fixed'), '');
     const runId = `engine-failed`;
-    expect((await exec(rb, ['--run-id', runId])).code).toBe(1);
+    const failed = await exec(rb, ['--run-id', runId]);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toContain('✘ s failed in ');
+    expect(failed.stdout).toContain(' — app1: exit code 1, expected 0 (1 of 2 failed)\n');
+    expect(failed.stdout).toContain('■ run failed: step s failed\n');
     writeFileSync(join(workdir('app1'), 'fixed'), '');
     const resumed = await runCli(['resume', runId, '--yes', '--state-dir', join(lab.dir, 'state')], { env: env() });
     expect(resumed.code).toBe(0);

@@ -105,6 +105,10 @@ describe('run lock', () => {
     expect(killed.signal).toBe('SIGKILL');
     const aborted = await runCli(['resume', 'abort-a', '--yes', '--unknown', 'abort', '--state-dir', lab.stateDir], { env: lab.env });
     expect(aborted.code).toBe(5);
+    expect(aborted.stderr).toBe(
+      `error: run abort-a aborted on resume\nhint: The journal records the decision (${join(lab.stateDir, 'runs', 'abort-a')}).\n`,
+    );
+    expect(aborted.stdout).toContain('■ run aborted: the operator aborted the resume\n');
     expect(await stateOf('abort-a')).toBe('aborted');
     expect(readJournal(lab.stateDir, 'abort-a').find((r) => r.type === 'unknown-outcome')).toMatchObject({
       stepId: 'local-note',
