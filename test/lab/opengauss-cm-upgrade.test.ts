@@ -41,6 +41,7 @@ import { LAB_HOME } from '../harness/lab-user.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import type { RunSummary } from '../../src/engine/executor.js';
 import { outputOf, runInLab, statusOf, type LabRun, type Manual } from './run-in-lab.js';
+import { OPENGAUSS_CM_UPGRADE_STEPS as STEPS } from '../runbooks/expected-steps.js';
 
 const ID = 'opengauss-cm-upgrade';
 const NODES = ['gauss-node1', 'gauss-node2', 'gauss-node3'] as const;
@@ -52,22 +53,6 @@ const ENV_FILE = '/opt/huawei/omm_env';
 const SSH_DIR = path.join(LAB_HOME, '.ssh');
 /** The cluster configuration's host names (cm_ctl, gs_upgradectl), not the inventory's. */
 const CLUSTER_NAME: Record<Node, string> = { 'gauss-node1': 'db1', 'gauss-node2': 'db2', 'gauss-node3': 'db3' };
-const STEPS = [
-  'check-upgrade-cm-supported',
-  'obtain-package',
-  'check-os',
-  'check-disk-usage',
-  'check-database-status',
-  'record-cluster-state',
-  'check-cluster-user',
-  'create-package-dir',
-  'upload-package',
-  'record-upgrade-start',
-  'run-upgrade-cm',
-  'check-cluster-state-not-worse',
-  'check-cm-backup',
-  'check-cm-version',
-];
 
 let lab: SshLab;
 let dir: string;

@@ -5,27 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { commandOf, itValidatesAndPrintsItsPlan, shippedRunbook, step, text } from './dry-run.js';
+import { OPENGAUSS_CM_UPGRADE_STEPS as STEPS } from './expected-steps.js';
 
 const ID = 'opengauss-cm-upgrade';
 const rb = shippedRunbook(ID);
 const { cli, plan, inventory: INVENTORY } = rb;
-
-const STEPS = [
-  'check-upgrade-cm-supported',
-  'obtain-package',
-  'check-os',
-  'check-disk-usage',
-  'check-database-status',
-  'record-cluster-state',
-  'check-cluster-user',
-  'create-package-dir',
-  'upload-package',
-  'record-upgrade-start',
-  'run-upgrade-cm',
-  'check-cluster-state-not-worse',
-  'check-cm-backup',
-  'check-cm-version',
-];
 
 describe(`${ID} dry-run`, () => {
   itValidatesAndPrintsItsPlan(rb, { '': ['-i', INVENTORY] });
