@@ -34,7 +34,20 @@ export interface ReportStep {
   checks: Array<{ target: string | null; status: string; message: string }>;
   confirmation: { mode: string; answer: string; by: string } | null;
   answers: Array<{ target: string | null; prompt: string; answer: string }>;
+  /** A detached step's program on each target, as the journal last saw it. */
+  detached: DetachedProgram[];
   notes: string[];
+}
+
+export interface DetachedProgram {
+  target: string | null;
+  /** `left running`: this session stopped following it (Ctrl-C, timeout, connection, prompt). */
+  state: 'running' | 'left running' | 'finished' | 'killed';
+  pid: number;
+  /** The program's log on its target. */
+  log: string;
+  /** Why it was left running, or how it was killed. */
+  message: string | null;
 }
 
 export interface RunReport {
@@ -118,6 +131,7 @@ const reducers: { [T in JournalRecord['type']]: (draft: ReportDraft, r: RecordOf
   output: (d, r) => appendOutput(d.stepOf(r.stepId), r),
   'instance-finished': (d, r) => {
     for (const x of r.answers ?? []) d.stepOf(r.stepId).answers.push({ target: r.target, ...x });
+    setDetached(d, r, 'finished', null, 'running');
   },
   'step-skipped': (d, r) => {
     Object.assign(d.stepOf(r.stepId), { outcome: 'skipped', message: r.reason });
@@ -150,20 +164,36 @@ const reducers: { [T in JournalRecord['type']]: (draft: ReportDraft, r: RecordOf
   'interrupt-requested': (d, r) => {
     d.notes.push(`${r.message} (${r.time})`);
   },
-  // Nothing in the report (yet): the detached-* records are not reported.
+  'detached-started': (d, r) => {
+    const programs = d.stepOf(r.stepId).detached;
+    const entry: DetachedProgram = { target: r.target, state: 'running', pid: r.pid, log: `${r.dir}/log`, message: null };
+    programs.splice(0, programs.length, ...programs.filter((p) => p.target !== r.target), entry);
+  },
+  'detached-left': (d, r) => setDetached(d, r, 'left running', r.message),
+  'detached-reattached': (d, r) => setDetached(d, r, 'running', null),
+  'detached-killed': (d, r) => setDetached(d, r, 'killed', r.message),
+  // Nothing in the report: bookkeeping of the journal and of how far a detached log was read.
   'journal-started': ignore,
   'preconditions-started': ignore,
   'preconditions-finished': ignore,
   'instance-started': ignore,
   'torn-line-dropped': ignore,
-  'detached-started': ignore,
   'detached-progress': ignore,
-  'detached-left': ignore,
-  'detached-reattached': ignore,
-  'detached-killed': ignore,
 };
 
 function ignore(): void {}
+
+/** The new state of a step's detached program on a target (only from `from` when given). */
+function setDetached(
+  d: ReportDraft,
+  r: { stepId: string; target: string | null },
+  state: DetachedProgram['state'],
+  message: string | null,
+  from?: DetachedProgram['state'],
+): void {
+  const program = d.stepOf(r.stepId).detached.find((p) => p.target === r.target);
+  if (program && (from === undefined || program.state === from)) Object.assign(program, { state, message });
+}
 
 /** Hands a record to the reducer of its type. */
 function reduce<T extends JournalRecord['type']>(draft: ReportDraft, r: RecordOf<T>): void {
@@ -193,6 +223,7 @@ function blankStep(run: StoredRun, id: string): ReportStep {
     checks: [],
     confirmation: null,
     answers: [],
+    detached: [],
     notes: [],
   };
 }
@@ -303,6 +334,10 @@ export function renderReportMarkdown(r: RunReport): string {
     for (const x of s.answers) out.push(`- Answered${x.target ? ` on ${x.target}` : ''}: "${cell(x.prompt)}" -> ${cell(x.answer)}`);
     for (const v of s.verification) out.push(`- Verification${v.target ? ` on ${v.target}` : ''}: ${v.status}: ${cell(v.message)}`);
     for (const c of s.checks) out.push(`- Check${c.target ? ` on ${c.target}` : ''}: ${c.status}: ${cell(c.message)}`);
+    for (const p of s.detached)
+      out.push(
+        `- Detached program${p.target ? ` on ${p.target}` : ''}: ${p.state}${p.message ? ` (${cell(p.message)})` : ''}, pid ${p.pid}, log \`${p.log}\``,
+      );
     for (const n of s.notes) out.push(`- Note: ${n}`);
     if (s.commands.length) {
       out.push('', 'Commands:', '');

@@ -169,8 +169,12 @@ describe('a detached step outlives the session', () => {
     expect(session.screen()).not.toContain('to end (Ctrl-C again');
     expect(session.screen()).toContain('stopped waiting (Ctrl-C); the detached program keeps running on app1');
     expect(finishedOn('app1', tag)).toEqual([]);
+    // The report shows the program left running, with its pid and log, then finished after resume.
+    const report = async () => (await runCli(['report', runId, '--state-dir', stateDir()], { env: env() })).stdout;
+    expect(await report()).toMatch(/- Detached program on app1: left running \(.*Ctrl-C.*\), pid \d+, log `[^`]+\/log`/);
     await until('the tool finished', () => finishedOn('app1', tag).length === 1);
     expectResumedToTheEnd(await resume(runId), runId, tag);
+    expect(await report()).toMatch(/- Detached program on app1: finished, pid \d+, log `[^`]+\/log`/);
   });
 
   it('attach re-attaches, answers a prompt through the FIFO with the runbook rules, judges and stops', async () => {
