@@ -1,11 +1,10 @@
 /** `runbook plan` and `runbook exec --dry-run`: the resolved plan, nothing run. */
 import { writeFileSync } from 'node:fs';
 import { preflight } from '../engine/preflight.js';
-import { formatDiagnostic } from '../core/errors.js';
 import { checkSelection } from '../planner/selection.js';
 import { renderPlan } from '../ui/render-plan.js';
 import type { CommandContext } from './context.js';
-import { planDocument, preparePlan, type PlanOptions, type Prepared } from './prepare.js';
+import { planDocument, preparePlan, printWarnings, type PlanOptions, type Prepared } from './prepare.js';
 
 export async function planCommand(
   id: string,
@@ -30,8 +29,4 @@ export async function planCommand(
     for (const p of problems) ctx.printError(ctx.errStyle.yellow(`the run would stop before anything runs: ${p}`));
   }
   return prepared;
-}
-
-export function printWarnings(prepared: Prepared, ctx: CommandContext): void {
-  for (const w of prepared.warnings) ctx.printError(ctx.errStyle.yellow(formatDiagnostic(w)));
 }

@@ -1,5 +1,5 @@
 /** Load, resolve and plan: the shared front half of plan, exec, check and show. */
-import { RunbookError, ValidationError, type Diagnostic } from '../core/errors.js';
+import { formatDiagnostic, RunbookError, ValidationError, type Diagnostic } from '../core/errors.js';
 import { planDigest } from '../journal/chain.js';
 import { readInputFile } from '../core/input-file.js';
 import { buildPlan } from '../planner/planner.js';
@@ -132,4 +132,9 @@ function resolveHostEndpoints(inventory: Inventory): Record<string, string> {
   if (!names.length) return {};
   const config = new SshConfigResolver(inventory.hosts, { configFile: inventory.ssh?.configFile });
   return Object.fromEntries(names.map((name) => [name, describeEndpoint(config.resolve(name))]));
+}
+
+/** The plan's warnings, on standard error, before it is shown or run. */
+export function printWarnings(prepared: Prepared, ctx: CommandContext): void {
+  for (const w of prepared.warnings) ctx.printError(ctx.errStyle.yellow(formatDiagnostic(w)));
 }

@@ -18,7 +18,7 @@ import { loadInventory } from '../inventory/inventory.js';
 import { readInputFile } from '../core/input-file.js';
 import { askUnknownOutcome, type UnknownOutcomeChoice as Choice } from '../ui/prompts.js';
 import type { CommandContext } from './context.js';
-import { runPrepared, type ExecOptions, type ResumeHooks, type RunSession } from './exec-commands.js';
+import { runPrepared, type ExecOptions, type ResumeHooks, type RunSession } from './session.js';
 
 export interface ResumeOptions {
   yes?: boolean;

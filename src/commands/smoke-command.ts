@@ -13,10 +13,9 @@ import type { RunSummary } from '../engine/executor.js';
 import type { Plan, PlannedStep } from '../planner/plan-types.js';
 import { parseInventory } from '../inventory/inventory.js';
 import type { CommandContext } from './context.js';
-import { runPrepared, type ExecOptions } from './exec-commands.js';
-import { printWarnings } from './plan-commands.js';
+import { runPrepared, type ExecOptions } from './session.js';
 import { checkInputs } from './input-checks.js';
-import { preparePlan } from './prepare.js';
+import { preparePlan, printWarnings } from './prepare.js';
 import { applyStandIns, readSmokeSeed, type SmokeSeed } from './smoke-seed.js';
 
 export interface SmokeOptions extends ExecOptions {
