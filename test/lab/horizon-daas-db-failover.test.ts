@@ -525,6 +525,44 @@ describe(`${ID} in the lab`, () => {
   );
 
   it(
+    'service provider, primary unreachable, another SP appliance C, A restarted now: C keeps writing (to B once B is writable), its old catalog is dropped, it joins B alone and A joins after its restart',
+    async () => {
+      const l = await start('service-provider', { others: 1 });
+      const { A, B } = l.appliances;
+      await l.stopPrimary();
+      const { summary, done } = await run(
+        l,
+        { appliance_kind: 'service-provider', primary_reachable: false },
+        { 't4-restart-primary-now': 'now' },
+        {
+          't2-reinit-slony': () => initializeSlony(l, { org: 1000, db: 'fdb', origin: 'B' }),
+          't4-restart-primary': () => l.startPrimary(),
+          't4-reinit-slony-fdb-sp': () => initializeSlony(l, { org: 1000, db: 'fdb', origin: 'B' }),
+        },
+      );
+      expect(failures(summary)).toEqual([]);
+      expect(summary.status, summary.message).toBe('succeeded');
+      expect(done).toEqual(['t2-appliances-running', 't2-reinit-slony', 't4-restart-primary', 't4-reinit-slony-fdb-sp']);
+      // With nothing to back up, task 1 left C's services alone: C wrote to B as soon as B's FDB
+      // became writable (A down, B's catalog dropped).
+      expect(commandsOn(l, 'C').filter((c) => c.startsWith('service ') && !c.endsWith(' status'))[0]).toBe('service dtService stop');
+      expect(l.writes('C').some((w) => w.host === B.address)).toBe(true);
+      // C joined B's new cluster in task 2 (A was down), A in task 4 after its cleaning.
+      expect(await l.query('B', 'fdb', 'SELECT no_id, no_comment FROM _slony.sl_node ORDER BY no_id')).toEqual([
+        { no_id: 1, no_comment: `${B.name} fdb` },
+        { no_id: 2, no_comment: `${l.appliances.C!.name} fdb` },
+        { no_id: 3, no_comment: `${A.name} fdb` },
+      ]);
+      expect(await catalogOf(l, 'C', 'fdb')).toEqual([{ set_id: 1, local_id: '2', master_node: false }]);
+      expect(await catalogOf(l, 'A', 'fdb')).toEqual([{ set_id: 1, local_id: '3', master_node: false }]);
+      expect(statusOf(summary, 't2-verify-others-subscribed')).toBe('succeeded');
+      expect(l.services('C')).toEqual({ dtService: 'running', 'av-manager': 'running', diagnose: 'running' });
+      await nextWrite(l, 'C', 'a new write of C to B', (w) => w.host === B.address);
+    },
+    LAB_RUN_MS,
+  );
+
+  it(
     'service provider, master_node false: the run stops and dtService is not started again',
     async () => {
       const l = await start('service-provider');
