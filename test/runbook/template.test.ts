@@ -351,6 +351,19 @@ function context(values: RuntimeValues): RunContext {
   };
 }
 
+/** Plans a file-edit step on `file` with parameter v = `value` (no planning error) and runs it on this machine. */
+async function planAndRunFileEdit(file: string, edits: unknown[], value: string) {
+  const { plan, errors } = await planObjects(
+    runbookObject({
+      parameters: { v: { type: 'string' } },
+      steps: [{ id: 'configure', title: 'Configure', kind: 'file-edit', target: 'app', path: file, edits, backup: false }],
+    }),
+    { inventory: inventoryObject(), params: { v: value } },
+  );
+  expect(errors).toEqual([]);
+  return getStepKind('file-edit').run(plan?.steps[0]?.action.instances[0]?.data as Record<string, unknown>, context(noRuntimeValues));
+}
+
 describe('file-edit values are data', () => {
   it.each(
     hostile.filter(
@@ -393,27 +406,10 @@ describe('file-edit values are data', () => {
     mkdirSync(dir);
     const file = join(dir, 'app.conf');
     writeFileSync(file, 'password = old\n');
-    const { plan, errors } = await planObjects(
-      runbookObject({
-        parameters: { v: { type: 'string' } },
-        steps: [
-          {
-            id: 'configure',
-            title: 'Configure',
-            kind: 'file-edit',
-            target: 'app',
-            path: file,
-            edits: [{ replace: { pattern: '^(password = ).*$', with: '$1{{ params.v }}' } }],
-            backup: false,
-          },
-        ],
-      }),
-      { inventory: inventoryObject(), params: { v: 'pa$&wo$1rd$$' } },
-    );
-    expect(errors).toEqual([]);
-    const result = await getStepKind('file-edit').run(
-      plan?.steps[0]?.action.instances[0]?.data as Record<string, unknown>,
-      context(noRuntimeValues),
+    const result = await planAndRunFileEdit(
+      file,
+      [{ replace: { pattern: '^(password = ).*$', with: '$1{{ params.v }}' } }],
+      'pa$&wo$1rd$$',
     );
     expect(result.status, result.message).toBe('succeeded');
     // The template's own $1 is replacement syntax; the parameter's "$&", "$1" and "$$" are data.
@@ -428,30 +424,10 @@ describe('file-edit values are data', () => {
     mkdirSync(dir);
     const file = join(dir, 'db.properties');
     writeFileSync(file, [...removed, ...kept, 'owner=' + value].join('\n') + '\n');
-    const { plan, errors } = await planObjects(
-      runbookObject({
-        parameters: { v: { type: 'string' } },
-        steps: [
-          {
-            id: 'configure',
-            title: 'Configure',
-            kind: 'file-edit',
-            target: 'app',
-            path: file,
-            edits: [
-              { removeLines: '^db\\.host\\.[0-9]+={{ params.v }}$' },
-              { replace: { pattern: '^owner={{ params.v }}$', with: 'owner=none' } },
-            ],
-            backup: false,
-          },
-        ],
-      }),
-      { inventory: inventoryObject(), params: { v: value } },
-    );
-    expect(errors).toEqual([]);
-    const result = await getStepKind('file-edit').run(
-      plan?.steps[0]?.action.instances[0]?.data as Record<string, unknown>,
-      context(noRuntimeValues),
+    const result = await planAndRunFileEdit(
+      file,
+      [{ removeLines: '^db\\.host\\.[0-9]+={{ params.v }}$' }, { replace: { pattern: '^owner={{ params.v }}$', with: 'owner=none' } }],
+      value,
     );
     expect(result.status, result.message).toBe('succeeded');
     expect(readFileSync(file, 'utf8')).toBe([...kept, 'owner=none'].join('\n') + '\n');
