@@ -22,7 +22,6 @@ const oneOf = (names) => `(${names.map(escape).join('|')})`;
  */
 const pending = {
   'connection-libraries-in-targets': ['src/journal/pg-store.ts', 'src/journal/pg-sync-worker.ts', 'src/commands/smoke-command.ts'],
-  'prompts-in-ui': ['src/commands/attach-command.ts'],
   'commands-apart': ['src/commands/attach-command.ts'],
 };
 

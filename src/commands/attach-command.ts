@@ -8,6 +8,7 @@
 import { RunbookError } from '../core/errors.js';
 import type { RunSummary } from '../engine/executor.js';
 import type { PlannedStep } from '../planner/plan-types.js';
+import { askTyped } from '../ui/prompts.js';
 import type { CommandContext } from './context.js';
 import { resumeCommand, type ResumeOptions } from './resume-command.js';
 
@@ -31,12 +32,7 @@ async function confirmKilling(step: PlannedStep, targets: string[], typedFlag: s
       throw new RunbookError('aborted', `--kill needs a typed confirmation, but there is no terminal to ask`, {
         hint: `Pass --confirm-kill ${expected} to ${what}.`,
       });
-    const prompts = await import('@inquirer/prompts');
-    try {
-      typed = await prompts.input({ message: `This will ${what}. Type "${expected}" to kill it (anything else aborts):` });
-    } catch {
-      typed = '';
-    }
+    typed = await askTyped(`This will ${what}. Type "${expected}" to kill it (anything else aborts):`);
   }
   if (typed.trim() !== expected)
     throw new RunbookError('aborted', `not killed: the confirmation "${typed.trim()}" is not "${expected}"`, {

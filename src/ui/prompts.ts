@@ -39,3 +39,13 @@ export async function askUnknownOutcome(stepId: string, succeededSomewhere: bool
     return 'abort';
   }
 }
+
+/** Asks the operator to type a confirmation; a closed prompt (Ctrl-C, end of input) gives ''. */
+export async function askTyped(message: string): Promise<string> {
+  const prompts = await import('@inquirer/prompts');
+  try {
+    return await prompts.input({ message });
+  } catch {
+    return '';
+  }
+}
