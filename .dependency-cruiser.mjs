@@ -21,7 +21,6 @@ const oneOf = (names) => `(${names.map(escape).join('|')})`;
  * lands. Nothing is to be added here.
  */
 const pending = {
-  'connection-libraries-in-targets': ['src/journal/pg-store.ts', 'src/journal/pg-sync-worker.ts', 'src/commands/smoke-command.ts'],
   'commands-apart': ['src/commands/attach-command.ts'],
 };
 

@@ -5,13 +5,13 @@
  * database; host and HTTP roles get placeholders that are never contacted, because only SQL runs.
  * Operators run it in their CI against a PostgreSQL service container.
  */
-import pg from 'pg';
 import { stringify } from 'yaml';
 import { RunbookError } from '../core/errors.js';
 import { jsonLine } from '../engine/events.js';
 import type { RunSummary } from '../engine/executor.js';
 import type { Plan, PlannedStep } from '../planner/plan-types.js';
 import { parseInventory } from '../inventory/inventory.js';
+import { pgClient } from '../targets/pg-client.js';
 import type { CommandContext } from './context.js';
 import { runPrepared, type ExecOptions } from './session.js';
 import { checkInputs } from './input-checks.js';
@@ -171,7 +171,7 @@ function secretsIn(value: unknown, found = new Set<string>()): Set<string> {
 }
 
 async function seed(url: string, { file, schema }: SmokeSeed): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
+  const client = pgClient(url);
   try {
     await client.connect();
     await client.query(schema);

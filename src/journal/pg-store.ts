@@ -8,8 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import pg from 'pg';
 import { RunbookError } from '../core/errors.js';
+import { pgClient, type PgClient } from '../targets/pg-client.js';
 import { hostname } from 'node:os';
 import { CHAIN_SEED, planDigest } from './chain.js';
 import { journalAlteredError, journalWriter, type JournalHandle } from './journal.js';
@@ -41,8 +41,8 @@ export function safeUrl(url: string): string {
   }
 }
 
-async function connect(url: string, purpose: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url, application_name: `runbook ${purpose}` });
+async function connect(url: string, purpose: string): Promise<PgClient> {
+  const client = pgClient(url, `runbook ${purpose}`);
   try {
     await client.connect();
   } catch (error) {

@@ -5,11 +5,11 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { workerData } from 'node:worker_threads';
-import pg from 'pg';
+import { pgClient } from '../targets/pg-client.js';
 
 const { url, shared, port } = workerData as { url: string; shared: SharedArrayBuffer; port: MessagePort };
 const flag = new Int32Array(shared);
-const client = new pg.Client({ connectionString: url, application_name: 'runbook journal' });
+const client = pgClient(url, 'runbook journal');
 const connected = client.connect();
 connected.catch(() => {});
 
