@@ -16,14 +16,6 @@ const stepKindFiles = ['ssh', 'local', 'sql', 'http', 'manual', 'prompt', 'wait'
 const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const oneOf = (names) => `(${names.map(escape).join('|')})`;
 
-/**
- * Imports that break a rule today and are being moved (issue 15): each entry goes when its move
- * lands. Nothing is to be added here.
- */
-const pending = {
-  'commands-apart': ['src/commands/attach-command.ts'],
-};
-
 /** @type {import('dependency-cruiser').IForbiddenRuleType[]} */
 const rules = [
   ...layers.map((layer, i) => ({
@@ -78,15 +70,9 @@ const rules = [
   },
 ];
 
-/** A rule's pending files are left out of its `from`. */
-const withPending = (rule) =>
-  pending[rule.name]
-    ? { ...rule, from: { ...rule.from, pathNot: [rule.from.pathNot ?? [], pending[rule.name].map((f) => `^${escape(f)}$`)].flat() } }
-    : rule;
-
 /** @type {import('dependency-cruiser').IConfiguration} */
 export default {
-  forbidden: rules.map(withPending),
+  forbidden: rules,
   options: {
     doNotFollow: { path: '(^|/)node_modules/' },
     tsPreCompilationDeps: true,

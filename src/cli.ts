@@ -159,7 +159,7 @@ export function buildProgram(run: (fn: (ctx: CommandContext) => Promise<unknown>
     .option('--known-hosts <file>', 'known_hosts file')
     .option('--state-dir <dir>', 'journal directory')
     .option('--state-url <url>', 'shared PostgreSQL store (or RUNBOOK_STATE_URL)')
-    .action((runId: string, opts) => run((ctx) => import('./commands/attach-command.js').then((m) => m.attachCommand(runId, opts, ctx))));
+    .action((runId: string, opts) => run((ctx) => import('./commands/resume-command.js').then((m) => m.attachCommand(runId, opts, ctx))));
 
   program
     .command('report <run-id>')

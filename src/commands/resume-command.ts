@@ -3,6 +3,11 @@
  * journal stored (executed as it was reviewed) and secrets read again. A step that started and
  * never recorded an end is never re-run silently: its verification decides where it has one,
  * otherwise the operator does (on a terminal, or with --unknown rerun|done|abort).
+ *
+ * `runbook attach <run-id>` is a resume that re-attaches to the detached step a run left running,
+ * shows its log from where the reading stopped, waits for its exit status, judges it (and its
+ * verification), and stops there. With --kill the programs are killed first, after a typed
+ * confirmation (or --confirm-kill without a terminal), and the journal records it.
  */
 import { createHash } from 'node:crypto';
 import { RunbookError } from '../core/errors.js';
@@ -16,7 +21,7 @@ import { openStateStore, type StateStore } from '../journal/store.js';
 import type { PlannedStep } from '../planner/plan-types.js';
 import { loadInventory } from '../inventory/inventory.js';
 import { readInputFile } from '../core/input-file.js';
-import { askUnknownOutcome, type UnknownOutcomeChoice as Choice } from '../ui/prompts.js';
+import { askTyped, askUnknownOutcome, type UnknownOutcomeChoice as Choice } from '../ui/prompts.js';
 import type { CommandContext } from './context.js';
 import { runPrepared, type ExecOptions, type ResumeHooks, type RunSession } from './session.js';
 
@@ -315,4 +320,32 @@ async function doneWhereStopped(
   if (!done.length) return undefined;
   say(`Step ${stopped.stepId} runs again only where it did not succeed (it succeeded on ${done.join(', ')}).`);
   return new Map([[stopped.stepId, new Set(done)]]);
+}
+
+export interface AttachOptions extends Omit<ResumeOptions, 'attach' | 'unknown' | 'force'> {
+  kill?: boolean;
+  confirmKill?: string;
+}
+
+export async function attachCommand(runId: string, options: AttachOptions, ctx: CommandContext): Promise<RunSummary> {
+  const { kill, confirmKill, ...rest } = options;
+  const confirm = kill ? (step: PlannedStep, targets: string[]) => confirmKilling(step, targets, confirmKill, ctx) : null;
+  return resumeCommand(runId, { ...rest, attach: { confirmKill: confirm } }, ctx);
+}
+
+async function confirmKilling(step: PlannedStep, targets: string[], typedFlag: string | undefined, ctx: CommandContext): Promise<void> {
+  const expected = targets.join(',');
+  const what = `kill the detached program of step ${step.id} (${step.title}) on ${targets.length} target(s): ${expected}`;
+  let typed = typedFlag;
+  if (typed === undefined) {
+    if (!ctx.interactive)
+      throw new RunbookError('aborted', `--kill needs a typed confirmation, but there is no terminal to ask`, {
+        hint: `Pass --confirm-kill ${expected} to ${what}.`,
+      });
+    typed = await askTyped(`This will ${what}. Type "${expected}" to kill it (anything else aborts):`);
+  }
+  if (typed.trim() !== expected)
+    throw new RunbookError('aborted', `not killed: the confirmation "${typed.trim()}" is not "${expected}"`, {
+      hint: 'Nothing was killed; the program goes on. runbook attach without --kill waits for it.',
+    });
 }
